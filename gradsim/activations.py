@@ -1,0 +1,236 @@
+"""Activation functions, each beside its derivative, in one registry: ``ACTIVATIONS``.
+
+Every record carries φ, φ', the recommended initializer gain and the formulas that
+``gradsim list`` and the README show. Adding an activation means adding one record here;
+the CLI choices, the listing and the parametrized tests all read this dict.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from gradsim.errors import unknown_name
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One activation φ with its derivative.
+
+    ``fn(Z)`` returns H = φ(Z); ``grad(Z, H)`` returns φ'(Z) (given H = φ(Z) too, so the
+    derivative can reuse it), or ``None`` when φ' ≡ 1. Both take and return arrays of any
+    shape, elementwise.
+    """
+
+    name: str
+    fn: Callable[[Array], Array]
+    grad: Callable[[Array, Array], Array | None]
+    gain: float  # recommended initializer gain (see gain_source)
+    formula: str
+    derivative: str
+    gain_source: str
+    # φ(cz) = c·φ(z) for c > 0: with zero biases the forward pass can be tracked exactly
+    # in rescaled form, so magnitudes beyond the dtype's range stay known.
+    homogeneous: bool = False
+    # mask of entries of H within 1% of a flat asymptote (None: φ has no flat tail)
+    saturated: Callable[[Array], Array] | None = None
+    param: str | None = None  # name of the one shape parameter, if any
+    value: float | None = None  # its value
+    factory: Callable[[float], Activation] | None = None  # rebuild with another value
+
+    def with_param(self, value: float | None) -> Activation:
+        """This activation with its parameter set to ``value`` (unchanged if None)."""
+        if value is None or self.factory is None:
+            return self
+        return self.factory(value)
+
+
+def _sigmoid(Z: Array) -> Array:
+    # split by sign so that exp never overflows
+    out = np.empty_like(Z)
+    pos = Z >= 0
+    e = np.exp(-Z[pos])
+    out[pos] = 1.0 / (1.0 + e)
+    e = np.exp(Z[~pos])
+    out[~pos] = e / (1.0 + e)
+    return out
+
+
+def _softplus(Z: Array) -> Array:
+    # log(1 + e^z) = max(z, 0) + log1p(e^-|z|), exact for large |z|
+    return np.maximum(Z, 0) + np.log1p(np.exp(-np.abs(Z)))
+
+
+def _second_moment_gain(fn: Callable[[Array], Array]) -> float:
+    """1/√E[φ(z)²] for z ~ N(0, 1): the gain that keeps the second moment at unit input."""
+    x, w = np.polynomial.hermite_e.hermegauss(80)
+    return float(1.0 / math.sqrt(np.dot(w, fn(x) ** 2) / math.sqrt(2 * math.pi)))
+
+
+def _tail_mask(lo: float, hi: float) -> Callable[[Array], Array]:
+    span = 0.01 * (hi - lo)
+    return lambda H: (H <= lo + span) | (H >= hi - span)
+
+
+def _leaky_relu(a: float) -> Activation:
+    return Activation(
+        name="leaky_relu",
+        fn=lambda Z: np.where(Z > 0, Z, a * Z),
+        grad=lambda Z, H: np.where(Z > 0, 1.0, a).astype(Z.dtype),
+        gain=math.sqrt(2.0 / (1.0 + a * a)),
+        formula="max(z, a·z)",
+        derivative="1 if z > 0 else a",
+        gain_source="√(2/(1+a²)), He et al. 2015",
+        homogeneous=True,
+        param="slope",
+        value=a,
+        factory=_leaky_relu,
+    )
+
+
+def _elu(alpha: float) -> Activation:
+    return Activation(
+        name="elu",
+        fn=lambda Z: np.where(Z > 0, Z, alpha * np.expm1(np.minimum(Z, 0))),
+        grad=lambda Z, H: np.where(Z > 0, 1.0, H + alpha).astype(Z.dtype),
+        gain=_second_moment_gain(lambda z: np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0)))),
+        formula="z if z > 0 else α(eᶻ − 1)",
+        derivative="1 if z > 0 else φ(z) + α",
+        gain_source="1/√E[φ(z)²]",
+    )
+
+
+# SELU constants from Klambauer et al. 2017 (self-normalizing networks)
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_LAMBDA = 1.0507009873554804934193349852946
+
+
+def _selu_fn(Z: Array) -> Array:
+    return _SELU_LAMBDA * np.where(Z > 0, Z, _SELU_ALPHA * np.expm1(np.minimum(Z, 0)))
+
+
+# GELU in its tanh form (Hendrycks & Gimpel 2016), as in GPT-2 and BERT; NumPy has no erf.
+_GELU_C = math.sqrt(2.0 / math.pi)
+
+
+def _gelu_fn(Z: Array) -> Array:
+    return 0.5 * Z * (1.0 + np.tanh(_GELU_C * (Z + 0.044715 * Z**3)))
+
+
+def _gelu_grad(Z: Array, H: Array) -> Array:
+    t = np.tanh(_GELU_C * (Z + 0.044715 * Z**3))
+    return 0.5 * (1.0 + t) + 0.5 * Z * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * Z * Z)
+
+
+def _silu_grad(Z: Array, H: Array) -> Array:
+    s = _sigmoid(Z)
+    return s * (1.0 + Z * (1.0 - s))
+
+
+_BASE = [
+    Activation(
+        name="linear",
+        fn=lambda Z: Z,
+        grad=lambda Z, H: None,
+        gain=1.0,
+        formula="z",
+        derivative="1",
+        gain_source="PyTorch calculate_gain",
+        homogeneous=True,
+    ),
+    Activation(
+        name="tanh",
+        fn=np.tanh,
+        grad=lambda Z, H: 1.0 - H * H,
+        gain=5.0 / 3.0,
+        formula="tanh z",
+        derivative="1 − φ(z)²",
+        gain_source="PyTorch calculate_gain",
+        saturated=_tail_mask(-1.0, 1.0),
+    ),
+    Activation(
+        name="relu",
+        fn=lambda Z: np.maximum(Z, 0),
+        grad=lambda Z, H: Z > 0,
+        gain=math.sqrt(2.0),
+        formula="max(z, 0)",
+        derivative="1 if z > 0 else 0",
+        gain_source="He et al. 2015",
+        homogeneous=True,
+    ),
+    Activation(
+        name="sigmoid",
+        fn=_sigmoid,
+        grad=lambda Z, H: H * (1.0 - H),
+        gain=1.0,
+        formula="1/(1 + e⁻ᶻ)",
+        derivative="φ(z)(1 − φ(z))",
+        gain_source="PyTorch calculate_gain",
+        saturated=_tail_mask(0.0, 1.0),
+    ),
+    _leaky_relu(0.01),
+    _elu(1.0),
+    Activation(
+        name="selu",
+        fn=_selu_fn,
+        grad=lambda Z, H: np.where(Z > 0, _SELU_LAMBDA, H + _SELU_LAMBDA * _SELU_ALPHA).astype(
+            Z.dtype
+        ),
+        gain=0.75,
+        formula="λ(z if z > 0 else α(eᶻ − 1)), λ≈1.0507, α≈1.6733",
+        derivative="λ if z > 0 else φ(z) + λα",
+        gain_source="PyTorch calculate_gain (use lecun_normal with gain 1 to self-normalize)",
+    ),
+    Activation(
+        name="gelu",
+        fn=_gelu_fn,
+        grad=_gelu_grad,
+        gain=_second_moment_gain(_gelu_fn),
+        formula="½z(1 + tanh(√(2/π)(z + 0.044715z³)))",
+        derivative="d/dz of the formula (tanh form)",
+        gain_source="1/√E[φ(z)²]",
+    ),
+    Activation(
+        name="silu",
+        fn=lambda Z: Z * _sigmoid(Z),
+        grad=_silu_grad,
+        gain=_second_moment_gain(lambda z: z * _sigmoid(z)),
+        formula="z·σ(z)",
+        derivative="σ(z)(1 + z(1 − σ(z)))",
+        gain_source="1/√E[φ(z)²]",
+    ),
+    Activation(
+        name="softplus",
+        fn=_softplus,
+        grad=lambda Z, H: _sigmoid(Z),
+        gain=_second_moment_gain(_softplus),
+        formula="log(1 + eᶻ)",
+        derivative="σ(z)",
+        gain_source="1/√E[φ(z)²]",
+    ),
+]
+
+ACTIVATIONS: dict[str, Activation] = {a.name: a for a in _BASE}
+ACTIVATION_ALIASES: dict[str, str] = {"identity": "linear", "swish": "silu", "lrelu": "leaky_relu"}
+
+
+def canonical_activation(name: str) -> str:
+    """The registry name for ``name`` or an alias of it; a GradsimError if unknown."""
+    key = name.strip().lower().replace("-", "_")
+    key = ACTIVATION_ALIASES.get(key, key)
+    if key not in ACTIVATIONS:
+        raise unknown_name("activation", name, [*ACTIVATIONS, *ACTIVATION_ALIASES])
+    return key
+
+
+def get_activation(name: str, param: float | None = None) -> Activation:
+    """The activation record for ``name``, with its shape parameter set if given."""
+    return ACTIVATIONS[canonical_activation(name)].with_param(param)
+
+
+__all__ = ["ACTIVATIONS", "Activation", "canonical_activation", "get_activation"]

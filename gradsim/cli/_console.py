@@ -1,0 +1,21 @@
+"""The one shared rich Console, and the 80-column rendering used for files."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+
+def console() -> Console:
+    # created per call so CliRunner's captured stdout is honoured
+    return Console(highlight=False, soft_wrap=False)
+
+
+def render_text(renderable, width: int = 80) -> str:
+    """Plain text (no colour codes) of a renderable, for --output files."""
+    buf = io.StringIO()
+    Console(file=buf, width=width, no_color=True, color_system=None, highlight=False).print(
+        renderable
+    )
+    return buf.getvalue()

@@ -1,0 +1,44 @@
+"""gradsim list: every initializer and activation with its formula, aliases and gain."""
+
+from __future__ import annotations
+
+from gradsim.cli import cli
+from gradsim.cli._console import console
+
+
+@cli.command("list")
+def list_cmd():
+    """List the initializers, activations and losses gradsim knows."""
+    from rich.table import Table
+
+    from gradsim.activations import ACTIVATION_ALIASES, ACTIVATIONS
+    from gradsim.initializers import INITIALIZERS, aliases_of
+    from gradsim.losses import LOSSES
+
+    out = console()
+    t = Table(title="initializers (W: fan_in × fan_out; γ = --gain)", title_justify="left",
+              show_lines=False, header_style="bold")  # fmt: skip
+    t.add_column("name", style="cyan", no_wrap=True)
+    t.add_column("formula")
+    t.add_column("aliases", style="dim")
+    for name, rec in INITIALIZERS.items():
+        mode = f" [mode {rec.default_mode}]" if rec.default_mode else ""
+        t.add_row(name, rec.formula + mode, ", ".join(aliases_of(name)))
+    out.print(t)
+    a = Table(title="activations (gain: the γ that suits it)", title_justify="left",
+              header_style="bold")  # fmt: skip
+    a.add_column("name", style="cyan", no_wrap=True)
+    a.add_column("φ(z)")
+    a.add_column("φ'(z)")
+    a.add_column("gain", justify="right")
+    for name, rec in ACTIVATIONS.items():
+        alias = [k for k, v in ACTIVATION_ALIASES.items() if v == name]
+        label = name + (f" ({', '.join(alias)})" if alias else "")
+        a.add_row(label, rec.formula, rec.derivative, f"{rec.gain:.4g}")
+    out.print(a)
+    lo = Table(title="losses (--loss)", title_justify="left", header_style="bold")
+    lo.add_column("name", style="cyan")
+    lo.add_column("definition")
+    for name, rec in LOSSES.items():
+        lo.add_row(name, rec.formula)
+    out.print(lo)

@@ -1,0 +1,166 @@
+"""The configuration of one run: a frozen, validated dataclass.
+
+Every field is named like the CLI option that sets it. ``RunConfig(...)`` resolves aliases
+(``he`` → ``he_normal``) and raises ``GradsimError`` with one line naming the problem;
+variations are made with ``dataclasses.replace``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+from gradsim.activations import ACTIVATIONS, canonical_activation
+from gradsim.errors import GradsimError
+from gradsim.initializers import INITIALIZERS, MODES, InitParams, canonical_init
+from gradsim.losses import canonical_loss
+
+DTYPES = ("float32", "float64", "float16")
+BIAS_INITS = ("zeros", "constant", "normal", "uniform")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    depth: int | None = None  # L; None: 50, or len(widths) − 1 when widths are given
+    width: int = 256  # n of every layer unless widths lists n_0..n_L
+    widths: tuple[int, ...] | None = None
+    batch: int = 128  # B inputs per pass
+    activation: str = "relu"
+    slope: float | None = None  # leaky_relu's negative slope (None: its default 0.01)
+    init: str = "he_normal"
+    gain: float = 1.0  # γ on top of the initializer's own scale
+    mode: str | None = None  # fan_in | fan_out | fan_avg for variance-scaling inits
+    std: float = 1.0  # normal / truncated_normal: the textbook N(0, 1)
+    low: float = -1.0  # uniform
+    high: float = 1.0
+    value: float = 0.1  # constant
+    truncated: bool = False  # normal draws truncated at ±2σ (Keras style, variance kept)
+    bias_init: str | None = None  # None: the initializer's rule (zeros, or torch's uniform)
+    bias_std: float = 0.1  # bias_init = normal; σ_b ≈ 0.05–0.3 in mean-field papers
+    bias_value: float = 0.1  # bias_init = constant
+    loss: str = "mse"
+    seed: int = 0
+    dtype: str = "float32"
+    threshold: float = 100.0  # a ratio beyond ×threshold or below ÷threshold is a verdict
+
+    def __post_init__(self) -> None:
+        def put(name, value):
+            object.__setattr__(self, name, value)
+
+        widths = self.widths
+        if widths is not None:
+            widths = tuple(int(w) for w in widths)
+            if len(widths) < 2:
+                raise GradsimError("--widths needs at least two numbers: n_0 (input) and n_1")
+            if self.depth is not None and len(widths) != self.depth + 1:
+                raise GradsimError(
+                    f"--widths lists {len(widths)} widths but --depth {self.depth} "
+                    f"needs {self.depth + 1} (n_0 … n_L)"
+                )
+            if min(widths) < 1:
+                raise GradsimError(f"every width must be at least 1 (got {min(widths)})")
+            put("widths", widths)
+            put("depth", len(widths) - 1)
+        elif self.depth is None:
+            put("depth", 50)
+        for name in ("depth", "width", "batch"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise GradsimError(f"--{name} must be a whole number of at least 1 (got {v!r})")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise GradsimError(f"--seed must be a whole number ≥ 0 (got {self.seed!r})")
+        put("activation", canonical_activation(self.activation))
+        put("init", canonical_init(self.init))
+        put("loss", canonical_loss(self.loss))
+        if self.dtype not in DTYPES:
+            raise GradsimError(f"unknown dtype '{self.dtype}' (choose from {', '.join(DTYPES)})")
+        for name in ("gain", "std", "low", "high", "value", "bias_std", "bias_value", "threshold"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise GradsimError(f"--{name.replace('_', '-')} must be a finite number (got {v})")
+            put(name, float(v))
+        if self.std < 0:
+            raise GradsimError(f"--std must be ≥ 0 (got {self.std})")
+        if self.bias_std < 0:
+            raise GradsimError(f"--bias-std must be ≥ 0 (got {self.bias_std})")
+        if self.low >= self.high:
+            raise GradsimError(f"--low must be below --high (got {self.low} ≥ {self.high})")
+        if self.threshold <= 1:
+            raise GradsimError(f"--threshold must be above 1 (got {self.threshold})")
+        if self.mode is not None:
+            if self.mode not in MODES:
+                raise GradsimError(f"unknown mode '{self.mode}' (choose from {', '.join(MODES)})")
+            if INITIALIZERS[self.init].default_mode is None:
+                users = [k for k, r in INITIALIZERS.items() if r.default_mode]
+                raise GradsimError(
+                    f"--mode does not apply to {self.init}; it applies to {', '.join(users)}"
+                )
+        if self.slope is not None:
+            act = ACTIVATIONS[self.activation]
+            if act.param != "slope":
+                raise GradsimError(f"--slope applies to leaky_relu, not {self.activation}")
+            if not math.isfinite(self.slope):
+                raise GradsimError(f"--slope must be a finite number (got {self.slope})")
+            put("slope", float(self.slope))
+        if self.bias_init is not None:
+            b = self.bias_init.strip().lower()
+            if b not in BIAS_INITS:
+                from gradsim.errors import unknown_name
+
+                raise unknown_name("bias init", self.bias_init, BIAS_INITS)
+            put("bias_init", b)
+
+    # -- derived ----------------------------------------------------------------------
+    @property
+    def layer_widths(self) -> tuple[int, ...]:
+        """n_0 … n_L."""
+        return self.widths if self.widths is not None else (self.width,) * (self.depth + 1)
+
+    @property
+    def init_params(self) -> InitParams:
+        return InitParams(
+            gain=self.gain,
+            mode=self.mode,
+            std=self.std,
+            low=self.low,
+            high=self.high,
+            value=self.value,
+            truncated=self.truncated,
+        )
+
+    @property
+    def resolved_mode(self) -> str | None:
+        return self.mode or INITIALIZERS[self.init].default_mode
+
+    @property
+    def resolved_bias_init(self) -> str:
+        return self.bias_init or INITIALIZERS[self.init].bias
+
+    @property
+    def resolved_slope(self) -> float | None:
+        act = ACTIVATIONS[self.activation]
+        if act.param != "slope":
+            return None
+        return self.slope if self.slope is not None else act.value
+
+    def to_dict(self) -> dict:
+        """Every resolved option, as the JSON contract's ``config`` object."""
+        d = asdict(self)
+        d["widths"] = list(self.layer_widths)
+        d["mode"] = self.resolved_mode
+        d["bias_init"] = self.resolved_bias_init
+        d["slope"] = self.resolved_slope
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RunConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise GradsimError(f"unknown config key(s): {', '.join(sorted(unknown))}")
+        d = dict(d)
+        if d.get("widths") is not None:
+            d["widths"] = tuple(d["widths"])
+        if d.get("mode") and INITIALIZERS[canonical_init(d.get("init", "he"))].default_mode is None:
+            d["mode"] = None
+        return cls(**d)

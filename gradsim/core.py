@@ -1,0 +1,88 @@
+"""``simulate``: config → network → forward/backward pass → statistics."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from gradsim.activations import ACTIVATIONS
+from gradsim.config import RunConfig
+from gradsim.engine import run_pass
+from gradsim.errors import GradsimError
+from gradsim.losses import LOSSES
+from gradsim.network import Network, build_network
+from gradsim.stats import Result, summarize
+
+
+def estimate_bytes(cfg: RunConfig) -> int:
+    """Peak memory of a run, estimated before anything is allocated.
+
+    Weights (in the dtype, plus float32 copies for float16), the per-layer state the
+    backward pass keeps (φ'(Z_l) and HHᵀ or H_{l-1}), and a few (B, n) work arrays.
+    """
+    n = cfg.layer_widths
+    B = cfg.batch
+    item = np.dtype(cfg.dtype).itemsize
+    comp = 4 if cfg.dtype == "float16" else item
+    weights = sum(a * b for a, b in zip(n[:-1], n[1:], strict=True)) * (item + (comp if item < 4 else 0))
+    kept = sum(B * m * comp + min(B * B, B * k) * comp for k, m in zip(n[:-1], n[1:], strict=True))
+    work = 8 * B * max(n) * 8 + 2 * max(a * b for a, b in zip(n[:-1], n[1:], strict=True)) * 8
+    return int(weights + kept + work)
+
+
+def available_bytes() -> int | None:
+    """Memory the machine can give now (Linux MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(cfg: RunConfig) -> None:
+    need, have = estimate_bytes(cfg), available_bytes()
+    if have is not None and need > 0.8 * have:
+        raise GradsimError(
+            f"this run needs about {need / 2**30:.1f} GiB but only {have / 2**30:.1f} GiB "
+            "is available: shrink --width, --depth or --batch (memory grows with depth × "
+            "width² for the weights and depth × batch × width for the pass)"
+        )
+
+
+def simulate_network(cfg: RunConfig, net: Network) -> Result:
+    """Run the pass on a given network (e.g. one loaded from --save-net output)."""
+    act = ACTIVATIONS[cfg.activation].with_param(cfg.slope)
+    trace = run_pass(net, act, LOSSES[cfg.loss], cfg.dtype)
+    return summarize(cfg, trace, net.symmetric_layers)
+
+
+def simulate(config: RunConfig | None = None, **options) -> Result:
+    """Build the MLP described by ``options`` (named like the CLI's), run one forward and
+    one backward pass, and return the per-layer statistics and the summary.
+
+    >>> r = simulate(depth=30, init="xavier", activation="relu")  # doctest: +SKIP
+    >>> r.summary.forward                                          # doctest: +SKIP
+    'vanishing'
+    """
+    if "act" in options:
+        options["activation"] = options.pop("act")
+    if isinstance(options.get("widths"), (list, tuple)):
+        options["widths"] = tuple(options["widths"])
+    if config is None:
+        try:
+            config = RunConfig(**options)
+        except TypeError as e:  # an unknown keyword
+            raise GradsimError(str(e).replace("RunConfig.__init__()", "simulate()")) from None
+    elif options:
+        from dataclasses import replace
+
+        config = replace(config, **options)
+    check_memory(config)
+    return simulate_network(config, build_network(config))

@@ -1,0 +1,247 @@
+"""Forward and backward pass of an MLP with per-layer statistics, in log-scaled form.
+
+Semantics (DESIGN.md): Z_l = H_{l-1} W_l + b_l, H_l = φ(Z_l), H_0 = X, for l = 1 … L;
+δ_l = ∂E/∂Z_l = (δ_{l+1} W_{l+1}ᵀ) ∘ φ'(Z_l), δ_L = ∂E/∂H_L ∘ φ'(Z_L); ∂E/∂W_l = H_{l-1}ᵀ δ_l.
+
+Magnitudes are reported truthfully beyond the dtype's range:
+
+* The backward pass keeps δ_l as δ̃_l · 10^{s_l} with RMS(δ̃_l) = 1, renormalizing every
+  layer, so a δ of 1e-60 in float32 reads log10 = −60 instead of 0.
+* When φ is positively homogeneous (φ(cz) = cφ(z), c > 0) and every bias is zero, the
+  forward pass is carried the same way, H_l = H̃_l · 10^{a_l}; otherwise it runs plainly in
+  the dtype, and an overflow to inf/NaN is recorded (not raised) where it first appears.
+* ‖∂E/∂W_l‖_F is computed without forming ∂E/∂W_l when that is cheaper:
+  ‖Hᵀδ‖_F² = Σ (HHᵀ)∘(δδᵀ), two B×B Gram matrices (B²(n_in + n_out) multiply-adds with
+  BLAS syrk) instead of n_in·n_out·B, and only the B×B Gram of H_{l-1} is kept.
+
+float16 runs store every array in float16 and compute in float32, rounding each result
+back to float16, as mixed-precision frameworks do (fp16 storage, fp32 accumulation).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from gradsim.activations import Activation
+from gradsim.losses import Loss
+from gradsim.network import Network
+
+Array = np.ndarray
+_NAN = float("nan")
+_NEG_INF = float("-inf")
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Raw per-layer numbers of one pass. Arrays have L+1 entries, index l = layer l
+    (index 0 = the input H_0 where it applies, NaN elsewhere). True values are float64,
+    ±inf where beyond float64; NaN where unknown (after a non-finite value)."""
+
+    log10_act_rms: Array
+    act_mean: Array
+    act_std: Array
+    z_mean: Array
+    z_std: Array
+    saturated: Array
+    dead: Array
+    log10_delta_rms: Array
+    log10_grad_norm: Array
+    log10_weight_norm: Array
+    weight_std: Array
+    forward_nonfinite: int | None  # first layer whose computed H_l is not finite
+    backward_nonfinite: int | None  # first layer (from L down) whose computed δ_l is not finite
+    tracked_forward: bool  # forward carried in rescaled form (true magnitudes)
+
+
+def _exp10(x: float) -> float:
+    x = float(x)
+    if x > 308.25:
+        return math.inf
+    if x < -330:
+        return 0.0
+    return 10.0**x
+
+
+def _log10(x: float) -> float:
+    if x == 0:
+        return _NEG_INF
+    return math.log10(x) if x > 0 and math.isfinite(x) else _NAN
+
+
+def _moments(A: Array) -> tuple[float, float, float]:
+    """(mean, std, rms) of every entry of A, in float64; NaN if any entry is not finite.
+
+    One pass for the sum and one BLAS dot for the sum of squares; a second pass only when
+    the squares overflow the dtype or the variance is lost to cancellation.
+    """
+    flat = A.reshape(-1)
+    N = flat.size
+    s1 = float(flat.sum())
+    s2 = float(np.dot(flat, flat))
+    if not (math.isfinite(s1) and math.isfinite(s2)):
+        m = float(np.max(np.abs(flat)))
+        if not math.isfinite(m):
+            return _NAN, _NAN, _NAN
+        scaled = flat / np.asarray(m, dtype=flat.dtype)  # entries finite, squares overflowed
+        s1 = float(scaled.sum(dtype=np.float64)) * m
+        s2 = float(np.dot(scaled, scaled)) * m * m
+    mean = s1 / N
+    ms = s2 / N
+    var = ms - mean * mean
+    if var < 1e-4 * mean * mean:  # cancellation: do it in two passes
+        d = flat.astype(np.float64) - mean
+        var = float(np.dot(d, d)) / N
+    return mean, math.sqrt(max(var, 0.0)), math.sqrt(ms)
+
+
+class _Precision:
+    """Storage rounding: a no-op for float32/64; float16 rounds computed float32 results."""
+
+    def __init__(self, dtype: np.dtype):
+        self.half = dtype == np.float16
+        self.compute = np.dtype(np.float32) if self.half else dtype
+
+    def __call__(self, A: Array) -> Array:
+        if self.half and A.dtype != np.bool_:
+            np.copyto(A, A.astype(np.float16))
+        return A
+
+
+def _dead_fraction(D: Array | None, n: int) -> float:
+    """Share of units whose derivative is zero for every sample in the batch."""
+    if D is None:
+        return 0.0
+    alive = D.any(axis=0) if D.dtype == np.bool_ else (D != 0).any(axis=0)
+    return 1.0 - float(np.count_nonzero(alive)) / n
+
+
+def run_pass(net: Network, act: Activation, loss: Loss, dtype: str | np.dtype) -> Trace:
+    """Forward and backward pass with statistics; never raises on inf/NaN."""
+    with np.errstate(all="ignore"):
+        return _run(net, act, loss, np.dtype(dtype))
+
+
+def _run(net: Network, act: Activation, loss: Loss, dtype: np.dtype) -> Trace:
+    L = net.depth
+    B = net.X.shape[0]
+    rnd = _Precision(dtype)
+    cdt = rnd.compute
+    out = {
+        k: np.full(L + 1, _NAN)
+        for k in (
+            "log10_act_rms", "act_mean", "act_std", "z_mean", "z_std", "saturated", "dead",
+            "log10_delta_rms", "log10_grad_norm", "log10_weight_norm", "weight_std",
+        )
+    }  # fmt: skip
+    W = [w.astype(cdt, copy=False) for w in net.W]
+    biased = [bool(np.any(b)) for b in net.b]
+    bias = [b.astype(cdt, copy=False) for b in net.b]
+    tracked = act.homogeneous and not any(biased)
+
+    for l, w in enumerate(W, start=1):
+        _, wstd, wrms = _moments(w)
+        out["weight_std"][l] = wstd
+        out["log10_weight_norm"][l] = _log10(wrms * math.sqrt(w.size))
+
+    # ---------------- forward ----------------
+    H = net.X.astype(cdt)  # (B, n_0)
+    m, s, r = _moments(H)
+    a = 0.0  # H_true = H · 10^a (a stays 0 unless tracked)
+    if tracked and r > 0:
+        H = H / np.asarray(r, dtype=cdt)
+        a = math.log10(r)
+    out["act_mean"][0], out["act_std"][0] = m, s
+    out["log10_act_rms"][0] = _log10(r)
+
+    # per layer: how to get ‖H_{l-1}ᵀ δ_l‖ later: ("gram", HHᵀ, c) or ("direct", H, c),
+    # with the stored matrix's H equal to the true H_{l-1} · 10^{-c}
+    keep: list[tuple[str, Array, float]] = []
+    D_list: list[Array | None] = []
+    fwd_bad = None
+    for l in range(1, L + 1):
+        n_in, n_out = W[l - 1].shape
+        # ‖Hᵀδ‖² via Grams when B²(n_in + n_out) ≤ 2·B·n_in·n_out multiply-adds
+        use_gram = B * (n_in + n_out) <= 2 * n_in * n_out
+        r_prev = 10.0 ** out["log10_act_rms"][l - 1] if not tracked else 1.0
+        if tracked or 1e-12 < r_prev < 1e12 or r_prev == 0:
+            Hs, c = H, a
+        else:  # plain run with a signal far from 1: normalize so the Gram cannot overflow
+            Hs, c = H / np.asarray(r_prev, dtype=cdt), math.log10(r_prev)
+        keep.append(("gram", rnd(Hs @ Hs.T), c) if use_gram else ("direct", Hs, c))
+
+        Z = H @ W[l - 1]  # (B, n_l)
+        if biased[l - 1]:
+            Z += bias[l - 1]
+        rnd(Z)
+        zm, zs, _ = _moments(Z)
+        out["z_mean"][l], out["z_std"][l] = zm * _exp10(a), zs * _exp10(a)
+        H = rnd(act.fn(Z))
+        D = act.grad(Z, H)
+        if D is not None and D.dtype != np.bool_:
+            D = rnd(D.astype(cdt, copy=False))
+        D_list.append(D)
+        del Z
+        m, s, r = _moments(H)
+        if not math.isfinite(r):
+            fwd_bad = l
+            break
+        out["dead"][l] = _dead_fraction(D, n_out)
+        out["saturated"][l] = float(np.mean(act.saturated(H))) if act.saturated else 0.0
+        if tracked:
+            scale = _exp10(a)
+            out["act_mean"][l], out["act_std"][l] = m * scale, s * scale
+            if r > 0:
+                H /= np.asarray(r, dtype=cdt)
+                a += math.log10(r)
+                out["log10_act_rms"][l] = a
+            else:
+                out["log10_act_rms"][l] = _NEG_INF
+        else:
+            out["act_mean"][l], out["act_std"][l] = m, s
+            out["log10_act_rms"][l] = _log10(r)
+
+    if fwd_bad is not None:
+        return Trace(**out, forward_nonfinite=fwd_bad, backward_nonfinite=None,
+                     tracked_forward=tracked)  # fmt: skip
+
+    # ---------------- backward ----------------
+    T = None if net.T is None else net.T.astype(np.float64)
+    g, sg = loss.grad(H.astype(np.float64), a, T)  # ∂E/∂H_L = g · 10^sg
+    delta = g.astype(cdt)
+    if D_list[-1] is not None:
+        delta *= D_list[-1]
+    rnd(delta)
+    bwd_bad = None
+    for l in range(L, 0, -1):
+        _, _, r = _moments(delta)
+        if not math.isfinite(r):
+            bwd_bad = l
+            break
+        if r == 0:  # exactly zero: so is every δ below it, and every gradient
+            out["log10_delta_rms"][1 : l + 1] = _NEG_INF
+            out["log10_grad_norm"][1 : l + 1] = _NEG_INF
+            break
+        delta /= np.asarray(r, dtype=cdt)
+        s = sg + math.log10(r)
+        out["log10_delta_rms"][l] = s
+        how, M, c = keep[l - 1]
+        if how == "gram":
+            # Σ (HHᵀ)∘(δδᵀ) = ‖Hᵀδ‖²; float64 for the final sum of B² products
+            sq = float(np.dot(M.reshape(-1).astype(np.float64),
+                              (delta @ delta.T).reshape(-1).astype(np.float64)))  # fmt: skip
+            gn = math.sqrt(max(sq, 0.0))
+        else:
+            gn = float(np.linalg.norm(M.T @ delta))
+        out["log10_grad_norm"][l] = _log10(gn) + s + c
+        if l > 1:
+            delta = delta @ W[l - 1].T  # (B, n_{l-1})
+            D = D_list[l - 2]
+            if D is not None:
+                delta *= D
+            rnd(delta)
+            sg = s
+    return Trace(**out, forward_nonfinite=None, backward_nonfinite=bwd_bad,
+                 tracked_forward=tracked)  # fmt: skip

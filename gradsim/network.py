@@ -1,0 +1,78 @@
+"""Build an MLP's weights, biases, inputs and targets from a RunConfig.
+
+All randomness comes from one ``numpy.random.SeedSequence`` rooted at the seed, split into
+independent streams by spawn key: (0, l) weights of layer l, (1, l) its biases, (2,) the
+inputs X, (3,) the targets T. Layer l's weights therefore do not depend on the depth or on
+other layers, and the same seed gives the same numbers on any machine and in any order.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from gradsim.config import RunConfig
+from gradsim.initializers import INITIALIZERS
+from gradsim.losses import LOSSES
+
+Array = np.ndarray
+
+_WEIGHTS, _BIASES, _INPUTS, _TARGETS = range(4)
+
+
+def _rng(seed: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+
+
+@dataclass(frozen=True)
+class Network:
+    """W[l-1]: (n_{l-1}, n_l), b[l-1]: (n_l,), X: (B, n_0), T: (B, n_L) or None.
+
+    Everything is stored in the run's dtype (float16 too).
+    """
+
+    W: tuple[Array, ...]
+    b: tuple[Array, ...]
+    X: Array
+    T: Array | None
+
+    @property
+    def depth(self) -> int:
+        return len(self.W)
+
+    @property
+    def symmetric_layers(self) -> list[int]:
+        """Layers (1-based) whose weights are all equal: their units can never differ."""
+        return [l + 1 for l, W in enumerate(self.W) if W.size > 1 and W.min() == W.max()]
+
+
+def draw_bias(rule: str, fan_in: int, fan_out: int, rng, cfg: RunConfig) -> Array:
+    """Biases of one layer, (fan_out,) float64, by the resolved bias rule."""
+    if rule == "zeros":
+        return np.zeros(fan_out)
+    if rule == "constant":
+        return np.full(fan_out, cfg.bias_value)
+    if rule == "normal":
+        return rng.normal(0.0, cfg.bias_std, size=fan_out) if cfg.bias_std else np.zeros(fan_out)
+    # "uniform": PyTorch nn.Linear's U(±1/√fan_in)
+    bound = 1.0 / math.sqrt(fan_in)
+    return rng.uniform(-bound, bound, size=fan_out)
+
+
+def build_network(cfg: RunConfig) -> Network:
+    dtype = np.dtype(cfg.dtype)
+    n = cfg.layer_widths
+    init = INITIALIZERS[cfg.init]
+    p = cfg.init_params
+    rule = cfg.resolved_bias_init
+    W, b = [], []
+    for l in range(1, cfg.depth + 1):
+        W.append(init.draw(n[l - 1], n[l], _rng(cfg.seed, _WEIGHTS, l), p).astype(dtype))
+        b.append(draw_bias(rule, n[l - 1], n[l], _rng(cfg.seed, _BIASES, l), cfg).astype(dtype))
+    X = _rng(cfg.seed, _INPUTS).standard_normal((cfg.batch, n[0])).astype(dtype)
+    T = None
+    if LOSSES[cfg.loss].needs_target:
+        T = _rng(cfg.seed, _TARGETS).standard_normal((cfg.batch, n[-1])).astype(dtype)
+    return Network(tuple(W), tuple(b), X, T)

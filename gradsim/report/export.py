@@ -1,0 +1,83 @@
+"""JSON, CSV and NPZ output, written whole or not at all."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from gradsim.errors import GradsimError
+
+LAYER_FIELDS = (
+    "layer", "fan_in", "fan_out", "weight_std", "z_mean", "z_std", "act_mean", "act_std",
+    "act_rms", "log10_act_rms", "saturated_frac", "dead_frac", "delta_rms", "log10_delta_rms",
+    "grad_norm", "log10_grad_norm", "grad_to_weight", "finite", "underflow", "overflow",
+)  # fmt: skip
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Fail early, before any work, if ``path`` cannot be written."""
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise GradsimError(f"cannot write {p}: it is a directory")
+    if not parent.is_dir():
+        raise GradsimError(f"cannot write {p}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise GradsimError(f"cannot write {p}: permission denied")
+    return p
+
+
+def write_atomic(path: str | os.PathLike, data: str | bytes | None = None, *, writer=None) -> None:
+    """Write ``data`` (or call ``writer(file_object)``) to a temporary file beside ``path``,
+    then rename it into place: readers see the old file or the whole new one, never a part."""
+    p = check_writable(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if writer is not None:
+                writer(f)
+            else:
+                f.write(data.encode() if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(e, OSError):
+            raise GradsimError(f"cannot write {p}: {e.strerror or e}") from None
+        raise
+
+
+def to_json(result_dict: dict) -> str:
+    return json.dumps(result_dict, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def to_csv(result_dict: dict) -> str:
+    """One row per layer, the JSON's layer fields as columns; empty cells for null."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(LAYER_FIELDS)
+    for row in result_dict["layers"]:
+        w.writerow(["" if row[k] is None else row[k] for k in LAYER_FIELDS])
+    return buf.getvalue()
+
+
+def save_network(path, net, config_dict: dict) -> None:
+    """weights W1..WL (fan_in, fan_out), biases b1..bL, inputs X, targets T (if any) and the
+    config as JSON: enough for any framework to rebuild and rerun the same pass."""
+    arrays = {f"W{l}": W for l, W in enumerate(net.W, start=1)}
+    arrays |= {f"b{l}": b for l, b in enumerate(net.b, start=1)}
+    arrays["X"] = net.X
+    if net.T is not None:
+        arrays["T"] = net.T
+    arrays["config"] = np.array(json.dumps(config_dict))
+    write_atomic(path, writer=lambda f: np.savez(f, **arrays))

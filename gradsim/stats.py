@@ -1,0 +1,337 @@
+"""Per-layer statistics, the summary with its verdicts, and the Result of a run.
+
+Ratios compare layer 1 with layer L (DESIGN.md): act_ratio = rms(H_L)/rms(H_0),
+delta_ratio = rms(δ_1)/rms(δ_L), grad_ratio = ‖∂E/∂W_1‖/‖∂E/∂W_L‖. A ratio beyond
+×threshold is "exploding", below ÷threshold "vanishing", else "stable"; "overflow" when a
+computation in the run's dtype would meet inf or NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from gradsim._version import __version__
+from gradsim.config import RunConfig
+from gradsim.engine import Trace, _exp10
+
+VERDICTS = ("stable", "vanishing", "exploding", "overflow")
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """The statistics of layer l (1 = input side, L = output). Names are the JSON's."""
+
+    layer: int
+    fan_in: int
+    fan_out: int
+    weight_std: float
+    z_mean: float  # pre-activation Z_l
+    z_std: float
+    act_mean: float  # H_l = φ(Z_l)
+    act_std: float
+    act_rms: float
+    log10_act_rms: float
+    saturated_frac: float  # entries of H_l within 1% of a flat asymptote (tanh, sigmoid)
+    dead_frac: float  # units whose φ' is zero for the whole batch
+    delta_rms: float  # δ_l = ∂E/∂Z_l
+    log10_delta_rms: float
+    grad_norm: float  # ‖∂E/∂W_l‖_F
+    log10_grad_norm: float
+    grad_to_weight: float  # ‖∂E/∂W_l‖ / ‖W_l‖: the relative size of an SGD step at lr 1
+    finite: bool  # the computed numbers of this layer are finite
+    underflow: bool  # a plain computation in the dtype falls below its smallest normal here
+    overflow: bool  # ... or above its largest finite number
+
+
+@dataclass(frozen=True)
+class Summary:
+    forward: str  # verdict on the activations
+    backward: str  # verdict on δ
+    verdict: str  # overflow, else backward's verdict if not stable, else forward's
+    act_ratio: float
+    log10_act_ratio: float
+    delta_ratio: float
+    log10_delta_ratio: float
+    grad_ratio: float
+    log10_grad_ratio: float
+    growth_per_layer: float  # δ's factor per layer, input-ward: delta_ratio^(1/(L−1))
+    act_growth_per_layer: float  # rms(H)'s factor per layer: act_ratio^(1/L)
+    first_bad_layer: int | None  # first layer past the threshold, for the verdict's pass
+    forward_bad_layer: int | None  # first l with rms(H_l)/rms(H_0) past the threshold
+    backward_bad_layer: int | None  # largest l with rms(δ_l)/rms(δ_L) past the threshold
+    nonfinite: dict | None  # {"pass", "layer", "tracked"}: where inf/NaN first appears
+    underflow: dict | None  # {"pass", "layer"}: where a plain computation leaves the normals
+    symmetric: bool  # some layer's weights are all equal: symmetry is never broken
+    symmetric_layers: list[int]
+    mean_saturated_frac: float
+    mean_dead_frac: float
+    threshold: float
+    tracked_forward: bool
+    sentences: list[str] = field(default_factory=list)
+
+
+def _num(x: float) -> float | None:
+    """JSON number or null."""
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def _clean(d):
+    if isinstance(d, dict):
+        return {k: _clean(v) for k, v in d.items()}
+    if isinstance(d, (list, tuple)):
+        return [_clean(v) for v in d]
+    if isinstance(d, float):
+        return _num(d)
+    return d
+
+
+@dataclass(frozen=True)
+class Result:
+    """What `gradsim run` measured: ``config``, ``layers`` (one LayerStats per layer),
+    ``summary``; ``to_dict()`` gives the JSON contract (non-finite numbers as None)."""
+
+    config: RunConfig
+    layers: tuple[LayerStats, ...]
+    summary: Summary
+
+    def to_dict(self) -> dict:
+        return {
+            "gradsim": __version__,
+            "kind": "run",
+            "config": _clean(self.config.to_dict()),
+            "layers": [_clean(asdict(s)) for s in self.layers],
+            "summary": _clean(asdict(self.summary)),
+        }
+
+    def column(self, name: str) -> np.ndarray:
+        """One per-layer field as a float array (None → NaN), e.g. ``log10_delta_rms``."""
+        return np.array([np.nan if (v := getattr(s, name)) is None else v for s in self.layers],
+                        dtype=float)  # fmt: skip
+
+    def __repr__(self) -> str:
+        c, s = self.config, self.summary
+        return (
+            f"<Result {c.init} {c.activation} L={c.depth}: {s.verdict} "
+            f"(forward {s.forward}, backward {s.backward}, "
+            f"log10 δ ratio {s.log10_delta_ratio:.2f})>"
+        )
+
+
+def _verdict(log10_ratio: float, log10_thr: float) -> str:
+    if math.isnan(log10_ratio):
+        return "overflow"
+    if log10_ratio < -log10_thr:
+        return "vanishing"
+    if log10_ratio > log10_thr:
+        return "exploding"
+    return "stable"
+
+
+def _fmt_pow(x: float) -> str:
+    """10^x as people read it: 10^-23, 0.03, 450."""
+    if not math.isfinite(x):
+        return "0" if x < 0 else "∞"
+    if -2 <= x <= 3:
+        v = 10**x
+        return f"{v:.3g}"
+    return f"10^{x:.0f}"
+
+
+def summarize(cfg: RunConfig, tr: Trace, symmetric_layers: list[int]) -> Result:
+    L = cfg.depth
+    n = cfg.layer_widths
+    info = np.finfo(np.dtype(cfg.dtype))
+    lo, hi = math.log10(float(info.tiny)), math.log10(float(info.max))
+    la, ld, lg = tr.log10_act_rms, tr.log10_delta_rms, tr.log10_grad_norm
+
+    layers = []
+    for l in range(1, L + 1):
+        fin = bool(np.isfinite(la[l]) or la[l] == -np.inf) and bool(
+            np.isfinite(ld[l]) or ld[l] == -np.inf
+        )
+        vals = [v for v in (la[l], ld[l]) if math.isfinite(v)]
+        layers.append(
+            LayerStats(
+                layer=l,
+                fan_in=n[l - 1],
+                fan_out=n[l],
+                weight_std=float(tr.weight_std[l]),
+                z_mean=float(tr.z_mean[l]),
+                z_std=float(tr.z_std[l]),
+                act_mean=float(tr.act_mean[l]),
+                act_std=float(tr.act_std[l]),
+                act_rms=_exp10(la[l]) if not math.isnan(la[l]) else math.nan,
+                log10_act_rms=float(la[l]),
+                saturated_frac=float(tr.saturated[l]),
+                dead_frac=float(tr.dead[l]),
+                delta_rms=_exp10(ld[l]) if not math.isnan(ld[l]) else math.nan,
+                log10_delta_rms=float(ld[l]),
+                grad_norm=_exp10(lg[l]) if not math.isnan(lg[l]) else math.nan,
+                log10_grad_norm=float(lg[l]),
+                grad_to_weight=_exp10(lg[l] - tr.log10_weight_norm[l])
+                if math.isfinite(tr.log10_weight_norm[l]) and not math.isnan(lg[l])
+                else math.nan,
+                finite=fin,
+                underflow=any(v < lo for v in vals),
+                overflow=any(v > hi for v in vals),
+            )
+        )
+
+    log10_thr = math.log10(cfg.threshold)
+    act_r = la[L] - la[0]
+    delta_r = ld[1] - ld[L] if math.isfinite(ld[L]) else math.nan
+    grad_r = lg[1] - lg[L] if math.isfinite(lg[L]) else math.nan
+    forward = _verdict(act_r, log10_thr)
+    if ld[L] == -np.inf:
+        backward = "vanishing"  # no gradient reaches even the output layer
+    else:
+        backward = _verdict(delta_r, log10_thr)
+    if tr.forward_nonfinite is not None:
+        backward = "overflow"
+
+    # where a plain computation in this dtype meets inf/NaN or leaves the normal numbers
+    nonfinite = underflow = None
+    if tr.forward_nonfinite is not None:
+        nonfinite = {"pass": "forward", "layer": tr.forward_nonfinite, "tracked": False}
+    else:
+        over = [l for l in range(1, L + 1) if la[l] > hi]
+        if over:
+            nonfinite = {"pass": "forward", "layer": over[0], "tracked": True}
+        elif tr.backward_nonfinite is not None:
+            nonfinite = {"pass": "backward", "layer": tr.backward_nonfinite, "tracked": False}
+        else:
+            over = [l for l in range(L, 0, -1) if ld[l] > hi]
+            if over:
+                nonfinite = {"pass": "backward", "layer": over[0], "tracked": True}
+    f_under = [l for l in range(1, L + 1) if -np.inf < la[l] < lo]
+    b_under = [l for l in range(L, 0, -1) if -np.inf < ld[l] < lo]
+    if f_under:
+        underflow = {"pass": "forward", "layer": f_under[0]}
+    elif b_under:
+        underflow = {"pass": "backward", "layer": b_under[0]}
+
+    verdict = "overflow" if nonfinite else (backward if backward != "stable" else forward)
+    fwd_bad = next(
+        (l for l in range(1, L + 1) if not abs(la[l] - la[0]) <= log10_thr), None
+    ) if forward != "stable" else None  # fmt: skip
+    bwd_bad = next(
+        (l for l in range(L, 0, -1) if not abs(ld[l] - ld[L]) <= log10_thr), None
+    ) if backward != "stable" and math.isfinite(ld[L]) else None  # fmt: skip
+    if nonfinite:
+        first_bad = nonfinite["layer"]
+    elif backward != "stable":
+        first_bad = bwd_bad
+    else:
+        first_bad = fwd_bad
+
+    growth = _exp10(delta_r / (L - 1)) if L > 1 and not math.isnan(delta_r) else math.nan
+    act_growth = _exp10(act_r / L) if not math.isnan(act_r) else math.nan
+    sat = float(np.nanmean(tr.saturated[1:])) if np.any(np.isfinite(tr.saturated[1:])) else 0.0
+    dead = float(np.nanmean(tr.dead[1:])) if np.any(np.isfinite(tr.dead[1:])) else 0.0
+
+    summary = Summary(
+        forward=forward,
+        backward=backward,
+        verdict=verdict,
+        act_ratio=_exp10(act_r) if not math.isnan(act_r) else math.nan,
+        log10_act_ratio=act_r,
+        delta_ratio=_exp10(delta_r) if not math.isnan(delta_r) else math.nan,
+        log10_delta_ratio=delta_r,
+        grad_ratio=_exp10(grad_r) if not math.isnan(grad_r) else math.nan,
+        log10_grad_ratio=grad_r,
+        growth_per_layer=growth,
+        act_growth_per_layer=act_growth,
+        first_bad_layer=first_bad,
+        forward_bad_layer=fwd_bad,
+        backward_bad_layer=bwd_bad,
+        nonfinite=nonfinite,
+        underflow=underflow,
+        symmetric=bool(symmetric_layers),
+        symmetric_layers=list(symmetric_layers),
+        mean_saturated_frac=sat,
+        mean_dead_frac=dead,
+        threshold=cfg.threshold,
+        tracked_forward=tr.tracked_forward,
+    )
+    sentences = _sentences(cfg, summary, info)
+    summary = Summary(**{**asdict(summary), "sentences": sentences})
+    return Result(cfg, tuple(layers), summary)
+
+
+def _sentences(cfg: RunConfig, s: Summary, info: np.finfo) -> list[str]:
+    """Plain-language reading of the summary, most important first."""
+    L, out = cfg.depth, []
+    if s.symmetric:
+        which = "every layer" if len(s.symmetric_layers) == L else (
+            f"{len(s.symmetric_layers)} of {L} layers")  # fmt: skip
+        out.append(
+            f"Unbroken symmetry: in {which} all weights are equal ({cfg.init}), so every unit "
+            "of a layer computes the same value and gets the same gradient; training can never "
+            "make them differ."
+        )
+    nf = s.nonfinite
+    if nf and not nf["tracked"]:
+        out.append(
+            f"Overflow: the {nf['pass']} pass reaches inf/NaN at layer {nf['layer']} in "
+            f"{cfg.dtype}; a framework would report a NaN loss."
+        )
+    elif nf:
+        out.append(
+            f"Overflow: in plain {cfg.dtype} the {nf['pass']} pass exceeds "
+            f"{float(info.max):.3g} at layer {nf['layer']} (a framework would see inf/NaN); "
+            "gradsim tracked the true magnitudes below."
+        )
+    if s.underflow:
+        u = s.underflow
+        what = "the signal" if u["pass"] == "forward" else "δ"
+        out.append(
+            f"Underflow: in plain {cfg.dtype} {what} falls below the smallest normal number "
+            f"({float(info.tiny):.3g}) at layer {u['layer']} and is lost to zero soon after; "
+            "gradsim tracks its true size."
+        )
+    if L > 1 and not math.isnan(s.log10_delta_ratio):
+        g = s.growth_per_layer
+        verb = "shrinks" if g < 1 else "grows"
+        tail = {
+            "vanishing": "early layers will barely learn.",
+            "exploding": "early layers take huge steps; training will diverge.",
+            "stable": "the gradient survives the depth.",
+        }.get(s.backward, "")
+        out.append(
+            f"Backward: δ {verb} ×{g:.3g} per layer; layer 1 gets "
+            f"{_fmt_pow(s.log10_delta_ratio)} of the output layer's δ: {tail}"
+        )
+    elif s.backward == "vanishing":
+        out.append("Backward: δ is exactly zero at the output layer: no gradient flows at all.")
+    if not math.isnan(s.log10_act_ratio):
+        g = s.act_growth_per_layer
+        tail = {
+            "vanishing": "the signal dies out before the output.",
+            "exploding": "the signal blows up toward the output.",
+            "stable": "the signal keeps its size.",
+        }[s.forward]
+        out.append(
+            f"Forward: activation RMS changes ×{g:.3g} per layer; the output's is "
+            f"{_fmt_pow(s.log10_act_ratio)} of the input's: {tail}"
+        )
+    if (
+        s.backward != "stable"
+        and not math.isnan(s.log10_grad_ratio)
+        and abs(s.log10_grad_ratio) <= math.log10(s.threshold)
+    ):
+        out.append(
+            f"Note: ‖∂E/∂W‖ differs only ×{_fmt_pow(s.log10_grad_ratio)} from layer 1 to L, "
+            "because ∂E/∂W_l = H_{l-1}ᵀδ_l multiplies the forward signal and δ, which change "
+            "in opposite directions along the depth; weight-gradient norms alone hide this "
+            "(Glorot & Bengio 2010)."
+        )
+    if s.mean_dead_frac >= 0.05:
+        out.append(f"Dead units: {s.mean_dead_frac:.0%} per layer on average (φ' = 0 for the "
+                   "whole batch).")  # fmt: skip
+    if s.mean_saturated_frac >= 0.05:
+        out.append(f"Saturation: {s.mean_saturated_frac:.0%} of activations sit in a flat tail "
+                   "on average.")  # fmt: skip
+    return out
