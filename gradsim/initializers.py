@@ -174,7 +174,7 @@ _RECORDS = [
     Initializer(
         "orthogonal",
         _orthogonal_draw,
-        "γ·Q, Q from QR of a Gaussian matrix (orthonormal rows or columns)",
+        "γ·Q, Q orthonormal (QR of a Gaussian, signs fixed)",
         std=lambda fi, fo, p: abs(p.gain) / math.sqrt(max(fi, fo)),
         source="Saxe et al. 2013",
     ),

@@ -63,7 +63,9 @@ class Summary:
     forward_bad_layer: int | None  # first l with rms(H_l)/rms(H_0) past the threshold
     backward_bad_layer: int | None  # largest l with rms(δ_l)/rms(δ_L) past the threshold
     nonfinite: dict | None  # {"pass", "layer", "tracked"}: where inf/NaN first appears
-    underflow: dict | None  # {"pass", "layer"}: where a plain computation leaves the normals
+    # {"pass", "layer", "forward_layer", "backward_layer"}: where a plain computation in
+    # the dtype first falls below its smallest normal number (first in execution order)
+    underflow: dict | None
     symmetric: bool  # some layer's weights are all equal: symmetry is never broken
     symmetric_layers: list[int]
     mean_saturated_frac: float
@@ -208,10 +210,13 @@ def summarize(cfg: RunConfig, tr: Trace, symmetric_layers: list[int]) -> Result:
                 nonfinite = {"pass": "backward", "layer": over[0], "tracked": True}
     f_under = [l for l in range(1, L + 1) if -np.inf < la[l] < lo]
     b_under = [l for l in range(L, 0, -1) if -np.inf < ld[l] < lo]
-    if f_under:
-        underflow = {"pass": "forward", "layer": f_under[0]}
-    elif b_under:
-        underflow = {"pass": "backward", "layer": b_under[0]}
+    if f_under or b_under:
+        underflow = {
+            "pass": "forward" if f_under else "backward",
+            "layer": (f_under or b_under)[0],
+            "forward_layer": f_under[0] if f_under else None,
+            "backward_layer": b_under[0] if b_under else None,
+        }
 
     verdict = "overflow" if nonfinite else (backward if backward != "stable" else forward)
     fwd_bad = next(
@@ -286,11 +291,15 @@ def _sentences(cfg: RunConfig, s: Summary, info: np.finfo) -> list[str]:
         )
     if s.underflow:
         u = s.underflow
-        what = "the signal" if u["pass"] == "forward" else "δ"
+        where = [
+            f"{what} at layer {u[key]}"
+            for what, key in (("the signal", "forward_layer"), ("δ", "backward_layer"))
+            if u[key] is not None
+        ]
         out.append(
-            f"Underflow: in plain {cfg.dtype} {what} falls below the smallest normal number "
-            f"({float(info.tiny):.3g}) at layer {u['layer']} and is lost to zero soon after; "
-            "gradsim tracks its true size."
+            f"Underflow: in plain {cfg.dtype}, {' and '.join(where)} fall below the smallest "
+            f"normal number ({float(info.tiny):.3g}) and are lost to zero soon after; "
+            "gradsim tracks their true size."
         )
     if L > 1 and not math.isnan(s.log10_delta_ratio):
         g = s.growth_per_layer

@@ -9,6 +9,7 @@ from gradsim.cli._console import console
 @cli.command("list")
 def list_cmd():
     """List the initializers, activations and losses gradsim knows."""
+    from rich import box
     from rich.table import Table
 
     from gradsim.activations import ACTIVATION_ALIASES, ACTIVATIONS
@@ -17,16 +18,15 @@ def list_cmd():
 
     out = console()
     t = Table(title="initializers (W: fan_in × fan_out; γ = --gain)", title_justify="left",
-              show_lines=False, header_style="bold")  # fmt: skip
+              box=box.SIMPLE_HEAD, header_style="bold")  # fmt: skip
     t.add_column("name", style="cyan", no_wrap=True)
     t.add_column("formula")
     t.add_column("aliases", style="dim")
     for name, rec in INITIALIZERS.items():
-        mode = f" [mode {rec.default_mode}]" if rec.default_mode else ""
-        t.add_row(name, rec.formula + mode, ", ".join(aliases_of(name)))
+        t.add_row(name, rec.formula, ", ".join(aliases_of(name)))
     out.print(t)
-    a = Table(title="activations (gain: the γ that suits it)", title_justify="left",
-              header_style="bold")  # fmt: skip
+    a = Table(title="activations (gain: the --gain to use with xavier, lecun or orthogonal)",
+              title_justify="left", box=box.SIMPLE_HEAD, header_style="bold")  # fmt: skip
     a.add_column("name", style="cyan", no_wrap=True)
     a.add_column("φ(z)")
     a.add_column("φ'(z)")
@@ -36,7 +36,8 @@ def list_cmd():
         label = name + (f" ({', '.join(alias)})" if alias else "")
         a.add_row(label, rec.formula, rec.derivative, f"{rec.gain:.4g}")
     out.print(a)
-    lo = Table(title="losses (--loss)", title_justify="left", header_style="bold")
+    lo = Table(title="losses (--loss)", title_justify="left", box=box.SIMPLE_HEAD,
+               header_style="bold")
     lo.add_column("name", style="cyan")
     lo.add_column("definition")
     for name, rec in LOSSES.items():

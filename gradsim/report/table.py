@@ -36,6 +36,10 @@ def sci(log10v: float | None) -> str:
     return f"{m:.1f}e{e:+03d}"
 
 
+def _pct(x: float | None) -> str:
+    return "—" if x is None or math.isnan(x) else f"{x:.0%}"
+
+
 def _log(x: float | None) -> float | None:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return None
@@ -113,8 +117,7 @@ def run_table(result: Result, all_layers: bool = False) -> Table:
     shown = len(ids) if not isinstance(ids, range) else len(layers)
     caption = None
     if shown < len(layers):
-        caption = (f"{shown} of {len(layers)} layers: first, last, worst and evenly spaced; "
-                   "--all-layers shows all")  # fmt: skip
+        caption = f"{shown}/{len(layers)} layers (first, last, worst, spaced) · --all-layers"
     t = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False, caption=caption,
               caption_justify="left", caption_style="dim")  # fmt: skip
     t.add_column("layer", justify="right")
@@ -139,9 +142,9 @@ def run_table(result: Result, all_layers: bool = False) -> Table:
             sci(_log(s.grad_to_weight)),
         ]
         if show_dead:
-            row.append(f"{s.dead_frac:.0%}" if s.dead_frac is not None else "—")
+            row.append(_pct(s.dead_frac))
         if show_sat:
-            row.append(f"{s.saturated_frac:.0%}" if s.saturated_frac is not None else "—")
+            row.append(_pct(s.saturated_frac))
         row.append(_bar(rels[l - 1], scale))
         style = "magenta" if not s.finite else ("yellow" if s.underflow or s.overflow else None)
         t.add_row(*row, style=style)
