@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 
 import numpy as np
@@ -24,10 +25,12 @@ def estimate_bytes(cfg: RunConfig) -> int:
     n = cfg.layer_widths
     B = cfg.batch
     item = np.dtype(cfg.dtype).itemsize
-    comp = 4 if cfg.dtype == "float16" else item
-    weights = sum(a * b for a, b in zip(n[:-1], n[1:], strict=True)) * (item + (comp if item < 4 else 0))
-    kept = sum(B * m * comp + min(B * B, B * k) * comp for k, m in zip(n[:-1], n[1:], strict=True))
-    work = 8 * B * max(n) * 8 + 2 * max(a * b for a, b in zip(n[:-1], n[1:], strict=True)) * 8
+    comp = 4 if cfg.dtype == "float16" else item  # float16 computes in float32
+    pairs = list(itertools.pairwise(n))
+    weights = sum(a * b for a, b in pairs) * (item + (comp if item < comp else 0))
+    kept = sum(B * m * comp + min(B * B, B * k) * comp for k, m in pairs)
+    # a few (B, n) work arrays, and the float64 draw of the largest weight matrix
+    work = 8 * B * max(n) * 8 + 2 * max(a * b for a, b in pairs) * 8
     return int(weights + kept + work)
 
 

@@ -152,19 +152,23 @@ _RECORDS = [
         mean=lambda fi, fo, p: p.gain * (p.low + p.high) / 2,
     ),
     _variance_scaling(
-        "xavier_uniform", 1.0, "fan_avg", "uniform",
-        "U(±γ√(6/(fan_in+fan_out)))", "Glorot & Bengio 2010",
+        "xavier_uniform",
+        1.0,
+        "fan_avg",
+        "uniform",
+        "U(±γ√(6/(fan_in+fan_out)))",
+        "Glorot & Bengio 2010",
     ),
     _variance_scaling(
-        "xavier_normal", 1.0, "fan_avg", "normal",
-        "N(0, γ²·2/(fan_in+fan_out))", "Glorot & Bengio 2010",
+        "xavier_normal",
+        1.0,
+        "fan_avg",
+        "normal",
+        "N(0, γ²·2/(fan_in+fan_out))",
+        "Glorot & Bengio 2010",
     ),
-    _variance_scaling(
-        "he_normal", 2.0, "fan_in", "normal", "N(0, γ²·2/fan_in)", "He et al. 2015"
-    ),
-    _variance_scaling(
-        "he_uniform", 2.0, "fan_in", "uniform", "U(±γ√(6/fan_in))", "He et al. 2015"
-    ),
+    _variance_scaling("he_normal", 2.0, "fan_in", "normal", "N(0, γ²·2/fan_in)", "He et al. 2015"),
+    _variance_scaling("he_uniform", 2.0, "fan_in", "uniform", "U(±γ√(6/fan_in))", "He et al. 2015"),
     _variance_scaling(
         "lecun_normal", 1.0, "fan_in", "normal", "N(0, γ²/fan_in)", "LeCun et al. 1998"
     ),

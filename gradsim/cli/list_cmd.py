@@ -36,8 +36,9 @@ def list_cmd():
         label = name + (f" ({', '.join(alias)})" if alias else "")
         a.add_row(label, rec.formula, rec.derivative, f"{rec.gain:.4g}")
     out.print(a)
-    lo = Table(title="losses (--loss)", title_justify="left", box=box.SIMPLE_HEAD,
-               header_style="bold")
+    lo = Table(
+        title="losses (--loss)", title_justify="left", box=box.SIMPLE_HEAD, header_style="bold"
+    )
     lo.add_column("name", style="cyan")
     lo.add_column("definition")
     for name, rec in LOSSES.items():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import click
 
 from gradsim.activations import ACTIVATION_ALIASES, ACTIVATIONS
@@ -91,5 +89,3 @@ def config_from(kwargs: dict) -> RunConfig:
     if opts["widths"] is not None:
         opts["widths"] = parse_int_list(opts["widths"], "--widths")
     return RunConfig(**opts)
-
-

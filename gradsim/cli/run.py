@@ -18,23 +18,41 @@ def _parse_fail_on(text: str | None) -> set[str]:
     items = {x.strip().lower() for x in text.split(",") if x.strip()}
     bad = items - set(FAIL_ON)
     if bad:
-        raise GradsimError(
-            f"--fail-on takes {', '.join(FAIL_ON)} (got '{', '.join(sorted(bad))}')"
-        )
+        raise GradsimError(f"--fail-on takes {', '.join(FAIL_ON)} (got '{', '.join(sorted(bad))}')")
     return items
 
 
 @cli.command("run")
 @network_options
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True, help="What to print (or write with --output).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
-              help="Write the report to FILE (atomically) instead of the terminal.")
-@click.option("--save-net", type=click.Path(dir_okay=False), default=None, metavar="FILE.npz",
-              help="Save W1..WL, b1..bL, X, T and the config, to rerun anywhere.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="What to print (or write with --output).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the report to FILE (atomically) instead of the terminal.",
+)
+@click.option(
+    "--save-net",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE.npz",
+    help="Save W1..WL, b1..bL, X, T and the config, to rerun anywhere.",
+)
 @click.option("--all-layers", is_flag=True, help="Show every layer, not a sample.")
-@click.option("--fail-on", default=None, metavar="LIST",
-              help="Exit with code 3 if the verdict is one of: vanishing,exploding,overflow.")
+@click.option(
+    "--fail-on",
+    default=None,
+    metavar="LIST",
+    help="Exit with code 3 if the verdict is one of: vanishing,exploding,overflow.",
+)
 def run_cmd(fmt, output, save_net, all_layers, fail_on, **kwargs):
     """Simulate an L-layer MLP and report per-layer activation and gradient statistics.
 

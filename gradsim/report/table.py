@@ -53,7 +53,8 @@ def sample_layers(result: Result, rows: int = 16) -> list[int]:
     if L <= rows:
         return list(range(1, L + 1))
     ld = result.column("log10_delta_rms")
-    dev = np.abs(ld - ld[-1])
+    with np.errstate(invalid="ignore"):  # -inf - -inf where δ is exactly zero
+        dev = np.abs(ld - ld[-1])
     worst = int(np.nanargmax(dev)) + 1 if np.any(np.isfinite(dev)) else L
     picks = {1, L, worst, *np.linspace(1, L, rows - 1).round().astype(int).tolist()}
     return sorted(picks)
@@ -172,10 +173,7 @@ def summary_panel(result: Result) -> Panel:
         f"δ ratio (layer 1 / L) {sci(s.log10_delta_ratio)}   "
         f"act ratio (L / input) {sci(s.log10_act_ratio)}\n"
     )
-    lines.append(
-        f"‖∂E/∂W‖ ratio (1 / L) {sci(s.log10_grad_ratio)}   "
-        f"threshold ×{s.threshold:g}\n"
-    )
+    lines.append(f"‖∂E/∂W‖ ratio (1 / L) {sci(s.log10_grad_ratio)}   threshold ×{s.threshold:g}\n")
     spark = sparkline([x.log10_delta_rms for x in result.layers])
     if spark:
         lines.append("log10 δ, layer 1→L  ")
