@@ -37,7 +37,7 @@ class Activation:
     # φ(cz) = c·φ(z) for c > 0: with zero biases the forward pass can be tracked exactly
     # in rescaled form, so magnitudes beyond the dtype's range stay known.
     homogeneous: bool = False
-    # mask of entries of H within 1% of a flat asymptote (None: φ has no flat tail)
+    # mask of entries of H within 1% of φ's range from a flat asymptote (None: no flat tail)
     saturated: Callable[[Array], Array] | None = None
     param: str | None = None  # name of the one shape parameter, if any
     value: float | None = None  # its value

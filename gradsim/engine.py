@@ -81,10 +81,14 @@ def _moments(A: Array) -> tuple[float, float, float]:
     N = flat.size
     s1 = float(flat.sum())
     s2 = float(np.dot(flat, flat))
-    if not (math.isfinite(s1) and math.isfinite(s2)):
+    info = np.finfo(flat.dtype)
+    # squares that overflow, or underflow (RMS near √tiny) although entries are normal
+    if not (math.isfinite(s1) and math.isfinite(s2)) or s2 < N * float(info.tiny / info.eps):
         m = float(np.max(np.abs(flat)))
         if not math.isfinite(m):
             return _NAN, _NAN, _NAN
+        if m == 0:
+            return 0.0, 0.0, 0.0
         scaled = flat / np.asarray(m, dtype=flat.dtype)  # entries finite, squares overflowed
         s1 = float(scaled.sum(dtype=np.float64)) * m
         s2 = float(np.dot(scaled, scaled)) * m * m
@@ -170,7 +174,8 @@ def _run(net: Network, act: Activation, loss: Loss, dtype: np.dtype) -> Trace:
             Hs, c = H, a
         else:  # plain run with a signal far from 1: normalize so the Gram cannot overflow
             Hs, c = H / np.asarray(r_prev, dtype=cdt), math.log10(r_prev)
-        keep.append(("gram", rnd(Hs @ Hs.T), c) if use_gram else ("direct", Hs, c))
+        # the Gram is an internal sum: kept in the compute dtype, not rounded to float16
+        keep.append(("gram", Hs @ Hs.T, c) if use_gram else ("direct", Hs, c))
 
         Z = H @ W[l - 1]  # (B, n_l)
         if biased[l - 1]:
@@ -210,6 +215,9 @@ def _run(net: Network, act: Activation, loss: Loss, dtype: np.dtype) -> Trace:
     # ---------------- backward ----------------
     T = None if net.T is None else net.T.astype(np.float64)
     g, sg = loss.grad(H.astype(np.float64), a, T)  # ∂E/∂H_L = g · 10^sg
+    rg = math.sqrt(float(np.mean(g * g)))
+    if rg > 0 and math.isfinite(rg):  # normalize in float64, before the dtype can lose it
+        g, sg = g / rg, sg + math.log10(rg)
     delta = g.astype(cdt)
     if D_list[-1] is not None:
         delta *= D_list[-1]

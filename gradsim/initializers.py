@@ -66,7 +66,7 @@ def _fan(fan_in: int, fan_out: int, mode: str) -> float:
 def _normal(rng: np.random.Generator, shape, std: float, truncated: bool) -> Array:
     """N(0, std²), or truncated at ±2σ' with σ' = std/TRUNC_STD so the variance stays std²."""
     if not truncated:
-        return rng.normal(0.0, std, size=shape) if std > 0 else np.zeros(shape)
+        return std * rng.standard_normal(size=shape)  # a negative γ flips the sign
     sigma = std / TRUNC_STD
     out = rng.standard_normal(size=shape)
     bad = np.abs(out) > 2
@@ -80,13 +80,12 @@ def _variance_scaling(
     name: str, scale: float, mode: str, dist: str, formula: str, source: str
 ) -> Initializer:
     def std(fi, fo, p):
-        return p.gain * math.sqrt(scale / _fan(fi, fo, p.mode or mode))
+        return abs(p.gain) * math.sqrt(scale / _fan(fi, fo, p.mode or mode))
 
     def draw(fi, fo, rng, p):
-        s = std(fi, fo, p)
+        s = math.copysign(std(fi, fo, p), p.gain)
         if dist == "uniform":
-            b = math.sqrt(3.0) * s
-            return rng.uniform(-b, b, size=(fi, fo))
+            return math.sqrt(3.0) * s * rng.uniform(-1.0, 1.0, size=(fi, fo))
         return _normal(rng, (fi, fo), s, p.truncated)
 
     def bound(fi, fo, p):
@@ -121,7 +120,7 @@ def _const(c: Callable[[InitParams], float], name: str, formula: str) -> Initial
 
 
 def _torch_bound(fi, fo, p):
-    return p.gain / math.sqrt(fi)
+    return abs(p.gain) / math.sqrt(fi)
 
 
 _RECORDS = [
@@ -132,16 +131,16 @@ _RECORDS = [
         "normal",
         lambda fi, fo, rng, p: _normal(rng, (fi, fo), p.gain * p.std, p.truncated),
         "N(0, (γ·std)²), std = 1 by default",
-        std=lambda fi, fo, p: p.gain * p.std,
-        bound=lambda fi, fo, p: 2 * p.gain * p.std / TRUNC_STD if p.truncated else None,
+        std=lambda fi, fo, p: abs(p.gain) * p.std,
+        bound=lambda fi, fo, p: 2 * abs(p.gain) * p.std / TRUNC_STD if p.truncated else None,
         source="the naive textbook init",
     ),
     Initializer(
         "truncated_normal",
         lambda fi, fo, rng, p: _normal(rng, (fi, fo), p.gain * p.std, True),
         "N(0, σ²) cut at ±2σ, σ = γ·std/0.8796 (variance kept)",
-        std=lambda fi, fo, p: p.gain * p.std,
-        bound=lambda fi, fo, p: 2 * p.gain * p.std / TRUNC_STD,
+        std=lambda fi, fo, p: abs(p.gain) * p.std,
+        bound=lambda fi, fo, p: 2 * abs(p.gain) * p.std / TRUNC_STD,
     ),
     Initializer(
         "uniform",
@@ -192,7 +191,7 @@ _RECORDS = [
     ),
     Initializer(
         "torch_default",
-        lambda fi, fo, rng, p: rng.uniform(-1, 1, size=(fi, fo)) * _torch_bound(fi, fo, p),
+        lambda fi, fo, rng, p: rng.uniform(-1, 1, size=(fi, fo)) * (p.gain / math.sqrt(fi)),
         "U(±γ/√fan_in), biases U(±1/√fan_in)",
         std=lambda fi, fo, p: _torch_bound(fi, fo, p) / math.sqrt(3.0),
         bound=_torch_bound,

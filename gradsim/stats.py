@@ -34,7 +34,7 @@ class LayerStats:
     act_std: float
     act_rms: float
     log10_act_rms: float
-    saturated_frac: float  # entries of H_l within 1% of a flat asymptote (tanh, sigmoid)
+    saturated_frac: float  # entries of H_l within 1% of the range from an asymptote
     dead_frac: float  # units whose φ' is zero for the whole batch
     delta_rms: float  # δ_l = ∂E/∂Z_l
     log10_delta_rms: float
@@ -42,7 +42,7 @@ class LayerStats:
     log10_grad_norm: float
     grad_to_weight: float  # ‖∂E/∂W_l‖ / ‖W_l‖: the relative size of an SGD step at lr 1
     finite: bool  # the computed numbers of this layer are finite
-    underflow: bool  # a plain computation in the dtype falls below its smallest normal here
+    underflow: bool  # RMS of H, δ or ∂E/∂W below the dtype's smallest normal (plain)
     overflow: bool  # ... or above its largest finite number
 
 
@@ -154,7 +154,9 @@ def summarize(cfg: RunConfig, tr: Trace, symmetric_layers: list[int]) -> Result:
         fin = bool(np.isfinite(la[l]) or la[l] == -np.inf) and bool(
             np.isfinite(ld[l]) or ld[l] == -np.inf
         )
-        vals = [v for v in (la[l], ld[l]) if math.isfinite(v)]
+        # typical entries of H_l, δ_l and ∂E/∂W_l (RMS = norm/√size)
+        lgw = lg[l] - 0.5 * math.log10(n[l - 1] * n[l])
+        vals = [v for v in (la[l], ld[l], lgw) if math.isfinite(v)]
         layers.append(
             LayerStats(
                 layer=l,

@@ -1,7 +1,13 @@
-import pytest
-from click.testing import CliRunner
+import os
 
-from gradsim.cli import cli
+# small matrices: one BLAS thread is faster and keeps a loaded machine from thrashing
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import pytest  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+
+from gradsim.cli import cli  # noqa: E402
 
 
 @pytest.fixture
