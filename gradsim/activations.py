@@ -42,6 +42,8 @@ class Activation:
     param: str | None = None  # name of the one shape parameter, if any
     value: float | None = None  # its value
     factory: Callable[[float], Activation] | None = None  # rebuild with another value
+    # fn_into(Z, out) writes φ(Z) into out without allocating (None: use fn)
+    fn_into: Callable[[Array, Array], Array] | None = None
 
     def with_param(self, value: float | None) -> Activation:
         """This activation with its parameter set to ``value`` (unchanged if None)."""
@@ -146,6 +148,7 @@ _BASE = [
     Activation(
         name="tanh",
         fn=np.tanh,
+        fn_into=lambda Z, out: np.tanh(Z, out=out),
         grad=lambda Z, H: 1.0 - H * H,
         gain=5.0 / 3.0,
         formula="tanh z",
@@ -156,6 +159,7 @@ _BASE = [
     Activation(
         name="relu",
         fn=lambda Z: np.maximum(Z, 0),
+        fn_into=lambda Z, out: np.maximum(Z, 0, out=out),
         grad=lambda Z, H: Z > 0,
         gain=math.sqrt(2.0),
         formula="max(z, 0)",

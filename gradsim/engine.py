@@ -5,8 +5,9 @@ Semantics (DESIGN.md): Z_l = H_{l-1} W_l + b_l, H_l = φ(Z_l), H_0 = X, for l = 
 
 Magnitudes are reported truthfully beyond the dtype's range:
 
-* The backward pass keeps δ_l as δ̃_l · 10^{s_l} with RMS(δ̃_l) = 1, renormalizing every
-  layer, so a δ of 1e-60 in float32 reads log10 = −60 instead of 0.
+* The backward pass keeps δ_l as δ̃_l · 10^{s_l}, rescaling δ̃ by an exact power of two
+  whenever its RMS leaves 2^±16 (2^±4 in float16), so a δ of 1e-60 in float32 reads
+  log10 = −60 instead of 0.
 * When φ is positively homogeneous (φ(cz) = cφ(z), c > 0) and every bias is zero, the
   forward pass is carried the same way, H_l = H̃_l · 10^{a_l}; otherwise it runs plainly in
   the dtype, and an overflow to inf/NaN is recorded (not raised) where it first appears.
@@ -71,34 +72,56 @@ def _log10(x: float) -> float:
     return math.log10(x) if x > 0 and math.isfinite(x) else _NAN
 
 
-def _moments(A: Array) -> tuple[float, float, float]:
+def _ones(n: int, dtype: np.dtype, _cache: dict = {}) -> Array:  # noqa: B006 (a cache)
+    key = (n, dtype.str)
+    if key not in _cache:
+        _cache.clear() if len(_cache) > 16 else None
+        _cache[key] = np.ones(n, dtype=dtype)
+    return _cache[key]
+
+
+def _moments(A: Array, need_mean: bool = True) -> tuple[float, float, float]:
     """(mean, std, rms) of every entry of A, in float64; NaN if any entry is not finite.
 
-    One pass for the sum and one BLAS dot for the sum of squares; a second pass only when
-    the squares overflow the dtype or the variance is lost to cancellation.
+    Two BLAS dots (with a ones vector, and with itself), faster than ndarray.sum; a second
+    pass only when the squares overflow or underflow the dtype although the entries do not,
+    or when the variance is lost to cancellation. ``need_mean=False`` skips the sum
+    (mean and std are then NaN).
     """
     flat = A.reshape(-1)
     N = flat.size
-    s1 = float(flat.sum())
+    s1 = float(np.dot(flat, _ones(N, flat.dtype))) if need_mean else 0.0
     s2 = float(np.dot(flat, flat))
     info = np.finfo(flat.dtype)
-    # squares that overflow, or underflow (RMS near √tiny) although entries are normal
     if not (math.isfinite(s1) and math.isfinite(s2)) or s2 < N * float(info.tiny / info.eps):
         m = float(np.max(np.abs(flat)))
         if not math.isfinite(m):
             return _NAN, _NAN, _NAN
         if m == 0:
             return 0.0, 0.0, 0.0
-        scaled = flat / np.asarray(m, dtype=flat.dtype)  # entries finite, squares overflowed
-        s1 = float(scaled.sum(dtype=np.float64)) * m
+        scaled = flat / np.asarray(m, dtype=flat.dtype)
+        s1 = float(scaled.sum(dtype=np.float64)) * m if need_mean else 0.0
         s2 = float(np.dot(scaled, scaled)) * m * m
-    mean = s1 / N
     ms = s2 / N
+    if not need_mean:
+        return _NAN, _NAN, math.sqrt(ms)
+    mean = s1 / N
     var = ms - mean * mean
     if var < 1e-4 * mean * mean:  # cancellation: do it in two passes
         d = flat.astype(np.float64) - mean
         var = float(np.dot(d, d)) / N
     return mean, math.sqrt(max(var, 0.0)), math.sqrt(ms)
+
+
+_LOG10_2 = math.log10(2.0)
+
+
+def _pow2(r: float, limit: int) -> int:
+    """The power of two to divide by so that an RMS of r comes back near 1, or 0 when
+    r is within 2^±limit: scaling by a power of two is exact, and skipping it saves a pass."""
+    if r == 0 or 2.0**-limit <= r <= 2.0**limit:
+        return 0
+    return round(math.log2(r))
 
 
 class _Precision:
@@ -112,6 +135,23 @@ class _Precision:
         if self.half and A.dtype != np.bool_:
             np.copyto(A, A.astype(np.float16))
         return A
+
+
+class _Workspace:
+    """Work arrays reused from layer to layer, so that a pass does not touch fresh memory
+    for every intermediate (first touches of fresh pages cost more than the arithmetic).
+    ``get(name, shape)`` returns a view of a flat buffer sized for the widest layer."""
+
+    def __init__(self, size: int, dtype: np.dtype):
+        self.size, self.dtype, self.bufs = size, dtype, {}
+
+    def get(self, name: str, shape: tuple[int, int]) -> Array:
+        if name not in self.bufs:
+            self.bufs[name] = np.empty(self.size, dtype=self.dtype)
+        return self.bufs[name][: shape[0] * shape[1]].reshape(shape)
+
+    def owns(self, A: Array) -> bool:
+        return any(np.shares_memory(A, b) for b in self.bufs.values())
 
 
 def _dead_fraction(D: Array | None, n: int) -> float:
@@ -144,46 +184,49 @@ def _run(net: Network, act: Activation, loss: Loss, dtype: np.dtype) -> Trace:
     biased = [bool(np.any(b)) for b in net.b]
     bias = [b.astype(cdt, copy=False) for b in net.b]
     tracked = act.homogeneous and not any(biased)
+    # rescale by powers of two once an RMS leaves 2^±limit (float16 has less room)
+    limit = 4 if rnd.half else 16
 
-    for l, w in enumerate(W, start=1):
-        _, wstd, wrms = _moments(w)
-        out["weight_std"][l] = wstd
-        out["log10_weight_norm"][l] = _log10(wrms * math.sqrt(w.size))
+    _, out["weight_std"][1:], out["log10_weight_norm"][1:] = net.weight_stats
 
     # ---------------- forward ----------------
     H = net.X.astype(cdt)  # (B, n_0)
     m, s, r = _moments(H)
     a = 0.0  # H_true = H · 10^a (a stays 0 unless tracked)
-    if tracked and r > 0:
-        H = H / np.asarray(r, dtype=cdt)
-        a = math.log10(r)
     out["act_mean"][0], out["act_std"][0] = m, s
     out["log10_act_rms"][0] = _log10(r)
 
+    # ‖Hᵀδ‖² via Grams when B²(n_in + n_out) ≤ 2·B·n_in·n_out multiply-adds
+    use_gram = [B * (w.shape[0] + w.shape[1]) <= 2 * w.size for w in W]
+    ws = _Workspace(B * max(max(w.shape) for w in W), cdt)
     # per layer: how to get ‖H_{l-1}ᵀ δ_l‖ later: ("gram", HHᵀ, c) or ("direct", H, c),
     # with the stored matrix's H equal to the true H_{l-1} · 10^{-c}
     keep: list[tuple[str, Array, float]] = []
     D_list: list[Array | None] = []
     fwd_bad = None
+    r_prev = r  # RMS of the H held now (scaled by 10^-a when tracked)
     for l in range(1, L + 1):
         n_in, n_out = W[l - 1].shape
-        # ‖Hᵀδ‖² via Grams when B²(n_in + n_out) ≤ 2·B·n_in·n_out multiply-adds
-        use_gram = B * (n_in + n_out) <= 2 * n_in * n_out
-        r_prev = 10.0 ** out["log10_act_rms"][l - 1] if not tracked else 1.0
         if tracked or 1e-12 < r_prev < 1e12 or r_prev == 0:
             Hs, c = H, a
         else:  # plain run with a signal far from 1: normalize so the Gram cannot overflow
             Hs, c = H / np.asarray(r_prev, dtype=cdt), math.log10(r_prev)
-        # the Gram is an internal sum: kept in the compute dtype, not rounded to float16
-        keep.append(("gram", Hs @ Hs.T, c) if use_gram else ("direct", Hs, c))
+        if use_gram[l - 1]:
+            # the Gram is an internal sum: kept in the compute dtype, not rounded to float16
+            keep.append(("gram", Hs @ Hs.T, c))
+        else:  # H_{l-1} itself is kept: it must not live in a reused work array
+            keep.append(("direct", Hs.copy() if ws.owns(Hs) else Hs, c))
 
-        Z = H @ W[l - 1]  # (B, n_l)
+        Z = np.matmul(H, W[l - 1], out=ws.get("Z", (B, n_out)))  # (B, n_l)
         if biased[l - 1]:
             Z += bias[l - 1]
         rnd(Z)
         zm, zs, _ = _moments(Z)
         out["z_mean"][l], out["z_std"][l] = zm * _exp10(a), zs * _exp10(a)
-        H = rnd(act.fn(Z))
+        if act.fn_into is not None:  # ping-pong between two work arrays
+            H = rnd(act.fn_into(Z, ws.get("H" + str(l % 2), (B, n_out))))
+        else:
+            H = rnd(act.fn(Z))
         D = act.grad(Z, H)
         if D is not None and D.dtype != np.bool_:
             D = rnd(D.astype(cdt, copy=False))
@@ -195,18 +238,14 @@ def _run(net: Network, act: Activation, loss: Loss, dtype: np.dtype) -> Trace:
             break
         out["dead"][l] = _dead_fraction(D, n_out)
         out["saturated"][l] = float(np.mean(act.saturated(H))) if act.saturated else 0.0
-        if tracked:
-            scale = _exp10(a)
-            out["act_mean"][l], out["act_std"][l] = m * scale, s * scale
-            if r > 0:
-                H /= np.asarray(r, dtype=cdt)
-                a += math.log10(r)
-                out["log10_act_rms"][l] = a
-            else:
-                out["log10_act_rms"][l] = _NEG_INF
-        else:
-            out["act_mean"][l], out["act_std"][l] = m, s
-            out["log10_act_rms"][l] = _log10(r)
+        scale = _exp10(a)
+        out["act_mean"][l], out["act_std"][l] = m * scale, s * scale
+        out["log10_act_rms"][l] = _log10(r) + a if r > 0 else _NEG_INF
+        r_prev = r
+        if tracked and (k := _pow2(r, limit)):
+            H *= np.asarray(2.0**-k, dtype=cdt)
+            a += k * _LOG10_2
+            r_prev = r * 2.0**-k
 
     if fwd_bad is not None:
         return Trace(**out, forward_nonfinite=fwd_bad, backward_nonfinite=None,
@@ -224,7 +263,7 @@ def _run(net: Network, act: Activation, loss: Loss, dtype: np.dtype) -> Trace:
     rnd(delta)
     bwd_bad = None
     for l in range(L, 0, -1):
-        _, _, r = _moments(delta)
+        _, _, r = _moments(delta, need_mean=False)
         if not math.isfinite(r):
             bwd_bad = l
             break
@@ -232,24 +271,26 @@ def _run(net: Network, act: Activation, loss: Loss, dtype: np.dtype) -> Trace:
             out["log10_delta_rms"][1 : l + 1] = _NEG_INF
             out["log10_grad_norm"][1 : l + 1] = _NEG_INF
             break
-        delta /= np.asarray(r, dtype=cdt)
-        s = sg + math.log10(r)
-        out["log10_delta_rms"][l] = s
+        out["log10_delta_rms"][l] = math.log10(r) + sg
+        if k := _pow2(r, limit):
+            delta *= np.asarray(2.0**-k, dtype=cdt)
+            sg += k * _LOG10_2
         how, M, c = keep[l - 1]
+        n_in = W[l - 1].shape[0]
         if how == "gram":
             # Σ (HHᵀ)∘(δδᵀ) = ‖Hᵀδ‖²; float64 for the final sum of B² products
-            sq = float(np.dot(M.reshape(-1).astype(np.float64),
-                              (delta @ delta.T).reshape(-1).astype(np.float64)))  # fmt: skip
+            G = np.matmul(delta, delta.T, out=ws.get("G", (B, B)))
+            sq = float(np.dot(M.reshape(-1).astype(np.float64, copy=False),
+                              G.reshape(-1).astype(np.float64, copy=False)))  # fmt: skip
             gn = math.sqrt(max(sq, 0.0))
         else:
             gn = float(np.linalg.norm(M.T @ delta))
-        out["log10_grad_norm"][l] = _log10(gn) + s + c
+        out["log10_grad_norm"][l] = _log10(gn) + sg + c
         if l > 1:
-            delta = delta @ W[l - 1].T  # (B, n_{l-1})
+            delta = np.matmul(delta, W[l - 1].T, out=ws.get("d" + str(l % 2), (B, n_in)))
             D = D_list[l - 2]
             if D is not None:
                 delta *= D
             rnd(delta)
-            sg = s
     return Trace(**out, forward_nonfinite=None, backward_nonfinite=bwd_bad,
                  tracked_forward=tracked)  # fmt: skip

@@ -8,6 +8,7 @@ other layers, and the same seed gives the same numbers on any machine and in any
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -42,10 +43,28 @@ class Network:
     def depth(self) -> int:
         return len(self.W)
 
+    @functools.cached_property
+    def weight_stats(self) -> tuple[Array, Array, Array]:
+        """(mean, std, log10 ‖W_l‖_F) per layer, float64 arrays of length L; computed once."""
+        from gradsim.engine import _log10, _moments
+
+        std, lnorm, mean = np.empty(self.depth), np.empty(self.depth), np.empty(self.depth)
+        for l, W in enumerate(self.W):
+            w = W.astype(np.float32) if W.dtype == np.float16 else W
+            mean[l], std[l], rms = _moments(w)
+            lnorm[l] = _log10(rms * math.sqrt(W.size))
+        return mean, std, lnorm
+
     @property
     def symmetric_layers(self) -> list[int]:
         """Layers (1-based) whose weights are all equal: their units can never differ."""
-        return [l + 1 for l, W in enumerate(self.W) if W.size > 1 and W.min() == W.max()]
+        mean, std, _ = self.weight_stats
+        return [
+            l + 1
+            for l, W in enumerate(self.W)
+            if W.size > 1 and std[l] <= 1e-6 * abs(mean[l]) + 1e-300
+            and W.min() == W.max()
+        ]  # fmt: skip
 
 
 def draw_bias(rule: str, fan_in: int, fan_out: int, rng, cfg: RunConfig) -> Array:
@@ -75,4 +94,6 @@ def build_network(cfg: RunConfig) -> Network:
     T = None
     if LOSSES[cfg.loss].needs_target:
         T = _rng(cfg.seed, _TARGETS).standard_normal((cfg.batch, n[-1])).astype(dtype)
-    return Network(tuple(W), tuple(b), X, T)
+    net = Network(tuple(W), tuple(b), X, T)
+    net.weight_stats  # noqa: B018  (weights' statistics belong to the network: computed once)
+    return net

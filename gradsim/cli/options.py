@@ -1,8 +1,17 @@
-"""The options that describe a network, shared by every command that builds one."""
+"""The options that describe a network, shared by every command that builds one.
+
+Each option is one ``_Opt`` record. ``network_options()`` makes them click options for a
+single run; ``network_options(listable=True)`` makes every listable one accept a comma list
+or a ``start:stop:count`` range, and ``configs_from`` expands the cartesian product.
+"""
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass
+
 import click
+import numpy as np
 
 from gradsim.activations import ACTIVATION_ALIASES, ACTIVATIONS
 from gradsim.config import BIAS_INITS, DTYPES, RunConfig
@@ -18,6 +27,90 @@ def _complete(names):
     return complete
 
 
+@dataclass(frozen=True)
+class _Opt:
+    dest: str
+    decls: tuple[str, ...]
+    type: type | None  # int, float, str, or None for a flag
+    default: object
+    help: str
+    choices: tuple[str, ...] | None = None
+    names: tuple[str, ...] | None = None  # for shell completion
+    listable: bool = True
+    show_default: bool = True
+
+
+OPTIONS = (
+    _Opt("depth", ("--depth", "-L"), int, None,
+         "Number of layers L [default: 50, or from --widths].", show_default=False),
+    _Opt("width", ("--width", "-n"), int, 256, "Width of every layer."),
+    _Opt("widths", ("--widths",), str, None,
+         "Every width n_0,n_1,…,n_L (L+1 numbers), instead of --width.", listable=False),
+    _Opt("batch", ("--batch", "-b"), int, 128, "Inputs per pass B, drawn from N(0, 1)."),
+    _Opt("activation", ("--act", "--activation"), str, "relu",
+         f"Activation: {', '.join(ACTIVATIONS)}.", names=(*ACTIVATIONS, *ACTIVATION_ALIASES)),
+    _Opt("slope", ("--slope",), float, None, "leaky_relu's negative slope [default: 0.01].",
+         show_default=False),
+    _Opt("init", ("--init",), str, "he",
+         "Initializer (aliases accepted; see `gradsim list`): " + ", ".join(INITIALIZERS) + ".",
+         names=(*INITIALIZERS, *INIT_ALIASES)),
+    _Opt("gain", ("--gain",), float, 1.0, "γ: multiplies the initializer's own scale."),
+    _Opt("mode", ("--mode",), str, None,
+         "Fan of variance-scaling inits [default: the init's own].", choices=MODES,
+         show_default=False),
+    _Opt("std", ("--std",), float, 1.0, "normal / truncated_normal: standard deviation."),
+    _Opt("low", ("--low",), float, -1.0, "uniform: lower end."),
+    _Opt("high", ("--high",), float, 1.0, "uniform: upper end."),
+    _Opt("value", ("--value",), float, 0.1, "constant: the weight value."),
+    _Opt("truncated", ("--truncated",), None, False,
+         "Draw normals truncated at ±2σ, variance kept (Keras style).", listable=False),
+    _Opt("bias_init", ("--bias-init",), str, None,
+         "Biases [default: zeros; U(±1/√fan_in) for torch_default].", choices=BIAS_INITS,
+         show_default=False),
+    _Opt("bias_std", ("--bias-std",), float, 0.1, "--bias-init normal: σ_b."),
+    _Opt("bias_value", ("--bias-value",), float, 0.1, "--bias-init constant: the value."),
+    _Opt("loss", ("--loss",), str, "mse",
+         "mse: E=‖H_L−T‖²/2B; probe: ∂E/∂H_L ~ N(0,1); sum: E=ΣH_L/B.",
+         choices=tuple(LOSSES)),
+    _Opt("seed", ("--seed",), int, 0, "Root of every random stream."),
+    _Opt("dtype", ("--dtype",), str, "float32", "float32, float64 or float16.", choices=DTYPES),
+    _Opt("threshold", ("--threshold",), float, 100.0,
+         "A ratio beyond ×T or below ÷T is a verdict."),
+)  # fmt: skip
+
+CONFIG_KEYS = tuple(o.dest for o in OPTIONS)
+
+
+def _click_option(o: _Opt, listable: bool):
+    kw = {"help": o.help, "default": o.default, "show_default": o.show_default}
+    if o.type is None:
+        return click.option(*o.decls, o.dest, is_flag=True, help=o.help)
+    if listable and o.listable:
+        kw["type"] = str
+        kw["metavar"] = "LIST"
+        kw["help"] = o.help + " A comma list (or start:stop:count) compares several."
+    elif o.choices:
+        kw["type"] = click.Choice(o.choices)
+    else:
+        kw["type"] = o.type
+    if o.names:
+        kw["shell_complete"] = _complete(o.names)
+    if o.dest == "widths":
+        kw["metavar"] = "N0,N1,...,NL"
+    return click.option(*o.decls, o.dest, **kw)
+
+
+def network_options(f=None, *, listable: bool = False):
+    """Decorate a command with every network option (comma lists if ``listable``)."""
+
+    def deco(f):
+        for o in reversed(OPTIONS):
+            f = _click_option(o, listable)(f)
+        return f
+
+    return deco(f) if f is not None else deco
+
+
 def parse_int_list(text: str, what: str) -> tuple[int, ...]:
     try:
         return tuple(int(x) for x in text.split(",") if x.strip())
@@ -25,62 +118,43 @@ def parse_int_list(text: str, what: str) -> tuple[int, ...]:
         raise GradsimError(f"{what} must be comma-separated whole numbers (got '{text}')") from None
 
 
-NETWORK_OPTIONS = [
-    click.option("--depth", "-L", type=int, default=None,
-                 help="Number of layers L (default 50, or from --widths)."),
-    click.option("--width", "-n", type=int, default=256, show_default=True,
-                 help="Width of every layer."),
-    click.option("--widths", default=None, metavar="N0,N1,...,NL",
-                 help="Every width n_0 … n_L (L+1 numbers), instead of --width."),
-    click.option("--batch", "-b", type=int, default=128, show_default=True,
-                 help="Inputs per pass B, drawn from N(0, 1)."),
-    click.option("--act", "--activation", "activation", default="relu", show_default=True,
-                 shell_complete=_complete([*ACTIVATIONS, *ACTIVATION_ALIASES]),
-                 help=f"Activation: {', '.join(ACTIVATIONS)}."),
-    click.option("--slope", type=float, default=None,
-                 help="leaky_relu's negative slope [default: 0.01]."),
-    click.option("--init", default="he", show_default=True,
-                 shell_complete=_complete([*INITIALIZERS, *INIT_ALIASES]),
-                 help="Initializer (see `gradsim list`): " + ", ".join(INITIALIZERS) + "."),
-    click.option("--gain", type=float, default=1.0, show_default=True,
-                 help="γ: multiplies the initializer's own scale."),
-    click.option("--mode", type=click.Choice(MODES), default=None,
-                 help="Fan used by variance-scaling inits [default: the init's own]."),
-    click.option("--std", type=float, default=1.0, show_default=True,
-                 help="normal / truncated_normal: standard deviation."),
-    click.option("--low", type=float, default=-1.0, show_default=True, help="uniform: lower end."),
-    click.option("--high", type=float, default=1.0, show_default=True, help="uniform: upper end."),
-    click.option("--value", type=float, default=0.1, show_default=True,
-                 help="constant: the weight value."),
-    click.option("--truncated", is_flag=True,
-                 help="Draw normals truncated at ±2σ, variance kept (Keras style)."),
-    click.option("--bias-init", type=click.Choice(BIAS_INITS), default=None,
-                 help="Biases [default: zeros; U(±1/√fan_in) for torch_default]."),
-    click.option("--bias-std", type=float, default=0.1, show_default=True,
-                 help="--bias-init normal: σ_b."),
-    click.option("--bias-value", type=float, default=0.1, show_default=True,
-                 help="--bias-init constant: the value."),
-    click.option("--loss", type=click.Choice(list(LOSSES)), default="mse", show_default=True,
-                 help="mse: E=‖H_L−T‖²/2B; probe: ∂E/∂H_L ~ N(0,1); sum: E=ΣH_L/B."),
-    click.option("--seed", type=int, default=0, show_default=True,
-                 help="Root of every random stream."),
-    click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True),
-    click.option("--threshold", type=float, default=100.0, show_default=True,
-                 help="A ratio beyond ×T or below ÷T is a verdict."),
-]  # fmt: skip
-
-CONFIG_KEYS = (
-    "depth", "width", "widths", "batch", "activation", "slope", "init", "gain", "mode", "std",
-    "low", "high", "value", "truncated", "bias_init", "bias_std", "bias_value", "loss", "seed",
-    "dtype", "threshold",
-)  # fmt: skip
+def _convert(o: _Opt, item: str):
+    flag = o.decls[0]
+    if o.type in (int, float):
+        try:
+            return o.type(item)
+        except ValueError:
+            kind = "whole numbers" if o.type is int else "numbers"
+            raise GradsimError(f"{flag} takes {kind} (got '{item}')") from None
+    if o.choices and item not in o.choices:
+        raise GradsimError(f"{flag}: '{item}' is not one of {', '.join(o.choices)}")
+    return item
 
 
-def network_options(f):
-    """Decorate a command with every network option."""
-    for option in reversed(NETWORK_OPTIONS):
-        f = option(f)
-    return f
+def parse_axis(o: _Opt, text) -> list:
+    """'a,b,c' → [a, b, c]; 'start:stop:count' → count evenly spaced numbers."""
+    if not isinstance(text, str):
+        return [text]
+    flag = o.decls[0]
+    items: list = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if ":" in part and o.type in (int, float):
+            bits = part.split(":")
+            if len(bits) != 3:
+                raise GradsimError(f"{flag}: a range is start:stop:count (got '{part}')")
+            start, stop = (_convert(_Opt(o.dest, o.decls, float, 0, ""), b) for b in bits[:2])
+            count = _convert(_Opt(o.dest, o.decls, int, 0, ""), bits[2])
+            if count < 1:
+                raise GradsimError(f"{flag}: a range needs count ≥ 1 (got {count})")
+            values = np.linspace(start, stop, count).tolist()
+            items += [round(v) for v in values] if o.type is int else values
+        else:
+            items.append(_convert(o, part))
+    if not items:
+        raise GradsimError(f"{flag} is empty")
+    return list(dict.fromkeys(items))  # drop repeats, keep order
 
 
 def config_from(kwargs: dict) -> RunConfig:
@@ -89,3 +163,28 @@ def config_from(kwargs: dict) -> RunConfig:
     if opts["widths"] is not None:
         opts["widths"] = parse_int_list(opts["widths"], "--widths")
     return RunConfig(**opts)
+
+
+def configs_from(kwargs: dict, max_configs: int) -> tuple[dict[str, list], list[RunConfig]]:
+    """Pop the (listable) network options and expand their cartesian product.
+
+    Returns the axes that vary ({dest: values}) and one RunConfig per combination, in the
+    order of the options and of the values given.
+    """
+    values = {}
+    for o in OPTIONS:
+        raw = kwargs.pop(o.dest)
+        values[o.dest] = parse_axis(o, raw) if (o.listable and raw is not None) else [raw]
+    if values["widths"][0] is not None:
+        values["widths"] = [parse_int_list(values["widths"][0], "--widths")]
+    total = int(np.prod([len(v) for v in values.values()]))
+    if total > max_configs:
+        raise GradsimError(
+            f"the lists give {total} configurations, more than --max-configs {max_configs}: "
+            "shorten a list or raise --max-configs"
+        )
+    keys = list(values)
+    configs = [RunConfig(**dict(zip(keys, combo, strict=True)))
+               for combo in itertools.product(*values.values())]  # fmt: skip
+    axes = {k: v for k, v in values.items() if len(v) > 1}
+    return axes, configs
