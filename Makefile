@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench examples clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ lint: $(TESTSTAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_run.py
+
+# the classic pictures, into results/examples/
+examples: $(STAMP)
+	$(BIN)/python examples/he2015_relu30.py results/examples
+	$(BIN)/python examples/glorot2010_tanh5.py results/examples
+	$(BIN)/python examples/all_inits_152.py results/examples
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from dataclasses import replace
 
 import numpy as np
 
@@ -13,7 +14,7 @@ from gradsim.engine import run_pass
 from gradsim.errors import GradsimError
 from gradsim.losses import LOSSES
 from gradsim.network import Network, build_network
-from gradsim.stats import Result, summarize
+from gradsim.stats import Result, hist_layers, histograms, summarize
 
 
 def estimate_bytes(cfg: RunConfig) -> int:
@@ -59,14 +60,21 @@ def check_memory(cfg: RunConfig) -> None:
         )
 
 
-def simulate_network(cfg: RunConfig, net: Network) -> Result:
-    """Run the pass on a given network (e.g. one loaded from --save-net output)."""
+def simulate_network(cfg: RunConfig, net: Network, hist: bool = False) -> Result:
+    """Run the pass on a given network (e.g. one loaded from --save-net output).
+
+    ``hist=True`` also returns histograms of H_l and log10|δ_l| at about five layers.
+    """
     act = ACTIVATIONS[cfg.activation].with_param(cfg.slope)
-    trace = run_pass(net, act, LOSSES[cfg.loss], cfg.dtype)
-    return summarize(cfg, trace, net.symmetric_layers)
+    capture = hist_layers(cfg.depth) if hist else ()
+    trace = run_pass(net, act, LOSSES[cfg.loss], cfg.dtype, capture=capture)
+    result = summarize(cfg, trace, net.symmetric_layers)
+    if hist:
+        result = replace(result, hist=histograms(trace.samples))
+    return result
 
 
-def simulate(config: RunConfig | None = None, **options) -> Result:
+def simulate(config: RunConfig | None = None, *, hist: bool = False, **options) -> Result:
     """Build the MLP described by ``options`` (named like the CLI's), run one forward and
     one backward pass, and return the per-layer statistics and the summary.
 
@@ -84,8 +92,6 @@ def simulate(config: RunConfig | None = None, **options) -> Result:
         except TypeError as e:  # an unknown keyword
             raise GradsimError(str(e).replace("RunConfig.__init__()", "simulate()")) from None
     elif options:
-        from dataclasses import replace
-
         config = replace(config, **options)
     check_memory(config)
-    return simulate_network(config, build_network(config))
+    return simulate_network(config, build_network(config), hist=hist)

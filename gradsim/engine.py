@@ -22,7 +22,7 @@ back to float16, as mixed-precision frameworks do (fp16 storage, fp32 accumulati
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -55,6 +55,9 @@ class Trace:
     forward_nonfinite: int | None  # first layer whose computed H_l is not finite
     backward_nonfinite: int | None  # first layer (from L down) whose computed δ_l is not finite
     tracked_forward: bool  # forward carried in rescaled form (true magnitudes)
+    # copies of H_l and δ_l at the requested layers, as (array, log10 scale): the true
+    # values are array · 10^scale
+    samples: dict[str, dict[int, tuple[Array, float]]] = field(default_factory=dict)
 
 
 def _exp10(x: float) -> float:
@@ -162,13 +165,16 @@ def _dead_fraction(D: Array | None, n: int) -> float:
     return 1.0 - float(np.count_nonzero(alive)) / n
 
 
-def run_pass(net: Network, act: Activation, loss: Loss, dtype: str | np.dtype) -> Trace:
-    """Forward and backward pass with statistics; never raises on inf/NaN."""
+def run_pass(net: Network, act: Activation, loss: Loss, dtype: str | np.dtype, capture=()) -> Trace:
+    """Forward and backward pass with statistics; never raises on inf/NaN.
+
+    ``capture``: layers whose H_l and δ_l are copied into ``Trace.samples`` (histograms).
+    """
     with np.errstate(all="ignore"):
-        return _run(net, act, loss, np.dtype(dtype))
+        return _run(net, act, loss, np.dtype(dtype), frozenset(capture))
 
 
-def _run(net: Network, act: Activation, loss: Loss, dtype: np.dtype) -> Trace:
+def _run(net: Network, act: Activation, loss: Loss, dtype: np.dtype, capture) -> Trace:
     L = net.depth
     B = net.X.shape[0]
     rnd = _Precision(dtype)
@@ -204,6 +210,7 @@ def _run(net: Network, act: Activation, loss: Loss, dtype: np.dtype) -> Trace:
     keep: list[tuple[str, Array, float]] = []
     D_list: list[Array | None] = []
     fwd_bad = None
+    samples: dict[str, dict] = {"act": {}, "delta": {}}
     r_prev = r  # RMS of the H held now (scaled by 10^-a when tracked)
     for l in range(1, L + 1):
         n_in, n_out = W[l - 1].shape
@@ -242,6 +249,8 @@ def _run(net: Network, act: Activation, loss: Loss, dtype: np.dtype) -> Trace:
         out["act_mean"][l], out["act_std"][l] = m * scale, s * scale
         out["log10_act_rms"][l] = _log10(r) + a if r > 0 else _NEG_INF
         r_prev = r
+        if l in capture:
+            samples["act"][l] = (H.copy(), a)
         if tracked and (k := _pow2(r, limit)):
             H *= np.asarray(2.0**-k, dtype=cdt)
             a += k * _LOG10_2
@@ -249,7 +258,7 @@ def _run(net: Network, act: Activation, loss: Loss, dtype: np.dtype) -> Trace:
 
     if fwd_bad is not None:
         return Trace(**out, forward_nonfinite=fwd_bad, backward_nonfinite=None,
-                     tracked_forward=tracked)  # fmt: skip
+                     tracked_forward=tracked, samples=samples)  # fmt: skip
 
     # ---------------- backward ----------------
     T = None if net.T is None else net.T.astype(np.float64)
@@ -272,6 +281,8 @@ def _run(net: Network, act: Activation, loss: Loss, dtype: np.dtype) -> Trace:
             out["log10_grad_norm"][1 : l + 1] = _NEG_INF
             break
         out["log10_delta_rms"][l] = math.log10(r) + sg
+        if l in capture:
+            samples["delta"][l] = (delta.copy(), sg)
         if k := _pow2(r, limit):
             delta *= np.asarray(2.0**-k, dtype=cdt)
             sg += k * _LOG10_2
@@ -293,4 +304,4 @@ def _run(net: Network, act: Activation, loss: Loss, dtype: np.dtype) -> Trace:
                 delta *= D
             rnd(delta)
     return Trace(**out, forward_nonfinite=None, backward_nonfinite=bwd_bad,
-                 tracked_forward=tracked)  # fmt: skip
+                 tracked_forward=tracked, samples=samples)  # fmt: skip

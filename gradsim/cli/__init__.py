@@ -45,7 +45,9 @@ def cli() -> None:
     \b
     Examples:
       gradsim run --depth 152 --init he
-      gradsim run --depth 152 --init xavier --act relu --format json
+      gradsim run --depth 152 --init xavier --act relu --plot xavier.png
+      gradsim compare --init he,xavier,normal --depth 152
+      gradsim plot result.json -o figure.png
       gradsim list
     """
 
@@ -54,6 +56,7 @@ def main() -> None:
     cli()
 
 
-from gradsim.cli import list_cmd, run  # noqa: E402  (commands register themselves)
+# commands register themselves on import
+from gradsim.cli import compare, list_cmd, plot, run  # noqa: E402
 
-__all__ = ["cli", "list_cmd", "main", "run"]
+__all__ = ["cli", "compare", "list_cmd", "main", "plot", "run"]

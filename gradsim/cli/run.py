@@ -46,6 +46,19 @@ def _parse_fail_on(text: str | None) -> set[str]:
     metavar="FILE.npz",
     help="Save W1..WL, b1..bL, X, T and the config, to rerun anywhere.",
 )
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Draw the per-layer curves to FILE (.png, .svg or .pdf).",
+)
+@click.option(
+    "--hist",
+    is_flag=True,
+    help="Add histograms of H and of log10|δ| at five layers (to --plot and JSON).",
+)
 @click.option("--all-layers", is_flag=True, help="Show every layer, not a sample.")
 @click.option(
     "--fail-on",
@@ -53,7 +66,7 @@ def _parse_fail_on(text: str | None) -> set[str]:
     metavar="LIST",
     help="Exit with code 3 if the verdict is one of: vanishing,exploding,overflow.",
 )
-def run_cmd(fmt, output, save_net, all_layers, fail_on, **kwargs):
+def run_cmd(fmt, output, save_net, plot_path, hist, all_layers, fail_on, **kwargs):
     """Simulate an L-layer MLP and report per-layer activation and gradient statistics.
 
     \b
@@ -70,11 +83,15 @@ def run_cmd(fmt, output, save_net, all_layers, fail_on, **kwargs):
     for path in (output, save_net):
         if path:
             export.check_writable(path)
+    if plot_path:
+        from gradsim.report.plots import check_figure_path
+
+        check_figure_path(plot_path)
     if save_net and not save_net.endswith(".npz"):
         raise GradsimError(f"--save-net writes NumPy .npz files; name it FILE.npz (got {save_net})")
     check_memory(cfg)
     net = build_network(cfg)
-    result = simulate_network(cfg, net)
+    result = simulate_network(cfg, net, hist=hist)
 
     if fmt == "json":
         text = export.to_json(result.to_dict())
@@ -89,6 +106,10 @@ def run_cmd(fmt, output, save_net, all_layers, fail_on, **kwargs):
             console().print(renderable)
     if save_net:
         export.save_network(save_net, net, result.to_dict()["config"])
+    if plot_path:
+        from gradsim.report.plots import plot_result, save_figure
+
+        save_figure(plot_result(result.to_dict()), plot_path)
     if output:
         export.write_atomic(output, text)
     elif text is not None:

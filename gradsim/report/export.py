@@ -81,3 +81,26 @@ def save_network(path, net, config_dict: dict) -> None:
         arrays["T"] = net.T
     arrays["config"] = np.array(json.dumps(config_dict))
     write_atomic(path, writer=lambda f: np.savez(f, **arrays))
+
+
+SUMMARY_FIELDS = (
+    "verdict", "forward", "backward", "log10_delta_ratio", "log10_act_ratio",
+    "log10_grad_ratio", "growth_per_layer", "act_growth_per_layer", "first_bad_layer",
+    "mean_saturated_frac", "mean_dead_frac", "symmetric",
+)  # fmt: skip
+
+
+def compare_csv(d: dict) -> str:
+    """One row per configuration: its resolved config, then its summary's scalars."""
+    runs = d["runs"]
+    cfg_keys = [k for k in runs[0]["config"] if k != "widths"] + ["widths"]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([*cfg_keys, *SUMMARY_FIELDS, "nonfinite_pass", "nonfinite_layer"])
+    for r in runs:
+        c, s = r["config"], r["summary"]
+        nf = s["nonfinite"] or {}
+        row = [" ".join(map(str, c[k])) if k == "widths" else c[k] for k in cfg_keys]
+        row += [s[k] for k in SUMMARY_FIELDS] + [nf.get("pass"), nf.get("layer")]
+        w.writerow(["" if v is None else v for v in row])
+    return buf.getvalue()

@@ -1,0 +1,41 @@
+"""gradsim plot: redraw a saved run or compare result without recomputing."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from gradsim.cli import cli
+from gradsim.errors import GradsimError
+
+
+def load_result(path: str) -> dict:
+    """A gradsim result from a JSON file, or a one-line GradsimError."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+    except OSError as e:
+        raise GradsimError(f"cannot read {path}: {e.strerror or e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise GradsimError(f"{path} is not JSON ({e})") from None
+    if not isinstance(d, dict) or "gradsim" not in d or d.get("kind") not in ("run", "compare"):
+        raise GradsimError(f"{path} is not a gradsim run or compare result")
+    return d
+
+
+@cli.command("plot")
+@click.argument("result", type=click.Path(dir_okay=False))
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
+              metavar="FIG", help="The figure to write: .png, .svg or .pdf.")  # fmt: skip
+def plot_cmd(result, output):
+    """Draw the figure of a saved result (`gradsim run/compare --format json`).
+
+    \b
+    gradsim run --depth 152 --init xavier --hist --format json -o run.json
+    gradsim plot run.json -o run.png
+    """
+    from gradsim.report.plots import check_figure_path, plot_result, save_figure
+
+    check_figure_path(output)
+    save_figure(plot_result(load_result(result)), output)

@@ -1,0 +1,69 @@
+"""Run several configurations side by side: the cartesian product of option lists.
+
+Every configuration uses the same seed, so where the input width and batch agree they see
+the very same input batch X (and targets T), and their numbers are those of separate
+``gradsim run`` calls.
+"""
+
+from __future__ import annotations
+
+import math
+
+from gradsim._version import __version__
+from gradsim.config import RunConfig
+from gradsim.core import check_memory, simulate_network
+from gradsim.network import build_network
+from gradsim.stats import Result
+
+_RANK = {"stable": 0, "vanishing": 1, "exploding": 2, "overflow": 3}
+
+
+def run_all(configs: list[RunConfig]) -> list[Result]:
+    """One Result per configuration, in the given order."""
+    for cfg in configs:
+        check_memory(cfg)
+    return [simulate_network(cfg, build_network(cfg)) for cfg in configs]
+
+
+def axis_name(key: str) -> str:
+    return "act" if key == "activation" else key
+
+
+def label(cfg: RunConfig, axes, names: bool = False) -> str:
+    """The configuration's values on the varying axes, e.g. 'he_normal relu' (or, with
+    ``names``, 'init=he_normal act=relu'); the init's name when nothing varies."""
+    d = cfg.to_dict()
+    parts = [(f"{axis_name(k)}=" if names else "") + _fmt(d[k]) for k in axes]
+    return " ".join(parts) or cfg.init
+
+
+def _fmt(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def ranked(results: list[Result]) -> list[int]:
+    """Indices ordered stable first, then by how far δ changes (|log10 δ ratio|)."""
+
+    def key(i):
+        s = results[i].summary
+        dev = abs(s.log10_delta_ratio) if not math.isnan(s.log10_delta_ratio) else math.inf
+        return (_RANK.get(s.verdict, 9), dev)
+
+    return sorted(range(len(results)), key=key)
+
+
+def to_dict(axes: dict, results: list[Result]) -> dict:
+    """The JSON of a comparison: the varying axes and every run's own JSON."""
+    return {
+        "gradsim": __version__,
+        "kind": "compare",
+        "axes": {k: [_canon(k, v) for v in vals] for k, vals in axes.items()},
+        "runs": [r.to_dict() for r in results],
+    }
+
+
+def _canon(key: str, value):
+    # the canonical spelling (he → he_normal) as the runs' configs carry it
+    if key in ("init", "activation"):
+        return RunConfig(**{key: value}).to_dict()[key]
+    return value
