@@ -263,3 +263,11 @@ def test_python_m_and_no_matplotlib_on_import():
     r = subprocess.run([sys.executable, "-m", "gradsim", "run", "--depth", "-1"],
                        capture_output=True, text=True)  # fmt: skip
     assert r.returncode == 2 and r.stderr.count("\n") == 1
+
+
+def test_written_files_get_the_usual_mode(invoke, tmp_path):
+    out = tmp_path / "r.json"
+    invoke("run", *SMALL, "--format", "json", "-o", out)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask

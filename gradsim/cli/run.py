@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from gradsim.cli import cli
-from gradsim.cli._console import console, render_text
+from gradsim.cli._output import check_outputs, emit, output_options
 from gradsim.cli.options import config_from, network_options
 from gradsim.errors import GradsimError
 
@@ -24,35 +24,13 @@ def _parse_fail_on(text: str | None) -> set[str]:
 
 @cli.command("run")
 @network_options
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-    help="What to print (or write with --output).",
-)
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write the report to FILE (atomically) instead of the terminal.",
-)
+@output_options("Draw the per-layer curves to FILE (.png, .svg or .pdf).")
 @click.option(
     "--save-net",
     type=click.Path(dir_okay=False),
     default=None,
     metavar="FILE.npz",
     help="Save W1..WL, b1..bL, X, T and the config, to rerun anywhere.",
-)
-@click.option(
-    "--plot",
-    "plot_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    metavar="FILE",
-    help="Draw the per-layer curves to FILE (.png, .svg or .pdf).",
 )
 @click.option(
     "--hist",
@@ -66,55 +44,31 @@ def _parse_fail_on(text: str | None) -> set[str]:
     metavar="LIST",
     help="Exit with code 3 if the verdict is one of: vanishing,exploding,overflow.",
 )
-def run_cmd(fmt, output, save_net, plot_path, hist, all_layers, fail_on, **kwargs):
+def run_cmd(fmt, output, plot_path, save_net, hist, all_layers, fail_on, **kwargs):
     """Simulate an L-layer MLP and report per-layer activation and gradient statistics.
 
     \b
     gradsim run --depth 152 --init he                  # stable
     gradsim run --depth 152 --init xavier --act relu   # the signal collapses
     gradsim run --init identity --gain 1.2 --act linear --depth 50   # 1.2^L growth
+    gradsim run --depth 152 --init xavier --hist --plot xavier.png
     """
     from gradsim.core import check_memory, simulate_network
     from gradsim.network import build_network
     from gradsim.report import export
+    from gradsim.report.table import render_run
 
     cfg = config_from(kwargs)
     fails = _parse_fail_on(fail_on)
-    for path in (output, save_net):
-        if path:
-            export.check_writable(path)
-    if plot_path:
-        from gradsim.report.plots import check_figure_path
-
-        check_figure_path(plot_path)
     if save_net and not save_net.endswith(".npz"):
         raise GradsimError(f"--save-net writes NumPy .npz files; name it FILE.npz (got {save_net})")
+    check_outputs(output, plot_path, save_net)
     check_memory(cfg)
     net = build_network(cfg)
     result = simulate_network(cfg, net, hist=hist)
-
-    if fmt == "json":
-        text = export.to_json(result.to_dict())
-    elif fmt == "csv":
-        text = export.to_csv(result.to_dict())
-    else:
-        from gradsim.report.table import render_run
-
-        renderable = render_run(result, all_layers)
-        text = render_text(renderable) if output else None
-        if not output:
-            console().print(renderable)
     if save_net:
         export.save_network(save_net, net, result.to_dict()["config"])
-    if plot_path:
-        from gradsim.report.plots import plot_result, save_figure
-
-        save_figure(plot_result(result.to_dict()), plot_path)
-    if output:
-        export.write_atomic(output, text)
-    elif text is not None:
-        click.echo(text, nl=False)
+    emit(fmt, output, plot_path, result.to_dict(), export.to_csv,
+         lambda: render_run(result, all_layers))  # fmt: skip
     s = result.summary
-    if fails & {s.verdict, s.forward, s.backward}:
-        return 3
-    return 0
+    return 3 if fails & {s.verdict, s.forward, s.backward} else 0

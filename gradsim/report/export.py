@@ -33,12 +33,20 @@ def check_writable(path: str | os.PathLike) -> Path:
     return p
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | os.PathLike, data: str | bytes | None = None, *, writer=None) -> None:
     """Write ``data`` (or call ``writer(file_object)``) to a temporary file beside ``path``,
     then rename it into place: readers see the old file or the whole new one, never a part."""
     p = check_writable(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
     try:
+        # mkstemp makes the file private (0600): give it the mode a plain open() would
+        os.chmod(tmp, p.stat().st_mode & 0o777 if p.exists() else 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             if writer is not None:
                 writer(f)

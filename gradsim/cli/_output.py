@@ -1,0 +1,83 @@
+"""What every result-producing command shares: --format, --output, --plot, and writing them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+
+from gradsim.cli._console import console, render_text
+
+
+def output_options(plot_help: str):
+    """--format table|json|csv, --output FILE, --plot FILE."""
+
+    def deco(f):
+        f = click.option(
+            "--plot",
+            "plot_path",
+            type=click.Path(dir_okay=False),
+            default=None,
+            metavar="FILE",
+            help=plot_help,
+        )(f)
+        f = click.option(
+            "--output",
+            "-o",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="Write the report to FILE (atomically), not the terminal.",
+        )(f)
+        return click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(["table", "json", "csv"]),
+            default="table",
+            show_default=True,
+            help="What to print (or write with --output).",
+        )(f)
+
+    return deco
+
+
+def check_outputs(output: str | None, plot_path: str | None, *others: str | None) -> None:
+    """Refuse unwritable paths and unknown figure suffixes before any work is done."""
+    from gradsim.report import export
+
+    for path in (output, *others):
+        if path:
+            export.check_writable(path)
+    if plot_path:
+        from gradsim.report.plots import check_figure_path
+
+        check_figure_path(plot_path)
+
+
+def emit(
+    fmt: str,
+    output: str | None,
+    plot_path: str | None,
+    d: dict,
+    to_csv: Callable[[dict], str],
+    renderable: Callable[[], object],
+) -> None:
+    """Print or write the report in ``fmt`` and draw the figure of ``d`` if asked."""
+    from gradsim.report import export
+
+    if fmt == "json":
+        text = export.to_json(d)
+    elif fmt == "csv":
+        text = to_csv(d)
+    else:
+        r = renderable()
+        text = render_text(r) if output else None
+        if not output:
+            console().print(r)
+    if plot_path:
+        from gradsim.report.plots import plot_result, save_figure
+
+        save_figure(plot_result(d), plot_path)
+    if output:
+        export.write_atomic(output, text)
+    elif text is not None:
+        click.echo(text, nl=False)
