@@ -30,7 +30,7 @@ lint: $(TESTSTAMP)
 	$(BIN)/ruff format --check gradsim tests benchmarks examples
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_run.py
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 # the classic pictures, into results/examples/
 examples: $(STAMP)
