@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint bench examples clean
+.PHONY: run test lint bench examples sweeps sweep-depth-gain sweep-inits sweep-width-depth clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,20 @@ examples: $(STAMP)
 	$(BIN)/python examples/he2015_relu30.py results/examples
 	$(BIN)/python examples/glorot2010_tanh5.py results/examples
 	$(BIN)/python examples/all_inits_152.py results/examples
+
+SWEEPS := results/sweeps
+# each grid → a store, a CSV and figures in results/sweeps/NAME/ (a rerun only redraws)
+sweep-depth-gain: $(STAMP)
+	$(BIN)/gradsim sweep examples/grids/depth_gain_tanh_relu.toml --out $(SWEEPS)/depth_gain --csv --plot $(SWEEPS)/depth_gain/map.png --x depth --y gain
+	$(BIN)/gradsim sweep examples/grids/depth_gain_tanh_relu.toml --out $(SWEEPS)/depth_gain --no-table --plot $(SWEEPS)/depth_gain/gain.png --x gain
+
+sweep-inits: $(STAMP)
+	$(BIN)/gradsim sweep examples/grids/inits_acts_152.toml --out $(SWEEPS)/inits_acts_152 --csv --plot $(SWEEPS)/inits_acts_152/map.png --x init --y act
+
+sweep-width-depth: $(STAMP)
+	$(BIN)/gradsim sweep examples/grids/width_depth_he.toml --out $(SWEEPS)/width_depth_he --csv --plot $(SWEEPS)/width_depth_he/spread.png --x depth
+
+sweeps: sweep-depth-gain sweep-inits sweep-width-depth
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

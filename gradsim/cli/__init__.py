@@ -47,6 +47,7 @@ def cli() -> None:
       gradsim run --depth 152 --init he
       gradsim run --depth 152 --init xavier --act relu --plot xavier.png
       gradsim compare --init he,xavier,normal --depth 152
+      gradsim sweep --depth 10,50,152 --gain 0.5:2:16 --seeds 5 --plot map.png
       gradsim plot result.json -o figure.png
       gradsim list
     """
@@ -57,6 +58,6 @@ def main() -> None:
 
 
 # commands register themselves on import
-from gradsim.cli import compare, list_cmd, plot, run  # noqa: E402
+from gradsim.cli import compare, list_cmd, plot, run, sweep  # noqa: E402
 
-__all__ = ["cli", "compare", "list_cmd", "main", "plot", "run"]
+__all__ = ["cli", "compare", "list_cmd", "main", "plot", "run", "sweep"]

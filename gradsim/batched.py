@@ -1,0 +1,405 @@
+"""Many runs of one shape in one pass: ``engine.run_pass`` batched over a stack of networks.
+
+Runs that share depth, widths, batch, dtype, activation and loss (and which layers have
+biases) are stacked: W_l becomes (K, n_{l-1}, n_l), H and δ (K, B, n). Every product is
+one ``np.matmul`` over the stack, every elementwise step one ufunc call on the whole stack,
+so a layer's Python overhead is paid once per stack instead of once per run; only scalar
+bookkeeping (a few float operations per run and layer, with the engine's formulas) loops
+over K.
+
+The statistics are the engine's, bitwise: for a stack NumPy's matmul calls, slice by slice,
+the same BLAS routine the single-run pass calls on its 2-D arrays (gemm for products, syrk
+for a Gram H Hᵀ, dot for the sums of ``_moments``, as a (1, N)·(N, 1) product), and the
+elementwise ufuncs compute each entry alone. A run's numbers therefore do not depend on
+which other runs share its stack, nor on its size (tests/test_batched.py checks both).
+Bitwise equality needs the same BLAS thread count on both sides: a multithreaded OpenBLAS
+splits dots of more than 10⁴ entries between threads, which changes their rounding.
+
+Networks are drawn exactly as ``network.build_network`` draws them (same streams, same
+numbers), with the stream seeding done for all layers and runs at once (``streams``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from gradsim.activations import ACTIVATIONS, Activation
+from gradsim.config import RunConfig
+from gradsim.engine import _LOG10_2, Trace, _exp10, _log10, _moments, _ones, _pow2, _Precision
+from gradsim.initializers import INITIALIZERS
+from gradsim.losses import LOSSES, Loss
+from gradsim.network import _BIASES, _INPUTS, _TARGETS, _WEIGHTS, draw_bias
+from gradsim.stats import Result, summarize
+from gradsim.streams import generators
+
+Array = np.ndarray
+_NAN = float("nan")
+_NEG_INF = float("-inf")
+_FIELDS = (
+    "log10_act_rms", "act_mean", "act_std", "z_mean", "z_std", "saturated", "dead",
+    "log10_delta_rms", "log10_grad_norm", "log10_weight_norm", "weight_std",
+)  # fmt: skip
+
+
+def shape_key(cfg: RunConfig) -> tuple:
+    """Configurations with equal keys can share a stack."""
+    return (cfg.layer_widths, cfg.batch, cfg.dtype, cfg.activation, cfg.resolved_slope,
+            cfg.loss)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Stack:
+    """K networks of one shape. W[l-1]: (K, n_{l-1}, n_l), b[l-1]: (K, n_l), X: (K, B, n_0),
+    T: (K, B, n_L) or None, all in the runs' dtype; ``biased[l-1]``: layer l has a nonzero
+    bias in these runs (the same for all K)."""
+
+    W: tuple[Array, ...]
+    b: tuple[Array, ...]
+    X: Array
+    T: Array | None
+    biased: tuple[bool, ...]
+
+    @property
+    def size(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def depth(self) -> int:
+        return len(self.W)
+
+    def take(self, idx: Sequence[int]) -> Stack:
+        idx = np.asarray(idx)
+        return Stack(tuple(w[idx] for w in self.W), tuple(b[idx] for b in self.b),
+                     self.X[idx], None if self.T is None else self.T[idx],
+                     self.biased)  # fmt: skip
+
+    @functools.cached_property
+    def weight_stats(self) -> tuple[Array, Array, Array]:
+        """(mean, std, log10 ‖W_l‖_F), each (K, L): ``Network.weight_stats`` per run."""
+        K, L = self.size, self.depth
+        mean, std, lnorm = np.empty((K, L)), np.empty((K, L)), np.empty((K, L))
+        for l, W in enumerate(self.W):
+            w = W.astype(np.float32) if W.dtype == np.float16 else W
+            root = math.sqrt(W[0].size)
+            mean[:, l], std[:, l], rms = _moments_k(w)
+            lnorm[:, l] = [_log10(r * root) for r in rms.tolist()]
+        return mean, std, lnorm
+
+    def symmetric_layers(self, mean: Array, std: Array) -> list[list[int]]:
+        """Per run, ``Network.symmetric_layers``: layers whose weights are all equal."""
+        out: list[list[int]] = [[] for _ in range(self.size)]
+        for l, W in enumerate(self.W):
+            if W[0].size <= 1:
+                continue
+            for k in range(self.size):
+                if std[k, l] <= 1e-6 * abs(mean[k, l]) + 1e-300 and W[k].min() == W[k].max():
+                    out[k].append(l + 1)
+        return out
+
+
+def build_stack(configs: Sequence[RunConfig]) -> Stack:
+    """The networks of ``configs`` (one shape_key, any initializers and seeds), stacked;
+    every array equals ``build_network``'s. Raises ValueError if the shapes differ."""
+    if len({(*shape_key(c)[:3], c.loss) for c in configs}) != 1:
+        raise ValueError("build_stack needs configurations of one shape")
+    c0 = configs[0]
+    K, L, n, B = len(configs), c0.depth, c0.layer_widths, c0.batch
+    dtype = np.dtype(c0.dtype)
+    W = tuple(np.empty((K, n[l], n[l + 1]), dtype) for l in range(L))
+    b = tuple(np.empty((K, n[l + 1]), dtype) for l in range(L))
+    X = np.empty((K, B, n[0]), dtype)
+    T = np.empty((K, B, n[-1]), dtype) if LOSSES[c0.loss].needs_target else None
+
+    # one generator per drawn stream, seeded all at once; bias rules that draw nothing
+    # (zeros, constant, normal with σ_b = 0) get no stream, as draw_bias ignores it
+    seeds, keys = [], []
+    for cfg in configs:
+        draws_bias = _bias_draws(cfg)
+        for l in range(1, L + 1):
+            seeds.append(cfg.seed)
+            keys.append((_WEIGHTS, l))
+            if draws_bias:
+                seeds.append(cfg.seed)
+                keys.append((_BIASES, l))
+        seeds += [cfg.seed] * (2 if T is not None else 1)
+        keys += [(_INPUTS,), (_TARGETS,)] if T is not None else [(_INPUTS,)]
+    gens = generators(seeds, keys)
+    for k, cfg in enumerate(configs):
+        init, p, rule = INITIALIZERS[cfg.init], cfg.init_params, cfg.resolved_bias_init
+        draws_bias = _bias_draws(cfg)
+        for l in range(1, L + 1):
+            W[l - 1][k] = init.draw(n[l - 1], n[l], next(gens), p)
+            rng = next(gens) if draws_bias else None
+            b[l - 1][k] = draw_bias(rule, n[l - 1], n[l], rng, cfg)
+        X[k] = next(gens).standard_normal((B, n[0]))
+        if T is not None:
+            T[k] = next(gens).standard_normal((B, n[-1]))
+    biased = tuple(bool(np.any(bl)) for bl in b)
+    return Stack(W, b, X, T, biased)
+
+
+def _bias_draws(cfg: RunConfig) -> bool:
+    rule = cfg.resolved_bias_init
+    return rule == "uniform" or (rule == "normal" and cfg.bias_std != 0)
+
+
+def split_by_bias(stack: Stack) -> list[tuple[list[int], Stack]]:
+    """Sub-stacks whose runs agree on which layers have nonzero biases (the engine adds
+    biases, and tracks the forward pass, by that pattern), with their indices."""
+    nonzero = np.stack([np.any(bl != 0, axis=1) for bl in stack.b], axis=1)  # (K, L)
+    pattern = [tuple(row) for row in nonzero.tolist()]
+    groups: dict[tuple, list[int]] = {}
+    for k, pat in enumerate(pattern):
+        groups.setdefault(pat, []).append(k)
+    out = []
+    for pat, idx in groups.items():
+        sub = stack if len(idx) == stack.size else stack.take(idx)
+        out.append((idx, Stack(sub.W, sub.b, sub.X, sub.T, pat)))
+    return out
+
+
+def simulate_batched(configs: Sequence[RunConfig]) -> list[Result]:
+    """One Result per configuration, in order, as ``core.simulate_network(cfg,
+    build_network(cfg))`` gives it, computed in stacks of equal shape."""
+    results: list[Result | None] = [None] * len(configs)
+    groups: dict[tuple, list[int]] = {}
+    for i, cfg in enumerate(configs):
+        groups.setdefault(shape_key(cfg), []).append(i)
+    for idx in groups.values():
+        cfgs = [configs[i] for i in idx]
+        c0 = cfgs[0]
+        act = ACTIVATIONS[c0.activation].with_param(c0.slope)
+        for sub_idx, stack in split_by_bias(build_stack(cfgs)):
+            traces = run_stack(stack, act, LOSSES[c0.loss], c0.dtype)
+            mean, std, _ = stack.weight_stats
+            sym = stack.symmetric_layers(mean, std)
+            for j, k in enumerate(sub_idx):
+                results[idx[k]] = summarize(cfgs[k], traces[j], sym[j])
+    return results  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------- the pass
+
+
+class _Work:
+    """Work arrays reused from layer to layer (as the engine's ``_Workspace``): fresh pages
+    cost more than the arithmetic on them. ``get(name, shape)`` views a flat buffer sized
+    for the largest request."""
+
+    def __init__(self, size: int, dtype: np.dtype):
+        self.size, self.dtype, self.bufs = size, dtype, {}
+
+    def get(self, name: str, shape: tuple[int, ...]) -> Array:
+        if name not in self.bufs:
+            self.bufs[name] = np.empty(self.size, dtype=self.dtype)
+        return self.bufs[name][: math.prod(shape)].reshape(shape)
+
+
+def _dots(A: Array, B: Array | None = None) -> Array:
+    """Σ A_k·B_k per run k over all entries (B = A's shape), or Σ A_k when B is None, as
+    float64 (K,): BLAS dot on each slice, as np.dot gives for one run, through a
+    (1, N)·(N, 1) matmul per slice."""
+    K = A.shape[0]
+    a = A.reshape(K, 1, -1)
+    b = _ones(a.shape[2], A.dtype)[:, None] if B is None else B.reshape(K, -1, 1)
+    return np.matmul(a, b).reshape(K).astype(np.float64)
+
+
+def _moments_k(A: Array, need_mean: bool = True) -> tuple[Array, Array, Array]:
+    """``engine._moments`` of every run's slice A[k]: (mean, std, rms), float64 (K,) each.
+
+    The sums are batched, the engine's float operations done elementwise (IEEE arithmetic
+    and sqrt give the same bits); the rare runs that need the engine's second pass
+    (squares out of range, or cancellation) take it on their own slice."""
+    K = A.shape[0]
+    flat = A.reshape(K, -1)
+    N = flat.shape[1]
+    s2 = _dots(flat, flat)
+    s1 = _dots(flat) if need_mean else np.zeros(K)
+    info = np.finfo(flat.dtype)
+    ms = s2 / N
+    slow = ~(np.isfinite(s1) & np.isfinite(s2)) | (s2 < N * float(info.tiny / info.eps))
+    rms = np.sqrt(ms)
+    if need_mean:
+        mean = s1 / N
+        var = ms - mean * mean
+        slow |= var < 1e-4 * mean * mean
+        std = np.sqrt(np.maximum(var, 0.0))
+    else:
+        mean = std = np.full(K, _NAN)
+    for k in np.flatnonzero(slow).tolist():
+        mean[k], std[k], rms[k] = _moments(flat[k], need_mean)
+    return mean, std, rms
+
+
+def run_stack(stack: Stack, act: Activation, loss: Loss, dtype: str | np.dtype) -> list[Trace]:
+    """``engine.run_pass`` for every network of the stack (no histogram capture). Its runs
+    must agree on which layers have biases (``split_by_bias``)."""
+    with np.errstate(all="ignore"):
+        return _run(stack, act, loss, np.dtype(dtype))
+
+
+def _scales(a: Array) -> Array:
+    """10^a per run, by the engine's ``_exp10`` (a transcendental: never vectorized, so that
+    it gives the engine's bits)."""
+    return np.array([_exp10(x) for x in a.tolist()]) if np.any(a) else np.ones(len(a))
+
+
+def _rescale(A: Array, r: Array, which: Array, limit: int, cdt, shift: Array) -> list[int]:
+    """Divide A[k] by the engine's power of two for RMS r[k] (``_pow2``) where it is
+    needed, adding its log10 to shift[k]; returns the runs rescaled."""
+    need = which & (r != 0) & ((r < 2.0**-limit) | (r > 2.0**limit))
+    done = []
+    for k in np.flatnonzero(need).tolist():
+        if p := _pow2(float(r[k]), limit):
+            A[k] *= np.asarray(2.0**-p, dtype=cdt)
+            shift[k] += p * _LOG10_2
+            done.append((k, p))
+    return done
+
+
+def _run(st: Stack, act: Activation, loss: Loss, dtype: np.dtype) -> list[Trace]:
+    K, L = st.size, st.depth
+    B = st.X.shape[1]
+    rnd = _Precision(dtype)
+    cdt = rnd.compute
+    out = {f: np.full((K, L + 1), _NAN) for f in _FIELDS}
+    W = [w.astype(cdt, copy=False) for w in st.W]
+    bias = [b.astype(cdt, copy=False)[:, None, :] for b in st.b]
+    tracked = act.homogeneous and not any(st.biased)
+    limit = 4 if rnd.half else 16
+    _, out["weight_std"][:, 1:], out["log10_weight_norm"][:, 1:] = st.weight_stats
+
+    # ---------------- forward ----------------
+    H = st.X.astype(cdt)  # (K, B, n_0)
+    a = np.zeros(K)  # H_true = H · 10^a per run (0 unless tracked)
+    out["act_mean"][:, 0], out["act_std"][:, 0], r_prev = _moments_k(H)
+    out["log10_act_rms"][:, 0] = [_log10(r) for r in r_prev.tolist()]
+    use_gram = [B * (w.shape[1] + w.shape[2]) <= 2 * w[0].size for w in W]
+    ws = _Work(K * B * max(max(w.shape[1:]) for w in W), cdt)
+    keep: list[tuple[str, Array, Array]] = []
+    D_list: list[Array | None] = []
+    fwd_bad: list[int | None] = [None] * K
+    live = np.ones(K, dtype=bool)  # runs whose forward pass is still finite
+    for l in range(1, L + 1):
+        Hs, c = H, a.copy()
+        if not tracked:  # plain runs with a signal far from 1 are normalized for the Gram
+            far = live & ~(((1e-12 < r_prev) & (r_prev < 1e12)) | (r_prev == 0))
+            if far.any():
+                Hs = H.copy()
+                for k in np.flatnonzero(far).tolist():
+                    Hs[k] = H[k] / np.asarray(r_prev[k], dtype=cdt)
+                    c[k] = math.log10(r_prev[k])
+        if use_gram[l - 1]:
+            keep.append(("gram", np.matmul(Hs, Hs.transpose(0, 2, 1)), c))
+        else:  # H_{l-1} itself is kept: it must not live in a reused work array
+            keep.append(("direct", Hs.copy() if _owned(ws, Hs) else Hs, c))
+
+        n_out = W[l - 1].shape[2]
+        Z = np.matmul(H, W[l - 1], out=ws.get("Z", (K, B, n_out)))  # (K, B, n_l)
+        if st.biased[l - 1]:
+            Z += bias[l - 1]
+        rnd(Z)
+        zm, zs, _ = _moments_k(Z)
+        scale = _scales(a)
+        out["z_mean"][live, l] = (zm * scale)[live]
+        out["z_std"][live, l] = (zs * scale)[live]
+        if act.fn_into is not None:  # ping-pong between two work arrays
+            H = rnd(act.fn_into(Z, ws.get("H" + str(l % 2), (K, B, n_out))))
+        else:
+            H = rnd(act.fn(Z))
+        D = act.grad(Z, H)
+        if D is not None and D.dtype != np.bool_:
+            D = rnd(D.astype(cdt, copy=False))
+        D_list.append(D)
+        del Z
+        hm, hs, hr = _moments_k(H)
+        bad = live & ~np.isfinite(hr)
+        for k in np.flatnonzero(bad).tolist():
+            fwd_bad[k] = l
+        live &= ~bad
+        out["dead"][live, l] = _dead_fractions(D, K, n_out)[live]
+        if act.saturated:
+            out["saturated"][live, l] = np.mean(act.saturated(H), axis=(1, 2))[live]
+        else:
+            out["saturated"][live, l] = 0.0
+        out["act_mean"][live, l] = (hm * scale)[live]
+        out["act_std"][live, l] = (hs * scale)[live]
+        for k in np.flatnonzero(live).tolist():
+            r = float(hr[k])
+            out["log10_act_rms"][k, l] = _log10(r) + a[k] if r > 0 else _NEG_INF
+        r_prev = np.where(live, hr, r_prev)
+        if tracked:
+            for k, p in _rescale(H, hr, live, limit, cdt, a):
+                r_prev[k] = hr[k] * 2.0**-p
+
+    # ---------------- backward ----------------
+    bwd_bad: list[int | None] = [None] * K
+    sg = np.zeros(K)
+    delta = np.zeros((K, B, H.shape[2]), dtype=cdt)
+    for k in np.flatnonzero(live).tolist():
+        T = None if st.T is None else st.T[k].astype(np.float64)
+        g, s = loss.grad(H[k].astype(np.float64), float(a[k]), T)  # ∂E/∂H_L = g · 10^s
+        rg = math.sqrt(float(np.mean(g * g)))
+        if rg > 0 and math.isfinite(rg):
+            g, s = g / rg, s + math.log10(rg)
+        delta[k], sg[k] = g.astype(cdt), s
+    if D_list[-1] is not None:
+        delta *= D_list[-1]
+    rnd(delta)
+    active = live.copy()
+    for l in range(L, 0, -1):
+        if not active.any():
+            break
+        _, _, r = _moments_k(delta, need_mean=False)
+        bad = active & ~np.isfinite(r)
+        for k in np.flatnonzero(bad).tolist():
+            bwd_bad[k] = l
+        zero = active & (r == 0)  # exactly zero: so is every δ below it, and every gradient
+        out["log10_delta_rms"][zero, 1 : l + 1] = _NEG_INF
+        out["log10_grad_norm"][zero, 1 : l + 1] = _NEG_INF
+        active &= ~(bad | zero)
+        for k in np.flatnonzero(active).tolist():
+            out["log10_delta_rms"][k, l] = math.log10(r[k]) + sg[k]
+        _rescale(delta, r, active, limit, cdt, sg)
+        how, M, c = keep[l - 1]
+        if how == "gram":
+            G = np.matmul(delta, delta.transpose(0, 2, 1), out=ws.get("G", (K, B, B)))
+            sq = np.einsum("kij,kij->ki", M, G).sum(axis=1, dtype=np.float64)
+            gn = np.sqrt(np.maximum(sq, 0.0))
+        else:
+            P = np.matmul(M.transpose(0, 2, 1), delta)  # H_{l-1}ᵀ δ_l: (K, n_in, n_out)
+            gn = np.sqrt(_dots(P, P).astype(P.dtype)).astype(np.float64)
+        for k in np.flatnonzero(active).tolist():
+            out["log10_grad_norm"][k, l] = _log10(float(gn[k])) + sg[k] + c[k]
+        if l > 1:
+            n_in = W[l - 1].shape[1]
+            delta = np.matmul(delta, W[l - 1].transpose(0, 2, 1),
+                              out=ws.get("d" + str(l % 2), (K, B, n_in)))  # fmt: skip
+            D = D_list[l - 2]
+            if D is not None:
+                delta *= D
+            rnd(delta)
+    return [
+        Trace(**{f: out[f][k].copy() for f in _FIELDS}, forward_nonfinite=fwd_bad[k],
+              backward_nonfinite=bwd_bad[k], tracked_forward=tracked,
+              samples={"act": {}, "delta": {}})
+        for k in range(K)
+    ]  # fmt: skip
+
+
+def _owned(ws: _Work, A: Array) -> bool:
+    return any(np.shares_memory(A, b) for b in ws.bufs.values())
+
+
+def _dead_fractions(D: Array | None, K: int, n: int) -> Array:
+    """Per run (K,), the share of units whose φ' is zero for the whole batch."""
+    if D is None:
+        return np.zeros(K)
+    alive = D.any(axis=1) if D.dtype == np.bool_ else (D != 0).any(axis=1)  # (K, n)
+    return 1.0 - np.count_nonzero(alive, axis=1) / n

@@ -1,0 +1,270 @@
+"""gradsim sweep: a grid × seeds into a resumable store; gradsim export: the store as files."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from gradsim.cli import cli
+from gradsim.cli.options import network_options
+from gradsim.errors import GradsimError
+
+
+@cli.command("sweep")
+@click.argument("grid_file", required=False, metavar="[GRID.toml]", type=click.Path(dir_okay=False))
+@network_options(listable=True)
+@click.option(
+    "--seeds",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Runs per point, each with a seed derived from --seed and the point. [default: 1]",
+)
+@click.option(
+    "--out",
+    "out",
+    default="results",
+    show_default=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="Folder of the store (DIR/sweep.db), created if missing; a rerun skips the runs it holds.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Worker processes [default: every core].",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="Run on the workers of this Dask scheduler instead (pip install 'gradsim[dask]').",
+)
+@click.option(
+    "--connect-timeout",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    metavar="S",
+    help="Give up on --scheduler after S seconds.",
+)
+@click.option("--force", is_flag=True, help="Rerun every run of the grid, replacing stored ones.")
+@click.option(
+    "--csv", "csv_out", is_flag=True, help="Also write DIR/sweep.csv: one row per run of this grid."
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Draw the median δ ratio over --x (and --y) to FILE.",
+)
+@click.option(
+    "--x",
+    "x_axis",
+    default=None,
+    metavar="AXIS",
+    help="Option along the figure's x axis [default: the first varying one].",
+)
+@click.option(
+    "--y",
+    "y_axis",
+    default=None,
+    metavar="AXIS",
+    help="Option along its y axis: a heatmap (without it: lines with bands).",
+)
+@click.option(
+    "--chunk",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Runs per task [default: about a quarter second of work].",
+)
+@click.option(
+    "--max-runs",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Refuse grids with more runs.",
+)
+@click.option("--table/--no-table", default=True, help="Print the table over seeds.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar [default: on a terminal, not in CI].",
+)
+@click.pass_context
+def sweep_cmd(ctx, grid_file, seeds, out, jobs, scheduler, connect_timeout, force, csv_out,
+              plot_path, x_axis, y_axis, chunk, max_runs, table, progress, **kwargs):  # fmt: skip
+    """Run every combination of option values, several seeds each, into a store.
+
+    Any network option takes a comma list or start:stop:count, or the axes come from a
+    grid file (the same names, in TOML). --seed is the master seed: every point runs
+    --seeds times, each with a seed derived from the master seed and the point. Runs are
+    stored in DIR/sweep.db as they finish; rerunning the command computes only what is
+    missing, so an interrupted sweep resumes.
+
+    \b
+    gradsim sweep --depth 10,50,100,152 --init he,xavier --act relu,tanh \\
+                  --gain 0.5:2.0:16 --seeds 5 --out results/ --plot map.png --x depth --y gain
+    gradsim sweep examples/grids/depth_gain_tanh_relu.toml --csv
+    gradsim sweep grid.toml --scheduler tcp://10.0.0.5:8786
+    """
+    from gradsim import sweep
+    from gradsim.cli._grid import grid_from
+    from gradsim.report.export import check_writable
+    from gradsim.report.plots_sweep import choose_axes
+
+    grid = grid_from(ctx, grid_file, kwargs, seeds)
+    if y_axis and not x_axis:
+        raise GradsimError("--y needs --x")
+    ex = sweep.executor(jobs, scheduler, connect_timeout)  # a dead scheduler fails here
+    try:
+        with sweep.Store.open(out) as store:  # (the figure may go into DIR: check it after)
+            if plot_path:
+                from gradsim.report.plots import check_figure_path
+
+                check_figure_path(plot_path)
+            if csv_out:
+                check_writable(store.path.parent / "sweep.csv")
+            plan = sweep.plan(grid, store, force=force, max_runs=max_runs)
+            if plot_path:  # the axes to draw must exist before anything is computed
+                from gradsim.sweep.aggregate import varying_axes
+
+                choose_axes(varying_axes(grid), x_axis, y_axis)
+            sweep.check_memory_for(plan, ex.workers)
+            _execute(plan, store, ex, chunk, _show_progress(progress))
+            records = sweep.records(plan, store, layers=False)
+            agg = sweep.aggregate(grid, records)
+            _report(plan, store, ex, agg, records, table, csv_out, plot_path, x_axis, y_axis)
+    finally:
+        ex.close()
+
+
+def _show_progress(flag: bool | None) -> bool:
+    if flag is not None:
+        return flag
+    from rich.console import Console
+
+    return Console(stderr=True).is_terminal and not os.environ.get("CI")
+
+
+def _execute(plan, store, ex, chunk, show: bool) -> None:
+    """Run the pending runs, with a progress bar on stderr if ``show``."""
+    from gradsim.sweep import execute
+
+    events = execute(plan, store, ex, chunk)
+    try:
+        next(events)  # every task submitted: worker processes exist before any thread here
+        if not show or not plan.pending:
+            for _ in events:
+                pass
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            TextColumn,  # fmt: skip
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.text import Text
+
+        class Rate(ProgressColumn):
+            def render(self, task):
+                return Text(f"{task.speed:.3g} runs/s" if task.speed else "", style="cyan")
+
+        stored = f" ({plan.stored} stored)" if plan.stored else ""
+        with Progress(TextColumn(f"sweep · {ex.label}{stored}"), BarColumn(),
+                      MofNCompleteColumn(), Rate(), TimeElapsedColumn(), TextColumn("eta"),
+                      TimeRemainingColumn(), console=Console(stderr=True),
+                      transient=True) as bar:  # fmt: skip
+            task = bar.add_task("runs", total=len(plan.pending))
+            for n in events:
+                bar.advance(task, n)
+    except KeyboardInterrupt:
+        events.close()
+        click.echo(f"gradsim: interrupted; {store.count()} runs are in {store.path}: rerun "
+                   "the same command to continue", err=True)  # fmt: skip
+        raise click.exceptions.Abort() from None
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _report(plan, store, ex, agg, records, table, csv_out, plot_path, x_axis, y_axis) -> None:
+    from gradsim.report.export import write_atomic
+
+    if table:
+        from gradsim.cli._console import console
+        from gradsim.report.table_sweep import render_sweep
+
+        head = (f"sweep · {_n(plan.points, 'point')} × {_n(plan.grid.seeds, 'seed')} = "
+                f"{_n(len(plan.runs), 'run')} ({len(plan.pending)} new, {plan.stored} stored) · "
+                f"{store.path}")  # fmt: skip
+        console().print(render_sweep(agg, head))
+    if csv_out:
+        from gradsim.report.export_sweep import records_csv
+
+        write_atomic(store.path.parent / "sweep.csv", records_csv(records))
+    if plot_path:
+        from gradsim.report.plots import save_figure
+        from gradsim.report.plots_sweep import plot_sweep
+
+        save_figure(plot_sweep(agg, x_axis, y_axis), plot_path)
+
+
+@cli.command("export")
+@click.argument("store", metavar="DIR", type=click.Path())
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json"]),
+    default="csv",
+    show_default=True,
+    help="csv: one row per run; json: every record.",
+)
+@click.option(
+    "--layers", is_flag=True, help="csv: one row per run and layer, with the per-layer log10 norms."
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write to FILE (atomically), not the terminal.",
+)
+def export_cmd(store, fmt, layers, output):
+    """Write every run in a sweep store (DIR/sweep.db) as CSV or JSON, for pandas.
+
+    \b
+    gradsim export results/ -o runs.csv                  # pandas.read_csv("runs.csv")
+    gradsim export results/ --layers -o layers.csv       # long form, one row per layer
+    gradsim export results/ --format json -o runs.json
+    """
+    from gradsim.report import export_sweep
+    from gradsim.report.export import check_writable, write_atomic
+    from gradsim.sweep import Store
+
+    if layers and fmt != "csv":
+        raise GradsimError("--layers applies to --format csv")
+    if output:
+        check_writable(output)
+    with Store.open(store, create=False) as st:
+        records = list(st.records(layers=fmt == "json" or layers))
+    if fmt == "json":
+        text = export_sweep.records_json(records)
+    else:
+        text = (export_sweep.layers_csv if layers else export_sweep.records_csv)(records)
+    if output:
+        write_atomic(output, text)
+    else:
+        click.echo(text, nl=False)

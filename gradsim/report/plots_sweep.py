@@ -1,0 +1,329 @@
+"""Figures of a sweep, drawn from its aggregate (``gradsim.sweep.aggregate``).
+
+Two or more varying axes: a heatmap over ``x`` × ``y``, color = the median over seeds of
+log10 δ₁/δ_L on a diverging map centred on 0 (blue: δ vanishes toward layer 1, red: it
+explodes), with contours at ±log10(threshold), the verdicts' borders; one panel per
+combination of the other varying axes. One axis: the median against it, with the seeds'
+interquartile range as a band, one line per combination of the others.
+
+matplotlib is imported inside the functions, through ``matplotlib.figure.Figure`` only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from gradsim.errors import GradsimError
+
+MAX_PANELS = 24
+MAX_LINES = 12
+_NAMES = {"activation": "act", "bias_init": "bias-init", "bias_std": "bias-std",
+          "bias_value": "bias-value"}  # as the CLI spells them  # fmt: skip
+_QUANTITY = r"median $\delta_1/\delta_L$"
+
+
+def axis_label(name: str) -> str:
+    return _NAMES.get(name, name)
+
+
+def _resolve(name: str, axes: dict) -> str:
+    """An axis named as on the command line (act, bias-init) → its key in ``axes``."""
+    key = name.strip().lstrip("-").replace("-", "_")
+    key = {"act": "activation", "L": "depth", "n": "width", "b": "batch"}.get(key, key)
+    if key not in axes:
+        listed = ", ".join(axis_label(k) for k in axes) or "none"
+        raise GradsimError(f"cannot plot over '{name}': it does not vary in this sweep "
+                           f"(varying: {listed})")  # fmt: skip
+    return key
+
+
+def _numeric(values: list) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def choose_axes(axes: dict, x: str | None = None, y: str | None = None) -> tuple[str, str | None]:
+    """The axes to plot over: ``x`` and ``y`` as given (checked), else the first two varying
+    numeric axes (then any), or a single one for a line plot; raises GradsimError if the
+    figure would need more than MAX_PANELS panels or MAX_LINES lines."""
+    if not axes:
+        raise GradsimError("--plot needs an axis that varies (give an option several values)")
+    if y is not None and x is None:
+        raise GradsimError("--y needs --x")
+    if x is not None:
+        x = _resolve(x, axes)
+        y = _resolve(y, axes) if y is not None else None
+        if x == y:
+            raise GradsimError(f"--x and --y are both {axis_label(x)}")
+    else:
+        order = sorted(axes, key=lambda k: not _numeric(axes[k]))  # numeric first, stable
+        x = order[0]
+        y = order[1] if len(order) > 1 else None
+    rest = [k for k in axes if k not in (x, y)]
+    n = math.prod(len(axes[k]) for k in rest)
+    limit, what = (MAX_PANELS, "panels") if y else (MAX_LINES, "lines")
+    if n > limit:
+        names = " × ".join(axis_label(k) for k in rest)
+        raise GradsimError(
+            f"the figure would need {n} {what} ({names}): choose --x/--y among them, or "
+            "sweep fewer values"
+        )
+    return x, y
+
+
+def plot_sweep(agg: dict, x: str | None = None, y: str | None = None, *, fig=None):
+    """The figure of a sweep's aggregate: a heatmap over ``x`` × ``y``, or a line plot over
+    ``x`` if no ``y`` is given or only one axis varies.
+
+    Parameters
+    ----------
+    agg : dict
+        ``gradsim.sweep.aggregate`` output (``kind == "sweep"``).
+    x, y : str, optional
+        Axis names as on the command line; chosen by ``choose_axes`` if not given.
+    fig : matplotlib.figure.Figure, optional
+        Draw into this (empty) figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if agg.get("kind") != "sweep":
+        raise GradsimError("not a sweep aggregate")
+    x, y = choose_axes(agg["axes"], x, y)
+    if y is None:
+        return plot_lines(agg, x, fig=fig)
+    return plot_heatmap(agg, x, y, fig=fig)
+
+
+# ---------------------------------------------------------------- shared
+
+
+def _facets(agg: dict, used: tuple[str, ...]) -> tuple[list[str], list[tuple]]:
+    rest = [k for k in agg["axes"] if k not in used]
+    return rest, list(itertools.product(*(agg["axes"][k] for k in rest)))
+
+
+def _key(v):
+    return tuple(v) if isinstance(v, list) else v
+
+
+def _lookup(agg: dict) -> dict:
+    """(value per axis, in the axes' order) → point row."""
+    names = list(agg["axes"])
+    return {tuple(_key(p["values"][k]) for k in names): p for p in agg["points"]}
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    if isinstance(v, list):
+        return "×".join(map(str, v))
+    return str(v)
+
+
+def _facet_title(rest: list[str], combo: tuple) -> str:
+    return " ".join(f"{axis_label(k)}={_fmt(v)}" for k, v in zip(rest, combo, strict=True))
+
+
+def _base_text(agg: dict) -> str:
+    b, varying = agg.get("base") or {}, set(agg["axes"])
+    parts = []
+    for key, fmt in (("depth", "L={}"), ("width", "n={}"), ("batch", "B={}"),
+                     ("activation", "{}"), ("init", "{}"), ("gain", "γ={:g}"),
+                     ("loss", "{} loss"), ("dtype", "{}")):  # fmt: skip
+        if key in b and key not in varying and b[key] is not None:
+            if key == "gain" and b[key] == 1:
+                continue
+            parts.append(fmt.format(b[key]))
+    return " · ".join(parts)
+
+
+def _ticks(ax_axis, values: list, most: int = 9) -> None:
+    """Tick labels at the cells: numbers thinned to about ``most``, names all (rotated on
+    the x axis when they would collide)."""
+    labels = [_fmt(v) for v in values]
+    step = max(1, math.ceil(len(labels) / most)) if _numeric(values) else 1
+    pos = list(range(0, len(labels), step))
+    ax_axis.set_ticks(pos, [labels[i] for i in pos])
+    if ax_axis.axis_name == "x" and not _numeric(values) and sum(map(len, labels)) > 30:
+        for t in ax_axis.get_ticklabels():
+            t.set_rotation(45)
+            t.set_horizontalalignment("right")
+            t.set_rotation_mode("anchor")
+
+
+def _pow10_formatter():
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda v, _: f"$10^{{{v:g}}}$" if float(v).is_integer() else f"{v:g}")
+
+
+# ---------------------------------------------------------------- heatmap
+
+
+def heatmap_data(agg: dict, x: str, y: str, combo: tuple = ()) -> np.ndarray:
+    """Median log10 δ₁/δ_L as a (len(y values), len(x values)) array, NaN where no seed
+    has a finite ratio, for one combination of the other varying axes (in their order)."""
+    names = list(agg["axes"])
+    rest, _ = _facets(agg, (x, y))
+    fixed = dict(zip(rest, combo, strict=True))
+    table = _lookup(agg)
+    xs, ys = agg["axes"][x], agg["axes"][y]
+    data = np.full((len(ys), len(xs)), np.nan)
+    for i, yv in enumerate(ys):
+        for j, xv in enumerate(xs):
+            vals = fixed | {x: xv, y: yv}
+            row = table.get(tuple(_key(vals[k]) for k in names))
+            if row is not None and row["median"] is not None:
+                data[i, j] = row["median"]
+    return data
+
+
+def plot_heatmap(agg: dict, x: str, y: str, *, fig=None):
+    """Median log10 δ₁/δ_L over ``x`` × ``y``, one panel per combination of the other
+    varying axes; contours where it crosses ±log10(threshold). Cells are equal in size
+    whatever the values' spacing; tick labels give the values."""
+    import matplotlib
+    from matplotlib.colors import SymLogNorm
+    from matplotlib.figure import Figure
+
+    x, y = choose_axes(agg["axes"], x, y)
+    rest, combos = _facets(agg, (x, y))
+    ncols = min(len(combos), 3)
+    nrows = math.ceil(len(combos) / ncols)
+    xs, ys = agg["axes"][x], agg["axes"][y]
+    numeric = _numeric(xs) and _numeric(ys)
+    # inches per panel: names need room (and are never thinned), numbers less
+    cell_w = min(9.0, max(2.6, (0.32 if _numeric(xs) else 0.42) * len(xs)))
+    cell_h = min(7.0, max(2.2, (0.26 if _numeric(ys) else 0.32) * len(ys)))
+    if fig is None:
+        fig = Figure(figsize=(cell_w * ncols + 1.6, cell_h * nrows + 1.2), layout="constrained")
+    axs = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    panels = [heatmap_data(agg, x, y, c) for c in combos]
+    finite = np.concatenate([p[np.isfinite(p)] for p in panels])
+    thr = agg.get("threshold")
+    lt = math.log10(thr) if thr else None
+    lin = lt or 1.0
+    lim = max(float(np.abs(finite).max()) if finite.size else 1.0, 1.5 * lin)
+    # centred on 0, symmetric: linear within ±log10(threshold), then compressing the
+    # decades, so 10^±3 stays distinguishable from 10^0 next to a 10^150 overflow
+    norm = SymLogNorm(linthresh=lin, linscale=1.0, vmin=-lim, vmax=lim, base=10)
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="0.8")
+    mesh = None
+    for ax, combo, data in zip(axs, combos, panels, strict=False):
+        mesh = ax.pcolormesh(np.arange(len(xs) + 1) - 0.5, np.arange(len(ys) + 1) - 0.5,
+                             np.ma.masked_invalid(data), cmap=cmap, norm=norm)  # fmt: skip
+        # contours interpolate between cells: only where both axes are numbers
+        if numeric and lt is not None and min(data.shape) >= 2 and np.isfinite(data).sum() >= 4:
+            lo, hi = np.nanmin(data), np.nanmax(data)
+            levels = [v for v in (-lt, lt) if lo < v < hi]
+            if levels:
+                cs = ax.contour(np.arange(len(xs)), np.arange(len(ys)), np.ma.masked_invalid(data),
+                                levels=levels, colors="k", linewidths=1.0)  # fmt: skip
+                ax.clabel(cs, fmt={v: ("÷" if v < 0 else "×") + f"{thr:g}" for v in levels},
+                          fontsize=7)  # fmt: skip
+        if not numeric and data.size <= 400:  # name axes: the decades written in the cells
+            _annotate(ax, data, norm)
+        _ticks(ax.xaxis, xs)
+        _ticks(ax.yaxis, ys)
+        ax.set_xlabel(axis_label(x))
+        ax.set_ylabel(axis_label(y))
+        if rest:
+            ax.set_title(_facet_title(rest, combo), fontsize=9)
+    for ax in axs[len(combos) :]:
+        ax.set_visible(False)
+    cbar = fig.colorbar(mesh, ax=list(axs[: len(combos)]), shrink=0.9)
+    cbar.set_label(r"median over seeds of $\delta_1/\delta_L$ (layer 1 / layer L)")
+    cbar.ax.yaxis.set_major_formatter(_pow10_formatter())
+    if numeric:
+        note = f"contours at ×{thr:g} and ÷{thr:g}" if thr else ""
+    else:
+        note = "in the cells: the median's power of ten"
+    if not np.all([np.isfinite(p).all() for p in panels]):
+        note += ("; " if note else "") + "grey: no seed with a finite δ ratio (inf/NaN or δ = 0)"
+    fig.suptitle(f"{_QUANTITY} over {agg['seeds']} seed(s) · {_base_text(agg)}\n{note}",
+                 fontsize=10)  # fmt: skip
+    return fig
+
+
+def _annotate(ax, data: np.ndarray, norm) -> None:
+    """Each cell's median log10 ratio, rounded, in black or white by the cell's shade."""
+    for (i, j), v in np.ndenumerate(data):
+        if np.isfinite(v):
+            dark = abs(float(norm(v)) - 0.5) > 0.3
+            ax.text(j, i, f"{round(v)}", ha="center", va="center", fontsize=6,
+                    color="white" if dark else "black")  # fmt: skip
+
+
+# ---------------------------------------------------------------- lines
+
+
+def line_data(agg: dict, x: str, combo: tuple = ()) -> dict[str, np.ndarray]:
+    """``median``, ``q25``, ``q75`` of log10 δ₁/δ_L along ``x`` (NaN where unknown) for one
+    combination of the other varying axes."""
+    names = list(agg["axes"])
+    rest, _ = _facets(agg, (x,))
+    fixed = dict(zip(rest, combo, strict=True))
+    table = _lookup(agg)
+    out = {k: np.full(len(agg["axes"][x]), np.nan) for k in ("median", "q25", "q75")}
+    for j, xv in enumerate(agg["axes"][x]):
+        vals = fixed | {x: xv}
+        row = table.get(tuple(_key(vals[k]) for k in names))
+        for k in out:
+            if row is not None and row[k] is not None:
+                out[k][j] = row[k]
+    return out
+
+
+def plot_lines(agg: dict, x: str, *, fig=None):
+    """Median log10 δ₁/δ_L against ``x`` with the seeds' interquartile range as a band,
+    one line per combination of the other varying axes; ±log10(threshold) dashed."""
+    from matplotlib.figure import Figure
+
+    x, _ = choose_axes(agg["axes"], x, None)
+    rest, combos = _facets(agg, (x,))
+    xs = agg["axes"][x]
+    numeric = _numeric(xs)
+    pos = np.asarray(xs, dtype=float) if numeric else np.arange(len(xs), dtype=float)
+    if fig is None:
+        fig = Figure(figsize=(7.5, 4.5), layout="constrained")
+    ax = fig.subplots()
+    thr = agg.get("threshold")
+    ax.axhline(0.0, color="0.6", linewidth=0.8)
+    if thr:
+        for v in (-math.log10(thr), math.log10(thr)):
+            ax.axhline(v, color="0.35", linewidth=0.9, linestyle="--")
+    colors = _colors(len(combos))
+    for i, combo in enumerate(combos):
+        d = line_data(agg, x, combo)
+        c = colors[i % len(colors)]
+        label = _facet_title(rest, combo) if rest else None
+        ax.plot(pos, d["median"], color=c, marker="o", markersize=3, linewidth=1.5,
+                label=label)  # fmt: skip
+        ax.fill_between(pos, d["q25"], d["q75"], color=c, alpha=0.25, linewidth=0)
+    if not numeric:
+        ax.set_xticks(pos, [_fmt(v) for v in xs])
+    ax.set_xlabel(axis_label(x))
+    ax.set_ylabel(r"$\delta_1/\delta_L$: median over seeds, band: interquartile range")
+    lin = math.log10(thr) if thr else 1.0
+    ys = np.concatenate([line.get_ydata() for line in ax.get_lines()[1:]] or [np.zeros(1)])
+    if np.nanmax(np.abs(ys), initial=0.0) > 10 * lin:  # compress the decades beyond ±10 lin
+        ax.set_yscale("symlog", linthresh=lin, linscale=1.0)
+    ax.yaxis.set_major_formatter(_pow10_formatter())
+    if rest and len(combos) > 6:  # beside the axes, not over the lines
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    elif rest:
+        ax.legend(fontsize=8, loc="best")
+    note = f" · dashed: ×{thr:g} and ÷{thr:g}" if thr else ""
+    ax.set_title(f"{_QUANTITY} over {agg['seeds']} seed(s) · {_base_text(agg)}{note}",
+                 fontsize=9)  # fmt: skip
+    return fig
+
+
+def _colors(n: int) -> list:
+    import matplotlib
+
+    return list(matplotlib.colormaps["tab10" if n <= 10 else "tab20"].colors)

@@ -1,0 +1,175 @@
+"""Where a sweep's tasks run: in this process, in worker processes, or on a Dask cluster.
+
+Every executor has ``workers`` (how many tasks run at once), ``label`` (for the user) and
+``run(fn, tasks)``, which submits every task at once and returns an iterator over their
+results in the order they finish; ``close()`` stops whatever is still running. They all
+call the same ``fn`` on the same tasks, so they give the same records.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+
+from gradsim.errors import GradsimError
+
+
+def cpu_count() -> int:
+    """Cores this process may use (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class Serial:
+    """Every task in this process, one after the other (--jobs 1)."""
+
+    workers = 1
+    label = "in this process"
+
+    def run(self, fn: Callable, tasks: list) -> Iterator:
+        return (fn(t) for t in tasks)
+
+    def close(self) -> None:
+        pass
+
+
+class Processes:
+    """``jobs`` worker processes, each with cores // jobs BLAS threads (at least one), so
+    that the processes do not oversubscribe the cores.
+
+    On Linux the workers are forked, which costs milliseconds, and set their inherited BLAS
+    to its share of threads through the library's own API (``threads``); elsewhere, or if
+    the BLAS is not one ``threads`` knows, they are spawned with OPENBLAS_NUM_THREADS & co.
+    in their environment, read when NumPy loads in the fresh process."""
+
+    def __init__(self, jobs: int):
+        self.workers = jobs
+        self.threads = max(1, cpu_count() // jobs)
+        self.label = f"{jobs} processes"
+        self._pool = None
+        self._env: dict[str, str | None] = {}
+        self._futures: list = []
+
+    def run(self, fn: Callable, tasks: list) -> Iterator:
+        import multiprocessing as mp
+        import warnings
+        from concurrent.futures import ProcessPoolExecutor
+
+        from gradsim.sweep.tasks import THREAD_VARS, init_worker
+        from gradsim.sweep.threads import blas_threads
+
+        if sys.platform.startswith("linux") and blas_threads() is not None:
+            ctx = mp.get_context("fork")
+        else:
+            ctx = mp.get_context("spawn")
+            self._env = {v: os.environ.get(v) for v in THREAD_VARS}
+            os.environ.update({v: str(self.threads) for v in THREAD_VARS})
+        self._pool = ProcessPoolExecutor(
+            max(1, min(self.workers, len(tasks))), mp_context=ctx,
+            initializer=init_worker, initargs=(self.threads, os.getpid()),
+        )  # fmt: skip
+        with warnings.catch_warnings():
+            # Python ≥ 3.12 warns on fork() while the BLAS has threads; its pool is idle and
+            # OpenBLAS re-initializes it in the child (pthread_atfork)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self._futures = [self._pool.submit(fn, t) for t in tasks]
+        return self._collect()
+
+    def _collect(self) -> Iterator:
+        from concurrent.futures import as_completed
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            for f in as_completed(self._futures):
+                try:
+                    yield f.result()
+                except BrokenProcessPool:
+                    raise GradsimError(
+                        "a worker process died (out of memory?); the finished runs are in "
+                        "the store: rerun to continue, with fewer --jobs"
+                    ) from None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            for f in self._futures:
+                f.cancel()
+            if not all(f.done() for f in self._futures):  # interrupted: stop the workers
+                for p in list(getattr(pool, "_processes", {}).values()):
+                    p.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+        for var, value in self._env.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+        self._env = {}
+
+
+class Dask:
+    """The workers of a running Dask distributed scheduler at ``address``.
+
+    The workers need gradsim (the same version) installed; results stream back to this
+    process, which writes the store."""
+
+    def __init__(self, address: str, timeout: float = 5.0):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise GradsimError(
+                "--scheduler needs Dask's distributed package: pip install 'gradsim[dask]'"
+            ) from None
+        self.address = address
+        try:
+            self.client = Client(address, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError) as e:
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise GradsimError(
+                f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({reason})"
+            ) from None
+        except ValueError as e:
+            raise GradsimError(f"--scheduler {address}: {e}") from None
+        try:
+            self.client.wait_for_workers(1, timeout=timeout)
+        except (OSError, TimeoutError):
+            self.client.close()
+            raise GradsimError(
+                f"the Dask scheduler at {address} has no workers (waited {timeout:g} s)"
+            ) from None
+        info = self.client.scheduler_info()
+        self.workers = max(1, sum(w.get("nthreads", 1) for w in info["workers"].values()))
+        self.label = f"Dask at {address} ({self.workers} threads)"
+        self._futures: list = []
+
+    def run(self, fn: Callable, tasks: list) -> Iterator:
+        self._futures = [self.client.submit(fn, t, pure=False) for t in tasks]
+        return self._collect()
+
+    def _collect(self) -> Iterator:
+        from distributed import as_completed
+
+        try:
+            for f in as_completed(self._futures, loop=self.client.loop):
+                yield f.result()
+        finally:
+            pending = [f for f in self._futures if not f.done()]
+            if pending:
+                self.client.cancel(pending)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def executor(jobs: int | None = None, scheduler: str | None = None, timeout: float = 5.0):
+    """The executor for --jobs / --scheduler (jobs: None = every core)."""
+    if scheduler:
+        return Dask(scheduler, timeout)
+    jobs = cpu_count() if jobs is None else jobs
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise GradsimError(f"--jobs must be a whole number of at least 1 (got {jobs!r})")
+    return Serial() if jobs == 1 else Processes(jobs)

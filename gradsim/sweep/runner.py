@@ -1,0 +1,87 @@
+"""Run a grid into a store: skip what is stored, compute the rest, commit as tasks finish."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from gradsim._version import __version__
+from gradsim.core import check_memory
+from gradsim.errors import GradsimError
+from gradsim.sweep.grid import Grid, Run
+from gradsim.sweep.store import Store
+from gradsim.sweep.tasks import make_tasks, run_task
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The grid's runs, and those still to compute (all of them with ``force``)."""
+
+    grid: Grid
+    runs: list[Run]
+    pending: list[Run]
+    force: bool = False
+
+    @property
+    def stored(self) -> int:
+        """Runs of the grid already in the store and kept."""
+        return len(self.runs) - len(self.pending)
+
+    @property
+    def points(self) -> int:
+        return len({r.point for r in self.runs})
+
+
+def plan(grid: Grid, store: Store, force: bool = False, max_runs: int | None = None) -> Plan:
+    """The runs of ``grid`` and which of them ``store`` lacks. Refuses a grid of more than
+    ``max_runs`` runs before expanding it."""
+    if max_runs is not None and grid.size > max_runs:
+        raise GradsimError(
+            f"the grid has {grid.size} runs, more than --max-runs {max_runs}: shorten an "
+            "axis or raise --max-runs"
+        )
+    runs = grid.runs()
+    done = set() if force else store.keys()
+    pending = [r for r in runs if (r.point, r.config.seed) not in done]
+    return Plan(grid, runs, pending, force)
+
+
+def check_memory_for(plan: Plan, workers: int) -> None:
+    """Refuse a sweep whose largest run does not fit, or does not fit ``workers`` times."""
+    from gradsim.core import available_bytes, estimate_bytes
+
+    if not plan.pending:
+        return
+    big = max((r.config for r in plan.pending), key=estimate_bytes)
+    check_memory(big)
+    at_once = min(workers, len(plan.pending))
+    need, have = estimate_bytes(big) * at_once, available_bytes()
+    if at_once > 1 and have is not None and need > 0.8 * have:
+        raise GradsimError(
+            f"{at_once} of the largest runs at once need about {need / 2**30:.1f} GiB but only "
+            f"{have / 2**30:.1f} GiB is available: lower --jobs"
+        )
+
+
+def execute(plan: Plan, store: Store, executor, chunk: int | None = None) -> Iterator[int]:
+    """Compute the pending runs on ``executor``, writing each finished task's records to
+    ``store`` in one transaction. Yields 0 once every task is submitted, then the number of
+    runs each finished task added."""
+    tasks = make_tasks(plan.pending, executor.workers, chunk)
+    results = executor.run(run_task, tasks) if tasks else iter(())
+    yield 0
+    for records in results:
+        bad = {r["gradsim"] for r in records} - {__version__}
+        if bad:
+            raise GradsimError(
+                f"the workers run gradsim {', '.join(sorted(bad))}, this is {__version__}: "
+                "install the same version where the workers run"
+            )
+        store.add(records, plan.grid.seed, replace=plan.force)
+        yield len(records)
+
+
+def records(plan: Plan, store: Store, layers: bool = True) -> list[dict]:
+    """The stored records of the plan's runs, in the grid's order (``layers=False``:
+    without the per-layer norms, all that the aggregate and the CSV need)."""
+    return list(store.records(((r.point, r.config.seed) for r in plan.runs), layers=layers))

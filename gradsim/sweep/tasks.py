@@ -1,0 +1,152 @@
+"""What a worker does: run a task (a list of runs) and return its records.
+
+This module is what worker processes and Dask workers import; it needs NumPy and gradsim's
+numerical core only. Small networks of one shape are computed as one stack
+(``batched.simulate_batched``), larger ones one by one (``core.simulate_network``); the two
+give bitwise-equal statistics, so a record never depends on the path, the task it was in
+or the executor.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+
+from gradsim._version import __version__
+from gradsim.batched import shape_key, simulate_batched
+from gradsim.config import RunConfig
+from gradsim.core import estimate_bytes, simulate_network
+from gradsim.network import build_network
+from gradsim.stats import Result, _clean, _num
+from gradsim.sweep.grid import Run
+from gradsim.sweep.store import LAYER_FIELDS
+
+# a network is stacked with others when one pass over it is this small: per layer
+# B·max(n) entries (stacking saves Python overhead per layer, which matters only then)
+STACK_ENTRIES = 64 * 1024
+STACK_RUNS = 64  # at most this many runs in one stack
+STACK_MIN = 6  # below this a stack's fixed cost per layer outweighs the loop it saves
+TASK_SECONDS = 0.25  # about this much work per task: progress, balance and loss on a kill
+TASK_BYTES = 256 * 2**20  # memory of one task's stack
+
+
+def stackable(cfg: RunConfig) -> bool:
+    return cfg.batch * max(cfg.layer_widths) <= STACK_ENTRIES
+
+
+def seconds(cfg: RunConfig) -> float:
+    """A rough cost of one run on one core: four products per layer at ~20 GFLOP/s, the
+    weight draws at ~15 ns an entry, and ~1 ms of bookkeeping."""
+    pairs = list(itertools.pairwise(cfg.layer_widths))
+    flops = sum(8.0 * cfg.batch * a * b for a, b in pairs)
+    return flops / 2e10 + sum(a * b for a, b in pairs) * 15e-9 + 1e-3
+
+
+def make_tasks(runs: list[Run], workers: int, chunk: int | None = None) -> list[list[Run]]:
+    """Split runs into tasks: stackable runs of one shape together, up to ``chunk`` runs
+    (default: ~TASK_SECONDS of work, within TASK_BYTES, and at least two tasks per worker
+    where a shape has enough runs for stacks of STACK_MIN); other runs one per task."""
+    groups: dict[tuple, list[Run]] = {}
+    for run in runs:
+        key = shape_key(run.config) if stackable(run.config) else ("single", len(groups))
+        groups.setdefault(key, []).append(run)
+    tasks = []
+    for group in groups.values():
+        cfg = group[0].config
+        if chunk is not None:
+            size = chunk
+        elif not stackable(cfg):
+            size = 1
+        else:
+            size = min(
+                STACK_RUNS,
+                max(1, int(TASK_SECONDS / seconds(cfg))),
+                max(1, TASK_BYTES // max(estimate_bytes(cfg), 1)),
+                max(STACK_MIN, math.ceil(len(group) / (2 * max(workers, 1)))),
+            )
+        tasks += [group[i : i + size] for i in range(0, len(group), size)]
+    return tasks
+
+
+def record(run: Run, result: Result) -> dict:
+    """The stored form of a run: its key, configuration, summary (without the sentences)
+    and per-layer log10 norms, with the names and nulls of ``gradsim run --format json``."""
+    summary = _clean(vars(result.summary))  # a new dict: _clean copies while it cleans
+    summary.pop("sentences", None)
+    return {
+        "point": run.point,
+        "replica": run.replica,
+        "seed": run.config.seed,
+        "config": _clean(result.config.to_dict()),
+        "summary": summary,
+        "layers": {f: [_num(getattr(s, f)) for s in result.layers] for f in LAYER_FIELDS},
+        "gradsim": __version__,
+    }
+
+
+def run_task(task: list[Run]) -> list[dict]:
+    """The records of a task's runs, in order."""
+    configs = [r.config for r in task]
+    if len(configs) >= STACK_MIN and all(stackable(c) for c in configs):
+        results = simulate_batched(configs)
+    else:
+        results = [simulate_network(c, build_network(c)) for c in configs]
+    return [record(run, res) for run, res in zip(task, results, strict=True)]
+
+
+# ---------------------------------------------------------------- worker processes
+
+
+def init_worker(threads: int, parent: int) -> None:
+    """Initializer of a worker process: BLAS and OpenMP pools of ``threads`` threads (so
+    that jobs × threads does not exceed the cores), Ctrl-C left to the parent, and an exit
+    when the parent process ``parent`` dies (killed with -9, say), instead of waiting
+    forever for work."""
+    import signal
+
+    from gradsim.sweep.threads import limit_blas_threads
+
+    for var in THREAD_VARS:
+        os.environ[var] = str(threads)
+    limit_blas_threads(threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent(parent)
+
+
+def _exit_with_parent(parent: int) -> None:
+    import sys
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:  # the kernel sends SIGKILL when the parent dies: prctl(PR_SET_PDEATHSIG)
+            ctypes.CDLL(None, use_errno=True).prctl(1, 9, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+        else:
+            if os.getppid() != parent:  # it died before the prctl
+                os._exit(1)
+            return
+    import threading
+    import time
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="gradsim-parent-watch").start()
+
+
+THREAD_VARS = (
+    "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
+)  # fmt: skip
+
+
+def worker_info() -> dict:
+    """What a worker runs with (for tests and the benchmark)."""
+    from gradsim.sweep.threads import blas_threads
+
+    return {"pid": os.getpid(), "blas_threads": blas_threads(), "gradsim": __version__}

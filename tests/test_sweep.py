@@ -1,0 +1,403 @@
+"""gradsim sweep and export: grid, seeds, store, resume, executors, table, figures."""
+
+import csv
+import io
+import itertools
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gradsim.sweep import Grid, Store, aggregate, derive_seed, execute, plan, records
+from gradsim.sweep.executors import Processes, Serial
+from gradsim.sweep.store import FILENAME
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "grids"
+SMALL = ("--width", 8, "--batch", 4)
+
+
+def sweep(invoke, out, *args):
+    r = invoke("sweep", *SMALL, "--out", out, "--jobs", 1, *args)
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr == ""  # no progress bar when not on a terminal
+    return r
+
+
+def rows(out) -> dict:
+    """(point, seed) → the stored row, as text."""
+    with sqlite3.connect(Path(out) / FILENAME) as c:
+        return {(r[0], r[1]): r for r in c.execute("SELECT * FROM runs")}
+
+
+def one_line_error(r, *words):
+    assert r.exit_code == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gradsim: error:"), r.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+# ---------------------------------------------------------------- grid and seeds
+
+
+def test_grid_is_the_cartesian_product():
+    axes = {"depth": (3, 5), "init": ("he", "xavier", "normal"), "activation": ("relu", "tanh"),
+            "gain": (0.5, 1.25, 2.0)}  # fmt: skip
+    g = Grid(axes, seeds=4, seed=3)
+    runs = g.runs()
+    got = [(r.config.depth, r.config.init, r.config.activation, r.config.gain, r.replica)
+           for r in runs]  # fmt: skip
+    inits = ("he_normal", "xavier_uniform", "normal")
+    want = list(itertools.product((3, 5), inits, ("relu", "tanh"), (0.5, 1.25, 2.0), range(4)))
+    assert got == want and len(runs) == g.size == 2 * 3 * 2 * 3 * 4
+    assert len({r.config.seed for r in runs}) == len(runs)  # every run its own seed
+
+
+def test_seeds_depend_only_on_the_point_master_and_replica():
+    a = Grid({"depth": (3, 5), "gain": (0.5, 1.0)}, seeds=2, seed=1).runs()
+    b = Grid({"gain": (1.0, 2.0, 0.5), "depth": (7, 5)}, seeds=3, seed=1).runs()
+    seeds_b = {(r.point, r.replica): r.config.seed for r in b}
+    common = [r for r in a if (r.point, r.replica) in seeds_b]
+    assert len(common) == 2 * 2  # depth 5, gains 0.5 and 1.0, replicas 0 and 1
+    assert all(seeds_b[(r.point, r.replica)] == r.config.seed for r in common)
+    cfg = a[0].config
+    assert derive_seed(2, cfg, 0) != derive_seed(1, cfg, 0) != derive_seed(1, cfg, 1)
+
+
+def test_ranges_keep_common_values_exactly():
+    g16 = Grid({"gain": tuple(float(x) for x in __import__("numpy").linspace(0.5, 2, 16))})
+    g31 = Grid({"gain": tuple(float(x) for x in __import__("numpy").linspace(0.5, 2, 31))})
+    assert set(g16.axes["gain"]) <= set(g31.axes["gain"]) and 0.6 in g16.axes["gain"]
+
+
+# ---------------------------------------------------------------- records
+
+
+def test_each_record_equals_gradsim_run(invoke, tmp_path):
+    out = tmp_path / "s"
+    # the first two stack (batched pass), the wide one runs alone (single-run pass)
+    sweep(invoke, out, "--depth", "3,6", "--init", "he,normal", "--act", "tanh",
+          "--gain", "0.5:1.5:2", "--seeds", 2, "--bias-init", "normal")  # fmt: skip
+    sweep(invoke, out, "--depth", 2, "--width", 300, "--batch", 250)
+    with Store.open(out, create=False) as st:
+        recs = list(st.records())
+    assert len(recs) == 2 * 2 * 2 * 2 + 1
+    for rec in recs:
+        c = rec["config"]
+        args = ["--depth", c["depth"], "--width", c["width"], "--batch", c["batch"],
+                "--init", c["init"], "--act", c["activation"], "--gain", repr(c["gain"]),
+                "--seed", rec["seed"]]  # fmt: skip
+        if c["bias_init"] != "zeros":
+            args += ["--bias-init", c["bias_init"]]
+        run = json.loads(invoke("run", *args, "--format", "json").stdout)
+        assert run["config"] == c
+        summary = dict(run["summary"])
+        summary.pop("sentences")
+        assert summary == rec["summary"]
+        for field, values in rec["layers"].items():
+            assert [layer[field] for layer in run["layers"]] == values
+
+
+def test_jobs_and_dask_give_identical_records(invoke, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    # four stacks of six runs (one shape each): every executor computes them stacked
+    args = ("--depth", "3,9", "--init", "he,xavier", "--act", "relu,tanh", "--seeds", 3)
+    sweep(invoke, tmp_path / "j1", *args)
+    r = invoke("sweep", *SMALL, *args, "--out", tmp_path / "j2", "--jobs", 2)
+    assert r.exit_code == 0, r.stderr
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:  # fmt: skip
+        r = invoke("sweep", *SMALL, *args, "--out", tmp_path / "dk",
+                   "--scheduler", cluster.scheduler_address)  # fmt: skip
+        assert r.exit_code == 0, r.stderr
+        # resume works the same on the cluster: nothing left to do
+        again = invoke("sweep", *SMALL, *args, "--out", tmp_path / "dk",
+                       "--scheduler", cluster.scheduler_address)  # fmt: skip
+        assert "(0 new, 24 stored)" in again.stdout
+    strip = lambda rs: {k: v[:4] + v[5:] for k, v in rs.items()}  # noqa: E731
+    one, two, dask = (strip(rows(tmp_path / d)) for d in ("j1", "j2", "dk"))
+    assert len(one) == 2 * 2 * 2 * 3 and one == two == dask
+
+
+def test_worker_processes_use_one_blas_thread_each():
+    from gradsim.sweep.tasks import worker_info
+    from gradsim.sweep.threads import blas_threads
+
+    if blas_threads() is None:
+        pytest.skip("BLAS thread count not readable here")
+    ex = Processes(2)
+    infos = list(ex.run(_info, [worker_info] * 4))
+    assert {i["blas_threads"] for i in infos} == {max(1, ex.threads)}
+    assert all(i["pid"] != os.getpid() for i in infos)
+
+
+def _info(fn):
+    return fn()
+
+
+# ---------------------------------------------------------------- the store
+
+
+def test_rerun_skips_grid_growth_adds_force_replaces(invoke, tmp_path):
+    out = tmp_path / "s"
+    r = sweep(invoke, out, "--depth", "3,5", "--seeds", 2)
+    assert "(4 new, 0 stored)" in r.stdout
+    before = rows(out)
+    r = sweep(invoke, out, "--depth", "3,5", "--seeds", 2)
+    assert "(0 new, 4 stored)" in r.stdout and rows(out) == before
+    r = sweep(invoke, out, "--depth", "3,5,7", "--seeds", 3)
+    assert "(5 new, 4 stored)" in r.stdout
+    after = rows(out)
+    assert len(after) == 9 and all(after[k] == v for k, v in before.items())
+    r = sweep(invoke, out, "--depth", "3,5,7", "--seeds", 3, "--force")
+    assert "(9 new, 0 stored)" in r.stdout and len(rows(out)) == 9
+
+
+def test_sigkill_keeps_finished_runs_and_rerun_completes(invoke, tmp_path):
+    out = tmp_path / "s"
+    args = ["sweep", "--depth", "60", "--width", "64", "--batch", "32", "--gain",
+            "0.8:1.2:40", "--seeds", "3", "--chunk", "1", "--jobs", "2", "--out", str(out),
+            "--no-table"]  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "gradsim", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    db = out / FILENAME
+    deadline = time.monotonic() + 30
+    done = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+                    done = c.execute("SELECT count(*) FROM runs").fetchone()[0]
+            except sqlite3.OperationalError:
+                done = 0
+            if done >= 5:
+                break
+        time.sleep(0.005)
+    assert proc.poll() is None, f"the sweep ended before it could be killed ({done} runs)"
+    os.kill(proc.pid, signal.SIGKILL)  # the parent: its workers must follow it
+    proc.wait()
+    deadline = time.monotonic() + 5
+    while _processes_with(str(out)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _processes_with(str(out)), "worker processes outlived the killed sweep"
+    with sqlite3.connect(db) as c:
+        assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    kept = rows(out)
+    assert 5 <= len(kept) < 120
+    r = invoke(*args[:-1], "--jobs", 1)  # the same command again (in-process), with the table
+    assert r.exit_code == 0, r.stderr
+    assert f"({120 - len(kept)} new, {len(kept)} stored)" in r.stdout
+    final = rows(out)
+    assert len(final) == 120 and all(final[k] == v for k, v in kept.items())
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT count(DISTINCT point || seed) FROM runs").fetchone()[0] == 120
+
+
+def _processes_with(text: str) -> list[int]:
+    """Live processes whose command line contains ``text`` (Linux /proc; [] elsewhere)."""
+    pids = []
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            if text in (d / "cmdline").read_bytes().decode(errors="replace"):
+                pids.append(int(d.name))
+        except OSError:
+            pass
+    return pids
+
+
+# ---------------------------------------------------------------- grid files
+
+
+def test_grid_file_equals_the_command_line(invoke, tmp_path):
+    f = tmp_path / "grid.toml"
+    f.write_text('seeds = 2\nseed = 7\ndepth = [3, 5]\ninit = "he,xavier"\n'
+                 'gain = {start = 0.5, stop = 1.5, count = 3}\nact = "tanh"\n'
+                 "width = 8\nbatch = 4\n")  # fmt: skip
+    sweep(invoke, tmp_path / "a", f)
+    sweep(invoke, tmp_path / "b", "--seeds", 2, "--seed", 7, "--depth", "3,5", "--init",
+          "he,xavier", "--gain", "0.5:1.5:3", "--act", "tanh")  # fmt: skip
+    assert rows(tmp_path / "a") == rows(tmp_path / "b")
+    # an option on the command line replaces the file's
+    r = sweep(invoke, tmp_path / "c", f, "--depth", 4)
+    assert "12 runs" in r.stdout and {k[0].count('"depth":4') for k in rows(tmp_path / "c")} == {1}
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.toml")), ids=lambda p: p.name)
+def test_example_grids_run(invoke, tmp_path, path):
+    # the example's other axes, shrunk: one seed, four layers of four units
+    r = invoke("sweep", path, "--seeds", 1, "--depth", 4, "--width", 4, "--batch", 2,
+               "--out", tmp_path, "--no-table", "--csv")  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    assert (tmp_path / "sweep.csv").stat().st_size > 0
+
+
+# ---------------------------------------------------------------- output
+
+
+def test_table_fits_80_columns_and_aggregates(invoke, tmp_path):
+    r = sweep(invoke, tmp_path, "--depth", "3,6", "--init", "he,xavier,normal", "--act",
+              "relu,tanh", "--gain", "0.5:2.0:16", "--seeds", 3)  # fmt: skip
+    lines = r.stdout.splitlines()
+    assert max(map(len, lines)) <= 80
+    head = next(ln.split() for ln in lines if ln.split()[:1] == ["depth"])
+    assert head == ["depth", "act", "init", "gain", "n", "median", "IQR", "vanish", "explode",
+                    "overflow"]  # fmt: skip
+    assert sum(1 for ln in lines if ln.split()[:1] in (["3"], ["6"])) == 2 * 3 * 2 * 16
+
+
+def test_aggregate_over_seeds(tmp_path):
+    g = Grid({"depth": (30,), "init": ("xavier", "he"), "width": (16,), "batch": (8,)}, seeds=5)
+    with Store.open(tmp_path) as st:
+        p = plan(g, st)
+        list(execute(p, st, Serial()))
+        recs = records(p, st)
+    agg = aggregate(g, recs)
+    assert agg["axes"] == {"init": ["xavier_uniform", "he_normal"]}
+    for point in agg["points"]:
+        mine = sorted(r["summary"]["log10_delta_ratio"] for r in recs
+                      if r["config"]["init"] == point["values"]["init"])  # fmt: skip
+        assert point["runs"] == 5 and point["median"] == mine[2]
+        assert point["min"] == mine[0] and point["max"] == mine[4]
+        verdicts = [r["summary"]["verdict"] for r in recs
+                    if r["config"]["init"] == point["values"]["init"]]  # fmt: skip
+        assert point["vanishing"] == verdicts.count("vanishing") / 5
+    # Xavier loses √2 per ReLU layer; He keeps δ, up to finite-width luck
+    assert agg["points"][0]["vanishing"] == 1.0 and agg["points"][1]["stable"] >= 0.6
+
+
+def test_heatmap_and_lines_show_the_aggregated_numbers(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib.collections import PolyCollection, QuadMesh
+
+    from gradsim.report.plots_sweep import plot_sweep
+
+    g = Grid({"depth": (3, 8, 20), "gain": (0.6, 1.0, 1.4, 1.8), "activation": ("relu", "tanh"),
+              "init": ("xavier",), "width": (8,), "batch": (4,)}, seeds=3)  # fmt: skip
+    with Store.open(tmp_path) as st:
+        p = plan(g, st)
+        list(execute(p, st, Serial()))
+        agg = aggregate(g, records(p, st))
+    median = {(pt["values"]["depth"], pt["values"]["gain"], pt["values"]["activation"]):
+              pt["median"] for pt in agg["points"]}  # fmt: skip
+    fig = plot_sweep(agg, "depth", "gain")
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    meshes = [(ax, c) for ax in panels for c in ax.collections if isinstance(c, QuadMesh)]
+    assert len(meshes) == 2
+    for (ax, mesh), act in zip(meshes, ("relu", "tanh"), strict=True):
+        assert ax.get_title() == f"act={act}"
+        data = mesh.get_array().reshape(4, 3)  # rows: gain, columns: depth
+        for (i, gain), (j, depth) in itertools.product(enumerate((0.6, 1.0, 1.4, 1.8)),
+                                                       enumerate((3, 8, 20))):  # fmt: skip
+            assert data[i, j] == median[(depth, gain, act)]
+        assert mesh.norm(0.0) == 0.5  # the diverging map is centred on 0
+    fig = plot_sweep(agg, "gain")
+    ax = fig.axes[0]
+    lines = [ln for ln in ax.get_lines() if ln.get_label() in ("depth=3 act=relu",)]
+    assert list(lines[0].get_ydata()) == [median[(3, g_, "relu")] for g_ in (0.6, 1.0, 1.4, 1.8)]
+    assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 6  # IQR bands
+
+
+def test_plot_csv_and_export(invoke, tmp_path):
+    out = tmp_path / "s"
+    r = sweep(invoke, out, "--depth", "3,5", "--gain", "0.5,1", "--seeds", 2, "--csv",
+              "--plot", out / "map.png", "--x", "depth", "--y", "gain")  # fmt: skip
+    assert (out / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = list(csv.DictReader(io.StringIO((out / "sweep.csv").read_text())))
+    assert len(table) == 8 and {"replica", "seed", "depth", "gain", "verdict",
+                                "log10_delta_ratio"} <= set(table[0])  # fmt: skip
+    assert all(float(row["log10_delta_ratio"]) == float(row["log10_delta_ratio"]) for row in table)
+    r = invoke("export", out, "--format", "json")
+    d = json.loads(r.stdout)
+    assert d["kind"] == "sweep-records" and len(d["records"]) == 8
+    r = invoke("export", out, "--layers", "-o", tmp_path / "layers.csv")
+    long = list(csv.DictReader(io.StringIO((tmp_path / "layers.csv").read_text())))
+    assert len(long) == 2 * 2 * (3 + 5) and {"depth", "gain", "layer", "log10_delta_rms"} <= set(
+        long[0]
+    )
+    assert invoke("export", out).stdout == (out / "sweep.csv").read_text()
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (("--init", ","), "empty"),
+        (("--gain", "1:2:0"), "count ≥ 1"),
+        (("--seed", "1,2"), "master seed"),
+        (("--seeds", 0), "--seeds"),
+        (("--depth", "3,5", "--plot", "x.png", "--x", "gain"), "does not vary"),
+        (("--y", "depth"), "--y needs --x"),
+        (("--jobs", 0), "--jobs"),
+        (("--depth", "2,3", "--gain", "1:2:10", "--max-runs", 5), "--max-runs"),
+    ],
+)
+def test_bad_input_one_line_nothing_lost(invoke, tmp_path, args, words):
+    sweep(invoke, tmp_path, "--depth", 3)
+    before = rows(tmp_path)
+    r = invoke("sweep", *SMALL, "--out", tmp_path, "--jobs", 1, *args)
+    one_line_error(r, words)
+    assert rows(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("depth = [3]\ngian = [1.0]\n", "unknown key 'gian'; did you mean 'gain'"),
+        ("depth = []\n", "depth is empty"),
+        ('gain = "0.5:2:0"\n', "count ≥ 1"),
+        ("depth = [3.5]\n", "whole numbers"),
+        ("seeds = 0\n", "seeds"),
+        ("depth = [3\n", "not valid TOML"),
+    ],
+)
+def test_bad_grid_files(invoke, tmp_path, text, words):
+    f = tmp_path / "grid.toml"
+    f.write_text(text)
+    one_line_error(invoke("sweep", f, "--out", tmp_path / "s", "--jobs", 1), words)
+
+
+def test_store_of_another_grid_version_is_refused(invoke, tmp_path):
+    sweep(invoke, tmp_path, "--depth", "3,4")
+    with sqlite3.connect(tmp_path / FILENAME) as c:
+        c.execute("UPDATE meta SET value = '0/00000000' WHERE key = 'grid_version'")
+    before = rows(tmp_path)
+    one_line_error(invoke("sweep", *SMALL, "--depth", "3,4,5", "--out", tmp_path), "grid version")
+    assert rows(tmp_path) == before
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / FILENAME).write_text("not a database, just text\n" * 100)
+    one_line_error(invoke("sweep", *SMALL, "--out", tmp_path / "x"), "not")
+
+
+def test_unreachable_scheduler_fails_fast(invoke, tmp_path):
+    pytest.importorskip("distributed")
+    import socket
+
+    sweep(invoke, tmp_path, "--depth", 3)
+    before = rows(tmp_path)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t = time.monotonic()
+    r = invoke("sweep", *SMALL, "--depth", "3,4", "--out", tmp_path,
+               "--scheduler", f"tcp://127.0.0.1:{port}", "--connect-timeout", 1)  # fmt: skip
+    assert time.monotonic() - t < 10
+    one_line_error(r, "cannot reach the Dask scheduler", str(port))
+    assert rows(tmp_path) == before
+
+
+def test_sweep_core_imports_no_presentation_libraries():
+    code = (
+        "import sys, gradsim.sweep, gradsim.sweep.tasks, gradsim.batched; "
+        "print(sorted(m for m in ('click', 'rich', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout  # fmt: skip
+    assert out.strip() == "[]"
