@@ -60,10 +60,11 @@ def check_memory(cfg: RunConfig) -> None:
         )
 
 
-def simulate_network(cfg: RunConfig, net: Network, hist: bool = False) -> Result:
+def simulate_network(cfg: RunConfig, net: Network, hist: bool = False, theory=None) -> Result:
     """Run the pass on a given network (e.g. one loaded from --save-net output).
 
-    ``hist=True`` also returns histograms of H_l and log10|δ_l| at about five layers.
+    ``hist=True`` also returns histograms of H_l and log10|δ_l| at about five layers;
+    ``theory``, a ``theory.RunPrediction``, puts the mean-field prediction beside the result.
     """
     act = ACTIVATIONS[cfg.activation].with_param(cfg.slope)
     capture = hist_layers(cfg.depth) if hist else ()
@@ -71,12 +72,20 @@ def simulate_network(cfg: RunConfig, net: Network, hist: bool = False) -> Result
     result = summarize(cfg, trace, net.symmetric_layers)
     if hist:
         result = replace(result, hist=histograms(trace.samples))
+    if theory is not None:
+        from gradsim.theory import compare_run
+
+        measured = (result.column("log10_act_rms"), result.column("log10_delta_rms"))
+        result = replace(result, theory=compare_run(*measured, theory))
     return result
 
 
-def simulate(config: RunConfig | None = None, *, hist: bool = False, **options) -> Result:
+def simulate(
+    config: RunConfig | None = None, *, hist: bool = False, theory: bool = False, **options
+) -> Result:
     """Build the MLP described by ``options`` (named like the CLI's), run one forward and
-    one backward pass, and return the per-layer statistics and the summary.
+    one backward pass, and return the per-layer statistics and the summary; ``theory=True``
+    adds the mean-field prediction (``gradsim.theory``) beside them.
 
     >>> r = simulate(depth=30, init="xavier", activation="relu")  # doctest: +SKIP
     >>> r.summary.forward                                          # doctest: +SKIP
@@ -93,5 +102,10 @@ def simulate(config: RunConfig | None = None, *, hist: bool = False, **options) 
             raise GradsimError(str(e).replace("RunConfig.__init__()", "simulate()")) from None
     elif options:
         config = replace(config, **options)
+    prediction = None
+    if theory:
+        from gradsim.theory import predict_run
+
+        prediction = predict_run(config)  # before the work: it may refuse the network
     check_memory(config)
-    return simulate_network(config, build_network(config), hist=hist)
+    return simulate_network(config, build_network(config), hist=hist, theory=prediction)

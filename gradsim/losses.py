@@ -28,6 +28,9 @@ class Loss:
     grad: Callable[[Array, float, Array | None], tuple[Array, float]]
     formula: str
     needs_target: bool  # draws T ~ N(0, 1) of the output's shape
+    # E over the targets of (∂E/∂H_L)² per entry, given H_L (any shape) and the batch B:
+    # where the mean-field prediction of δ starts (gradsim.theory)
+    mean_sq_grad: Callable[[Array, int], Array] | None = None
 
 
 def _mse_grad(H: Array, a: float, T: Array) -> tuple[Array, float]:
@@ -39,19 +42,26 @@ def _mse_grad(H: Array, a: float, T: Array) -> tuple[Array, float]:
     return ((H * 10.0**a if a > -320 else 0.0) - T) / B, 0.0
 
 
+def _mse_mean_sq(H: Array, B: int) -> Array:
+    # (H − T)/B with T ~ N(0, 1) independent of H: E_T[(H − T)²] = H² + 1
+    return (H * H + 1.0) / (B * B)
+
+
 LOSSES: dict[str, Loss] = {
-    "mse": Loss("mse", _mse_grad, "E = 1/(2B)·Σ‖H_L − T‖², T ~ N(0, 1)", True),
+    "mse": Loss("mse", _mse_grad, "E = 1/(2B)·Σ‖H_L − T‖², T ~ N(0, 1)", True, _mse_mean_sq),
     "probe": Loss(
         "probe",
         lambda H, a, T: (T, 0.0),
         "∂E/∂H_L = G, G ~ N(0, 1) (pure propagation, as in mean-field studies)",
         True,
+        lambda H, B: np.ones_like(H),
     ),
     "sum": Loss(
         "sum",
         lambda H, a, T: (np.full_like(H, 1.0 / H.shape[0]), 0.0),
         "E = Σ H_L / B (the out.sum() idiom)",
         False,
+        lambda H, B: np.full_like(H, 1.0 / (B * B)),
     ),
 }
 

@@ -80,6 +80,18 @@ def draw_bias(rule: str, fan_in: int, fan_out: int, rng, cfg: RunConfig) -> Arra
     return rng.uniform(-bound, bound, size=fan_out)
 
 
+def bias_moments(rule: str, fan_in: int, cfg: RunConfig) -> tuple[float, float]:
+    """(mean, std) of the biases ``draw_bias`` draws by ``rule``: what mean-field theory
+    needs (gradsim.theory). Kept beside draw_bias so the two cannot drift apart."""
+    if rule == "zeros":
+        return 0.0, 0.0
+    if rule == "constant":
+        return cfg.bias_value, 0.0
+    if rule == "normal":
+        return 0.0, cfg.bias_std
+    return 0.0, 1.0 / math.sqrt(3.0 * fan_in)  # U(±1/√fan_in)
+
+
 def build_network(cfg: RunConfig) -> Network:
     dtype = np.dtype(cfg.dtype)
     n = cfg.layer_widths

@@ -99,6 +99,8 @@ class Result:
     layers: tuple[LayerStats, ...]
     summary: Summary
     hist: dict | None = None  # histograms of H_l and log10|δ_l| at a few layers
+    # mean-field prediction beside the measurement (theory.compare_run): {"layers", "summary"}
+    theory: dict | None = None
 
     def to_dict(self) -> dict:
         d = {
@@ -110,6 +112,10 @@ class Result:
         }
         if self.hist is not None:
             d["hist"] = _clean(self.hist)
+        if self.theory is not None:
+            for row, pred in zip(d["layers"], self.theory["layers"], strict=True):
+                row.update(_clean(pred))
+            d["summary"]["theory"] = _clean(self.theory["summary"])
         return d
 
     def column(self, name: str) -> np.ndarray:

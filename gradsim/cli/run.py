@@ -39,12 +39,17 @@ def _parse_fail_on(text: str | None) -> set[str]:
 )
 @click.option("--all-layers", is_flag=True, help="Show every layer, not a sample.")
 @click.option(
+    "--theory",
+    is_flag=True,
+    help="Add the mean-field prediction beside the measurement (table, JSON, --plot).",
+)
+@click.option(
     "--fail-on",
     default=None,
     metavar="LIST",
     help="Exit with code 3 if the verdict is one of: vanishing,exploding,overflow.",
 )
-def run_cmd(fmt, output, plot_path, save_net, hist, all_layers, fail_on, **kwargs):
+def run_cmd(fmt, output, plot_path, save_net, hist, all_layers, theory, fail_on, **kwargs):
     """Simulate an L-layer MLP and report per-layer activation and gradient statistics.
 
     \b
@@ -52,6 +57,7 @@ def run_cmd(fmt, output, plot_path, save_net, hist, all_layers, fail_on, **kwarg
     gradsim run --depth 152 --init xavier --act relu   # the signal collapses
     gradsim run --init identity --gain 1.2 --act linear --depth 50   # 1.2^L growth
     gradsim run --depth 152 --init xavier --hist --plot xavier.png
+    gradsim run --depth 50 --act tanh --init xavier --theory --plot tanh.png
     """
     from gradsim.core import check_memory, simulate_network
     from gradsim.network import build_network
@@ -63,9 +69,17 @@ def run_cmd(fmt, output, plot_path, save_net, hist, all_layers, fail_on, **kwarg
     if save_net and not save_net.endswith(".npz"):
         raise GradsimError(f"--save-net writes NumPy .npz files; name it FILE.npz (got {save_net})")
     check_outputs(output, plot_path, save_net)
+    prediction = None
+    if theory:  # before the work: the theory may refuse this network
+        from gradsim.theory import predict_run
+
+        try:
+            prediction = predict_run(cfg)
+        except GradsimError as e:
+            raise GradsimError(f"--theory: {e}") from None
     check_memory(cfg)
     net = build_network(cfg)
-    result = simulate_network(cfg, net, hist=hist)
+    result = simulate_network(cfg, net, hist=hist, theory=prediction)
     if save_net:
         export.save_network(save_net, net, result.to_dict()["config"])
     emit(fmt, output, plot_path, result.to_dict(), export.to_csv,

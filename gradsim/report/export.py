@@ -70,12 +70,15 @@ def to_json(result_dict: dict) -> str:
 
 
 def to_csv(result_dict: dict) -> str:
-    """One row per layer, the JSON's layer fields as columns; empty cells for null."""
+    """One row per layer, the JSON's layer fields as columns (then any others the rows
+    carry, such as the mean-field predictions of --theory); empty cells for null."""
+    rows = result_dict["layers"]
+    fields = [*LAYER_FIELDS, *(k for k in (rows[0] if rows else {}) if k not in LAYER_FIELDS)]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(LAYER_FIELDS)
-    for row in result_dict["layers"]:
-        w.writerow(["" if row[k] is None else row[k] for k in LAYER_FIELDS])
+    w.writerow(fields)
+    for row in rows:
+        w.writerow(["" if row[k] is None else row[k] for k in fields])
     return buf.getvalue()
 
 

@@ -27,6 +27,9 @@ KINDS = ("run", "compare")
 ACT = ("log10_act_rms", "RMS of $H_l$")
 DELTA = ("log10_delta_rms", r"RMS of $\delta_l = \partial E/\partial Z_l$")
 GRAD = ("log10_grad_norm", r"$\|\partial E/\partial W_l\|_F$")
+# the mean-field predictions of `gradsim run --theory`, drawn dashed in the measured color
+ACT_PRED = ("log10_act_pred", "mean-field prediction")
+DELTA_PRED = ("log10_delta_pred", r"$\delta_l$, mean-field prediction")
 
 _SIZE = (11.0, 4.5)  # inches; two panels side by side
 _SIZE_HIST = (11.0, 8.0)  # with the row of histograms
@@ -66,7 +69,9 @@ def plot_run(d: dict, *, fig=None):
     largest finite number where they fall near the data; a vertical line marks the first
     layer a plain computation in the dtype meets inf/NaN. If ``d`` has ``"hist"``, a second
     row shows histograms of the activation values and of log10|δ_l| at a few layers, in the
-    style of Glorot & Bengio (2010), figs. 6-7.
+    style of Glorot & Bengio (2010), figs. 6-7. Layers that carry ``log10_act_pred`` and
+    ``log10_delta_pred`` (``gradsim run --theory``) get the mean-field prediction dashed, in
+    the color of the measured curve.
 
     Parameters
     ----------
@@ -90,6 +95,11 @@ def plot_run(d: dict, *, fig=None):
     colors = _colors()
     _line(ax_a, layers, ACT, colors[0])
     _line(ax_b, layers, DELTA, colors[1])
+    theory = any(ACT_PRED[0] in row for row in layers)
+    if theory:
+        dashed = {"linestyle": "--", "marker": None, "linewidth": 1.3}
+        _line(ax_a, layers, ACT_PRED, colors[0], **dashed)
+        _line(ax_b, layers, DELTA_PRED, colors[1], **dashed)
     _line(ax_b, layers, GRAD, colors[2])
     depth = cfg["depth"]
     _label_panels(ax_a, ax_b)  # before the notes, which go beside the titles if they fit
@@ -102,6 +112,8 @@ def plot_run(d: dict, *, fig=None):
         _finish_panel(ax, depth, [cfg["dtype"]], marks)
     if _data_lines(ax_b):
         ax_b.legend(loc="best", fontsize=8)
+    if theory and len(_data_lines(ax_a)) > 1:
+        ax_a.legend(loc="best", fontsize=8)
     if hist:
         _histograms(ax_c, ax_d, hist)
     verdict = summary.get("verdict", "?")

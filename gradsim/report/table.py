@@ -103,6 +103,8 @@ def sparkline(values, width: int = 56) -> str:
 
 def run_table(result: Result, all_layers: bool = False) -> Table:
     layers = result.layers
+    # with --theory the predicted RMS stand beside the measured (‖∂W‖/‖W‖ makes room)
+    pred = result.theory["layers"] if result.theory else None
     ids = range(1, len(layers) + 1) if all_layers else sample_layers(result)
     show_dead = any(s.dead_frac and s.dead_frac > 0 for s in layers)
     show_sat = any(s.saturated_frac and s.saturated_frac > 0 for s in layers)
@@ -116,16 +118,24 @@ def run_table(result: Result, all_layers: bool = False) -> Table:
     scale = max([math.log10(result.config.threshold), *finite_rels])
 
     shown = len(ids) if not isinstance(ids, range) else len(layers)
-    caption = None
+    notes = []
     if shown < len(layers):
-        caption = f"{shown}/{len(layers)} layers (first, last, worst, spaced) · --all-layers"
+        notes.append(f"{shown}/{len(layers)} layers (first, last, worst, spaced) · --all-layers")
+    if pred:
+        notes.append("pred: mean-field prediction")
+    caption = "\n".join(notes) or None
     t = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False, caption=caption,
               caption_justify="left", caption_style="dim")  # fmt: skip
     t.add_column("layer", justify="right")
     t.add_column("act rms", justify="right")
+    if pred:
+        t.add_column("pred", justify="right", style="dim")
     t.add_column("δ rms", justify="right")
+    if pred:
+        t.add_column("pred", justify="right", style="dim")
     t.add_column("‖∂E/∂W‖", justify="right")
-    t.add_column("‖∂W‖/‖W‖", justify="right")
+    if not pred:
+        t.add_column("‖∂W‖/‖W‖", justify="right")
     if show_dead:
         t.add_column("dead", justify="right")
     if show_sat:
@@ -135,13 +145,19 @@ def run_table(result: Result, all_layers: bool = False) -> Table:
     t.add_column(head, justify="center", no_wrap=True)
     for l in ids:
         s = layers[l - 1]
-        row = [
-            str(l),
-            sci(s.log10_act_rms),
-            sci(s.log10_delta_rms),
-            sci(s.log10_grad_norm),
-            sci(_log(s.grad_to_weight)),
-        ]
+        if pred:
+            p = pred[l - 1]
+            row = [
+                str(l),
+                sci(s.log10_act_rms),
+                sci(p["log10_act_pred"]),
+                sci(s.log10_delta_rms),
+                sci(p["log10_delta_pred"]),
+                sci(s.log10_grad_norm),
+            ]
+        else:
+            row = [str(l), sci(s.log10_act_rms), sci(s.log10_delta_rms),
+                   sci(s.log10_grad_norm), sci(_log(s.grad_to_weight))]  # fmt: skip
         if show_dead:
             row.append(_pct(s.dead_frac))
         if show_sat:
@@ -181,6 +197,13 @@ def summary_panel(result: Result) -> Panel:
         lines.append("\n")
     for sentence in s.sentences:
         lines.append("• " + sentence + "\n")
+    if result.theory:
+        th = result.theory["summary"]
+        said = th["sentences"]
+        for i, sentence in enumerate(said):
+            # the finite-width warning, when there is one, is the last sentence
+            warn = th.get("finite_width_warning") and i == len(said) - 1
+            lines.append("• " + sentence + "\n", style="yellow" if warn else "")
     lines.rstrip()
     border = VERDICT_STYLE.get(s.verdict, "white").replace("bold ", "")
     return Panel(lines, title="summary", title_align="left", border_style=border)

@@ -1,0 +1,276 @@
+"""Figures of the mean-field theory: the order-to-chaos phase diagram and the singular values
+of the input–output Jacobian, drawn from their JSON forms (``theory.phase_dict``,
+``theory.spectrum_dict``), so a saved result is redrawn without recomputing.
+
+matplotlib is imported inside the functions, never at module level, and only through
+``matplotlib.figure.Figure`` (no pyplot, no global state), as in ``report/plots.py``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gradsim.errors import GradsimError
+from gradsim.report.plots import _colors, _new_figure, _pow10_axis, _title_parts
+
+_SIZE_PHASE = (8.0, 5.6)  # inches
+_SIZE_SPECTRUM = (8.0, 4.6)
+_XI_RANGE = (0.5, 1000.0)  # ξ_c colour scale (layers), logarithmic, clipped at both ends
+_MARKERS = "osD^vP*Xhp"
+# measured runs on the phase diagram, by verdict (the table's colours)
+_VERDICT_COLORS = {"stable": "#2ca02c", "vanishing": "#1f77b4", "exploding": "#d62728",
+                   "overflow": "#c051c0"}  # fmt: skip
+
+
+def _check(d, kind: str) -> None:
+    if not isinstance(d, dict) or d.get("kind") != kind or "gradsim" not in d:
+        raise GradsimError(f"expected a gradsim {kind} result")
+
+
+def plot_phase(d: dict, *, fig=None):
+    """The order-to-chaos phase diagram (Schoenholz et al. 2017, fig. 1).
+
+    Colour: the correlation depth scale ξ_c over (σ_w², σ_b²), on a log scale; it diverges
+    on the critical line χ₁ = 1 (white), which separates the ordered phase (χ₁ < 1, gradients
+    vanish) from the chaotic one (χ₁ > 1, gradients explode). Hatched grey: the length q^l
+    diverges (unbounded φ with χ₁ > 1), where c* and ξ_c are not defined. Points: the
+    registered initializers; with an overlay, measured runs coloured by their verdict.
+
+    Parameters
+    ----------
+    d : dict
+        A phase diagram's JSON form (``theory.phase_dict``, kind "phase").
+    fig : matplotlib.figure.Figure, optional
+        Draw into this (empty) figure instead of a new one.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.colors import LogNorm
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    _check(d, "phase")
+    fig = _new_figure(fig, _SIZE_PHASE)
+    ax = fig.subplots()
+    x = np.asarray(d["sigma_w2"], float)
+    y = np.asarray(d["sigma_b2"], float)
+    xi = np.array([[np.nan if v is None else v for v in row] for row in d["xi_c"]], float)
+    diverges = np.asarray(d["q_star_infinite"], bool)
+    xe, ye = _edges(x), _edges(y)
+    # ξ_c is ∞ on the critical line itself: show it at the top of the scale
+    xi = np.where(np.isinf(xi), _XI_RANGE[1], xi)
+    shown = np.ma.masked_where(~np.isfinite(xi) | diverges, np.clip(xi, *_XI_RANGE))
+    import matplotlib
+
+    cmap = matplotlib.colormaps["magma"].copy()
+    mesh = ax.pcolormesh(xe, ye, shown, cmap=cmap, norm=LogNorm(*_XI_RANGE), shading="flat",
+                         rasterized=True)  # fmt: skip
+    handles = []
+    if diverges.any():
+        ax.pcolormesh(xe, ye, np.ma.masked_where(~diverges, np.ones_like(xi)), cmap="Greys",
+                      vmin=0, vmax=4, shading="flat", rasterized=True)  # fmt: skip
+        handles.append(Patch(facecolor="0.8", edgecolor="0.6",
+                             label="q* = ∞: the length diverges (ξ_c undefined)"))  # fmt: skip
+    cbar = fig.colorbar(mesh, ax=ax, extend="both", pad=0.02)
+    cbar.set_label(r"$\xi_c$: depth scale of correlations (layers)")
+    line = d.get("critical_line") or {}
+    crit = np.array([np.nan if v is None else v for v in line.get("sigma_w2", [])], float)
+    ly = np.asarray(line.get("sigma_b2", []), float)
+    if np.isfinite(crit).any():
+        ax.plot(crit, ly, color="white", linewidth=2.2, zorder=4)
+        ax.plot(crit, ly, color="0.1", linewidth=0.8, linestyle="--", zorder=5)
+        handles.append(Line2D([], [], color="0.1", linestyle="--", linewidth=1,
+                              label=r"critical line $\chi_1 = 1$"))  # fmt: skip
+        _phase_labels(ax, crit, ly, xe, diverges)
+    colors = _colors()
+    k = 0
+    tol_x, tol_y = 1e-9 * (xe[-1] - xe[0]), 1e-9 * (ye[-1] - ye[0])
+    for p in d.get("initializers") or []:
+        if not (xe[0] - tol_x <= p["sigma_w2"] <= xe[-1] + tol_x
+                and ye[0] - tol_y <= p["sigma_b2"] <= ye[-1] + tol_y):  # fmt: skip
+            continue
+        marker = _MARKERS[k % len(_MARKERS)]
+        ax.plot(p["sigma_w2"], p["sigma_b2"], marker=marker, markersize=8, color=colors[k % 10],
+                markeredgecolor="white", markeredgewidth=1.0, linestyle="none", zorder=6,
+                clip_on=False)  # fmt: skip
+        handles.append(Line2D([], [], marker=marker, color=colors[k % 10], linestyle="none",
+                              markeredgecolor="white", label=_names(p["names"])))  # fmt: skip
+        k += 1
+    overlay = [r for r in d.get("overlay") or [] if r.get("activation") == d["activation"]]
+    for verdict in dict.fromkeys(r.get("verdict") for r in overlay):
+        pts = [r for r in overlay if r.get("verdict") == verdict]
+        color = _VERDICT_COLORS.get(verdict, "white")
+        xs, ys = [r["sigma_w2"] for r in pts], [r["sigma_b2"] for r in pts]
+        ax.scatter(xs, ys, s=46, marker="o", facecolor="none", edgecolor=color, linewidth=1.8,
+                   zorder=7, clip_on=False)  # fmt: skip
+        handles.append(Line2D([], [], marker="o", markerfacecolor="none", color=color,
+                              linestyle="none", label=f"measured: {verdict}"))  # fmt: skip
+    ax.set_xlim(xe[0], xe[-1])
+    ax.set_ylim(ye[0], ye[-1])
+    ax.set_xlabel(r"$\sigma_w^2$   (Var $W$ = $\sigma_w^2$/fan_in)")
+    ax.set_ylabel(r"$\sigma_b^2$   (Var $b$)")
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    left = len(d.get("overlay") or []) - len(overlay)
+    note = f" · {left} run(s) of another activation left out" if left else ""
+    ax.set_title(f"order-to-chaos phase diagram · {d['activation']} · markers at width "
+                 f"{d['width']}{note}", fontsize=10)  # fmt: skip
+    return fig
+
+
+def _edges(c: np.ndarray) -> np.ndarray:
+    """Cell edges around centers ``c`` (evenly spaced), clipped at 0."""
+    if c.size == 1:
+        return np.array([max(c[0] - 0.5, 0.0), c[0] + 0.5])
+    h = np.diff(c)
+    e = np.concatenate([[c[0] - h[0] / 2], (c[:-1] + c[1:]) / 2, [c[-1] + h[-1] / 2]])
+    return np.maximum(e, 0.0)
+
+
+def _names(names: list[str]) -> str:
+    """'xavier_*, lecun_*, orthogonal': variants sharing a stem (xavier_uniform,
+    xavier_normal) merged."""
+    stems: dict[str, list[str]] = {}
+    for n in names:
+        stems.setdefault(n.partition("_")[0], []).append(n)
+    text = ", ".join(f"{stem}_*" if len(v) > 1 else v[0] for stem, v in stems.items())
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _phase_labels(ax, crit, y, xe, diverges) -> None:
+    """'ordered' left of the critical line, 'chaotic' right of it, with what that means
+    where there is room for it; the right side is 'exploding' where the length diverges
+    there (relu: no chaos, the signal itself blows up)."""
+    mid = len(y) // 2
+    c = crit[mid] if np.isfinite(crit[mid]) else np.nanmedian(crit)
+    span = xe[-1] - xe[0]
+    # about the share of the axes' width one character of 11 pt takes
+    char = 11 / 72 * 0.6 / (ax.figure.get_figwidth() * 0.72)
+    kw = {"ha": "center", "va": "center", "fontsize": 11, "color": "white", "zorder": 5,
+          "fontweight": "bold"}  # fmt: skip
+    right = diverges[:, _edges_center_index(xe, (c + xe[-1]) / 2)].mean() > 0.5
+    sides = ((xe[0], c, "ordered", r"$\chi_1 < 1$: gradients vanish"),
+             (c, xe[-1], "exploding" if right else "chaotic",
+              r"$\chi_1 > 1$: gradients explode"))  # fmt: skip
+    for lo, hi, name, meaning in sides:
+        room = (hi - lo) / span
+        if room >= 26 * char:
+            ax.text((lo + hi) / 2, y[mid], f"{name}\n{meaning}", **kw)
+        elif room >= (len(name) + 2) * char:
+            ax.text((lo + hi) / 2, y[mid], name, **kw)
+
+
+def _edges_center_index(xe, x: float) -> int:
+    return int(np.clip(np.searchsorted(xe, x) - 1, 0, len(xe) - 2))
+
+
+def plot_spectrum(d, *, fig=None):
+    """Histogram of the singular values s of the input–output Jacobian (Pennington,
+    Schoenholz & Ganguli 2017), pooled over the inputs; several spectra (a list of dicts)
+    are overlaid. The axis is log10 s where the values span more than a factor 10.
+
+    Parameters
+    ----------
+    d : dict or list of dict
+        Spectrum JSON forms (``theory.spectrum_dict``, kind "spectrum").
+    fig : matplotlib.figure.Figure, optional
+        Draw into this (empty) figure instead of a new one.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    ds = d if isinstance(d, list) else [d]
+    if not ds:
+        raise GradsimError("no spectrum to draw")
+    for one in ds:
+        _check(one, "spectrum")
+    fig = _new_figure(fig, _SIZE_SPECTRUM)
+    ax = fig.subplots()
+    logs = [_log_values(one) for one in ds]
+    finite = np.concatenate([v[np.isfinite(v)] for v in logs])
+    if finite.size == 0:
+        raise GradsimError("every singular value is zero or not finite: nothing to draw")
+    lo, hi = float(finite.min()), float(finite.max())
+    use_log = hi - lo > 1.0
+    colors = _colors()
+    edges = np.linspace(lo, hi, 61) if use_log else np.linspace(10**lo, 10**hi, 61)
+    if edges[-1] - edges[0] < 1e-9 * max(1.0, abs(edges[-1])):  # all equal: one thin bin
+        mid = edges[0]
+        edges = np.linspace(mid - 0.05 * max(abs(mid), 1e-3), mid + 0.05 * max(abs(mid), 1e-3),
+                            61)  # fmt: skip
+    for i, (one, v) in enumerate(zip(ds, logs, strict=True)):
+        vals = v[np.isfinite(v)] if use_log else 10.0 ** v[np.isfinite(v)]
+        counts, _ = np.histogram(vals, edges)
+        zeros = int(np.count_nonzero(v == -np.inf))  # exact zeros: no place on a log axis
+        share = counts / max(v.size, 1)
+        label = _spectrum_label(one) if len(ds) > 1 else "singular values"
+        spread = one.get("spread")
+        notes = [] if spread is None else [f"spread {spread:.3g}" if spread > 1e-12 else
+                                           "spread 0"]  # fmt: skip
+        if zeros:
+            notes.append(f"{zeros / v.size:.0%} at 0 or below rounding, not drawn")
+        label += f"  ({', '.join(notes)})" if notes else ""
+        ax.stairs(share, edges, color=colors[i % 10], linewidth=1.5, label=label,
+                  fill=len(ds) == 1, alpha=0.85 if len(ds) > 1 else 0.35)  # fmt: skip
+        if len(ds) == 1:
+            ax.stairs(share, edges, color=colors[0], linewidth=1.5)
+    if len(ds) > 1:  # a spike (an isometric net) beside spreads over decades: log shares
+        ax.set_yscale("log")
+    if use_log:
+        _pow10_axis(ax.xaxis)
+        ax.set_xlabel("singular value $s$ of $J = \\partial H_L/\\partial H_0$ (log scale)")
+    else:
+        ax.set_xlabel("singular value $s$ of $J = \\partial H_L/\\partial H_0$")
+    ax.set_ylabel("share of the singular values (log)" if len(ds) > 1 else
+                  "share of the singular values")  # fmt: skip
+    ax.grid(True, color="0.92", linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.legend(loc="best", fontsize=8)
+    if len(ds) == 1:
+        one = ds[0]
+        parts = [
+            t for keys, t in _title_parts(one["config"]) if not keys & {"batch", "loss", "dtype"}
+        ]
+        ax.set_title(" · ".join(parts) + f" · {one['inputs']} inputs\n"
+                     + _moments_text(one), fontsize=10)  # fmt: skip
+    else:
+        ax.set_title("singular values of the input–output Jacobian", fontsize=10)
+    return fig
+
+
+def _log_values(d: dict) -> np.ndarray:
+    sv = np.array([[np.nan if v is None else v for v in row] for row in d["singular_values"]],
+                  float).ravel()  # fmt: skip
+    with np.errstate(divide="ignore"):
+        return np.log10(sv)
+
+
+def _spectrum_label(d: dict) -> str:
+    c = d["config"]
+    gain = f" γ={c['gain']:.3g}" if c.get("gain", 1) != 1 else ""
+    return f"{c['activation']} · {c['init']}{gain} · L={c['depth']}"
+
+
+def _moments_text(d: dict) -> str:
+    mean = d.get("log10_mean_sq")
+    text = []
+    if mean is not None:
+        text.append(f"mean $s^2$ = {_fmt(mean)}")
+    if d.get("log10_mean_sq_pred") is not None:
+        text.append(f"mean field {_fmt(d['log10_mean_sq_pred'])}")
+    if d.get("spread") is not None:
+        text.append(r"Var$\lambda$/(E$\lambda$)$^2$ = " + f"{d['spread']:.3g}")
+    if d.get("log10_condition") is not None:
+        text.append(f"$s_{{max}}/s_{{min}}$ = {_fmt(d['log10_condition'])}")
+    return " · ".join(text)
+
+
+def _fmt(log10v: float) -> str:
+    if -2 <= log10v <= 3:
+        return f"{10**log10v:.3g}"
+    e = math.floor(log10v)
+    return f"${10 ** (log10v - e):.1f}{{\\cdot}}10^{{{e}}}$"
