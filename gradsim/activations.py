@@ -7,6 +7,7 @@ the CLI choices, the listing and the parametrized tests all read this dict.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,9 +69,14 @@ def _softplus(Z: Array) -> Array:
     return np.maximum(Z, 0) + np.log1p(np.exp(-np.abs(Z)))
 
 
+@functools.cache
+def _hermite_nodes(n: int = 80) -> tuple[Array, Array]:
+    return np.polynomial.hermite_e.hermegauss(n)
+
+
 def _second_moment_gain(fn: Callable[[Array], Array]) -> float:
     """1/√E[φ(z)²] for z ~ N(0, 1): the gain that keeps the second moment at unit input."""
-    x, w = np.polynomial.hermite_e.hermegauss(80)
+    x, w = _hermite_nodes()
     return float(1.0 / math.sqrt(np.dot(w, fn(x) ** 2) / math.sqrt(2 * math.pi)))
 
 
