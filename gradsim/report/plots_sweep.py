@@ -318,7 +318,9 @@ def plot_lines(agg: dict, x: str, *, fig=None):
     elif rest:
         ax.legend(fontsize=8, loc="best")
     note = f" · dashed: ×{thr:g} and ÷{thr:g}" if thr else ""
-    ax.set_title(f"{_QUANTITY} over {agg['seeds']} seed(s) · {_base_text(agg)}{note}",
+    # over the whole figure, in two lines: a title over the axes alone is clipped when the
+    # legend stands beside them
+    fig.suptitle(f"{_QUANTITY} over {agg['seeds']} seed(s)\n{_base_text(agg)}{note}",
                  fontsize=9)  # fmt: skip
     return fig
 
