@@ -419,3 +419,18 @@ def test_overlay_reads_runs_compares_and_sweep_records():
     assert T.overlay_points(identity) == []  # outside the theory: left out, not an error
     with pytest.raises(GradsimError, match="--overlay"):
         T.overlay_points({"gradsim": "0", "kind": "phase"})
+
+
+def test_plot_redraws_phase_and_spectrum_json(invoke, tmp_path):
+    spec = tmp_path / "spec.json"
+    r = invoke("spectrum", "--act", "linear", "--init", "orthogonal", "--depth", 4,
+               "--width", 32, "--format", "json", "-o", spec)  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    phase = tmp_path / "phase.json"
+    r = invoke("phase", "--act", "relu", "--grid", 12, "-o", tmp_path / "p.png", "--data", phase)
+    assert r.exit_code == 0, r.stderr
+    for src in (spec, phase):
+        out = tmp_path / f"{src.stem}.png"
+        r = invoke("plot", src, "-o", out)
+        assert r.exit_code == 0, r.stderr
+        assert out.read_bytes()[:4] == b"\x89PNG"

@@ -8,7 +8,7 @@ or a ``start:stop:count`` range, and ``configs_from`` expands the cartesian prod
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import click
 import numpy as np
@@ -100,11 +100,15 @@ def _click_option(o: _Opt, listable: bool):
     return click.option(*o.decls, o.dest, **kw)
 
 
-def network_options(f=None, *, listable: bool = False):
-    """Decorate a command with every network option (comma lists if ``listable``)."""
+def network_options(f=None, *, listable: bool = False, only=None, defaults=None):
+    """Decorate a command with the network options (comma lists if ``listable``): every
+    one, or those whose names are in ``only``, with ``defaults`` replacing their own."""
+    chosen = [o for o in OPTIONS if only is None or o.dest in only]
+    defaults = defaults or {}
 
     def deco(f):
-        for o in reversed(OPTIONS):
+        for o in reversed(chosen):
+            o = replace(o, default=defaults.get(o.dest, o.default))
             f = _click_option(o, listable)(f)
         return f
 

@@ -1,4 +1,4 @@
-"""gradsim plot: redraw a saved run or compare result without recomputing."""
+"""gradsim plot: redraw a saved result (run, compare, phase, spectrum) without recomputing."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import click
 
 from gradsim.cli import cli
 from gradsim.errors import GradsimError
+
+PLOTTABLE = ("run", "compare", "phase", "spectrum")
 
 
 def load_result(path: str) -> dict:
@@ -19,8 +21,8 @@ def load_result(path: str) -> dict:
         raise GradsimError(f"cannot read {path}: {e.strerror or e}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise GradsimError(f"{path} is not JSON ({e})") from None
-    if not isinstance(d, dict) or "gradsim" not in d or d.get("kind") not in ("run", "compare"):
-        raise GradsimError(f"{path} is not a gradsim run or compare result")
+    if not isinstance(d, dict) or "gradsim" not in d or d.get("kind") not in PLOTTABLE:
+        raise GradsimError(f"{path} is not a gradsim {', '.join(PLOTTABLE)} result")
     return d
 
 
@@ -29,7 +31,8 @@ def load_result(path: str) -> dict:
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
               metavar="FIG", help="The figure to write: .png, .svg or .pdf.")  # fmt: skip
 def plot_cmd(result, output):
-    """Draw the figure of a saved result (`gradsim run/compare --format json`).
+    """Draw the figure of a saved result (run, compare, spectrum: --format json;
+    phase: --data).
 
     \b
     gradsim run --depth 152 --init xavier --hist --format json -o run.json

@@ -10,7 +10,7 @@ import click
 
 from gradsim.cli import cli
 from gradsim.cli._console import console, render_text
-from gradsim.cli.options import OPTIONS, _click_option, config_from
+from gradsim.cli.options import config_from, network_options
 from gradsim.errors import GradsimError
 
 MAX_THEORY_DEPTH = 10_000  # the prediction is one quadrature per layer
@@ -25,16 +25,7 @@ _DEFAULTS = {"loss": "probe"}  # theory: δ from ∂E/∂H_L ~ N(0, 1), the mean
 
 def _options(names, defaults=None):
     """The shared network options named in ``names``, as click options."""
-    chosen = [o for o in OPTIONS if o.dest in names]
-    defaults = defaults or {}
-
-    def deco(f):
-        for o in reversed(chosen):
-            o = replace(o, default=defaults.get(o.dest, o.default))
-            f = _click_option(o, listable=False)(f)
-        return f
-
-    return deco
+    return network_options(only=names, defaults=defaults)
 
 
 def _config(kwargs: dict, **fixed):

@@ -43,7 +43,8 @@ _AXIS_NAMES = {"activation": "act"}  # as the CLI spells the option
 
 
 def plot_result(d: dict, **kw):
-    """The figure of any gradsim result: ``plot_run`` or ``plot_compare`` by ``d["kind"]``.
+    """The figure of any gradsim result, by ``d["kind"]``: ``plot_run``, ``plot_compare``,
+    or the theory module's ``plot_phase`` and ``plot_spectrum``.
 
     Parameters
     ----------
@@ -57,6 +58,11 @@ def plot_result(d: dict, **kw):
     GradsimError
         If ``d`` is not a gradsim run or compare result.
     """
+    if isinstance(d, dict) and d.get("kind") in ("phase", "spectrum") and "gradsim" in d:
+        from gradsim.report import plots_theory
+
+        draw = plots_theory.plot_phase if d["kind"] == "phase" else plots_theory.plot_spectrum
+        return draw(d, **kw)
     kind = _kind(d)
     return (plot_run if kind == "run" else plot_compare)(d, **kw)
 
