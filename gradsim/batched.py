@@ -30,7 +30,17 @@ import numpy as np
 
 from gradsim.activations import ACTIVATIONS, Activation
 from gradsim.config import RunConfig
-from gradsim.engine import _LOG10_2, Trace, _exp10, _log10, _moments, _ones, _pow2, _Precision
+from gradsim.engine import (
+    _LOG10_2,
+    Trace,
+    _exp10,
+    _log10,
+    _moments,
+    _ones,
+    _pow2,
+    _Precision,
+    _Workspace,
+)
 from gradsim.initializers import INITIALIZERS
 from gradsim.losses import LOSSES, Loss
 from gradsim.network import _BIASES, _INPUTS, _TARGETS, _WEIGHTS, draw_bias
@@ -186,20 +196,6 @@ def simulate_batched(configs: Sequence[RunConfig]) -> list[Result]:
 # ---------------------------------------------------------------- the pass
 
 
-class _Work:
-    """Work arrays reused from layer to layer (as the engine's ``_Workspace``): fresh pages
-    cost more than the arithmetic on them. ``get(name, shape)`` views a flat buffer sized
-    for the largest request."""
-
-    def __init__(self, size: int, dtype: np.dtype):
-        self.size, self.dtype, self.bufs = size, dtype, {}
-
-    def get(self, name: str, shape: tuple[int, ...]) -> Array:
-        if name not in self.bufs:
-            self.bufs[name] = np.empty(self.size, dtype=self.dtype)
-        return self.bufs[name][: math.prod(shape)].reshape(shape)
-
-
 def _dots(A: Array, B: Array | None = None) -> Array:
     """Σ A_k·B_k per run k over all entries (B = A's shape), or Σ A_k when B is None, as
     float64 (K,): BLAS dot on each slice, as np.dot gives for one run, through a
@@ -281,7 +277,7 @@ def _run(st: Stack, act: Activation, loss: Loss, dtype: np.dtype) -> list[Trace]
     out["act_mean"][:, 0], out["act_std"][:, 0], r_prev = _moments_k(H)
     out["log10_act_rms"][:, 0] = [_log10(r) for r in r_prev.tolist()]
     use_gram = [B * (w.shape[1] + w.shape[2]) <= 2 * w[0].size for w in W]
-    ws = _Work(K * B * max(max(w.shape[1:]) for w in W), cdt)
+    ws = _Workspace(K * B * max(max(w.shape[1:]) for w in W), cdt)
     keep: list[tuple[str, Array, Array]] = []
     D_list: list[Array | None] = []
     fwd_bad: list[int | None] = [None] * K
@@ -298,7 +294,7 @@ def _run(st: Stack, act: Activation, loss: Loss, dtype: np.dtype) -> list[Trace]
         if use_gram[l - 1]:
             keep.append(("gram", np.matmul(Hs, Hs.transpose(0, 2, 1)), c))
         else:  # H_{l-1} itself is kept: it must not live in a reused work array
-            keep.append(("direct", Hs.copy() if _owned(ws, Hs) else Hs, c))
+            keep.append(("direct", Hs.copy() if ws.owns(Hs) else Hs, c))
 
         n_out = W[l - 1].shape[2]
         Z = np.matmul(H, W[l - 1], out=ws.get("Z", (K, B, n_out)))  # (K, B, n_l)
@@ -391,10 +387,6 @@ def _run(st: Stack, act: Activation, loss: Loss, dtype: np.dtype) -> list[Trace]
               samples={"act": {}, "delta": {}})
         for k in range(K)
     ]  # fmt: skip
-
-
-def _owned(ws: _Work, A: Array) -> bool:
-    return any(np.shares_memory(A, b) for b in ws.bufs.values())
 
 
 def _dead_fractions(D: Array | None, K: int, n: int) -> Array:

@@ -148,10 +148,10 @@ class _Workspace:
     def __init__(self, size: int, dtype: np.dtype):
         self.size, self.dtype, self.bufs = size, dtype, {}
 
-    def get(self, name: str, shape: tuple[int, int]) -> Array:
+    def get(self, name: str, shape: tuple[int, ...]) -> Array:
         if name not in self.bufs:
             self.bufs[name] = np.empty(self.size, dtype=self.dtype)
-        return self.bufs[name][: shape[0] * shape[1]].reshape(shape)
+        return self.bufs[name][: math.prod(shape)].reshape(shape)
 
     def owns(self, A: Array) -> bool:
         return any(np.shares_memory(A, b) for b in self.bufs.values())

@@ -9,7 +9,7 @@ computation in the run's dtype would meet inf or NaN.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -274,7 +274,7 @@ def summarize(cfg: RunConfig, tr: Trace, symmetric_layers: list[int]) -> Result:
         tracked_forward=tr.tracked_forward,
     )
     sentences = _sentences(cfg, summary, info)
-    summary = Summary(**{**asdict(summary), "sentences": sentences})
+    summary = replace(summary, sentences=sentences)
     return Result(cfg, tuple(layers), summary)
 
 

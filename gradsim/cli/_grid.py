@@ -20,7 +20,7 @@ from pathlib import Path
 
 import click
 
-from gradsim.cli.options import OPTIONS, _Opt, parse_axis, parse_int_list
+from gradsim.cli.options import OPTIONS, _Opt, given, parse_axis, parse_int_list
 from gradsim.errors import GradsimError
 from gradsim.sweep.grid import Grid
 
@@ -132,11 +132,6 @@ def grid_file_values(path: str) -> tuple[dict[str, list], dict[str, int]]:
     return axes, settings
 
 
-def _given(ctx: click.Context, name: str) -> bool:
-    src = ctx.get_parameter_source(name)
-    return src is not None and src.name in ("COMMANDLINE", "ENVIRONMENT")
-
-
 def grid_from(ctx: click.Context, grid_file: str | None, kwargs: dict, seeds: int | None) -> Grid:
     """The sweep's Grid: the grid file's values, replaced by options given on the command
     line; the network options are popped from ``kwargs``."""
@@ -147,10 +142,10 @@ def grid_from(ctx: click.Context, grid_file: str | None, kwargs: dict, seeds: in
     for o in OPTIONS:
         raw = kwargs.pop(o.dest)
         if o.dest == "seed":
-            if _given(ctx, "seed") or "seed" not in settings:
+            if given(ctx, "seed") or "seed" not in settings:
                 settings["seed"] = _master_seed(raw)
             continue
-        if _given(ctx, o.dest) or o.dest not in file_axes:
+        if given(ctx, o.dest) or o.dest not in file_axes:
             if raw is None:
                 values = [None]
             elif o.dest == "widths":

@@ -9,18 +9,24 @@ import click
 from gradsim.cli._console import console, render_text
 
 
-def output_options(plot_help: str):
-    """--format table|json|csv, --output FILE, --plot FILE."""
+def plot_option(help: str):
+    """--plot FILE (.png, .svg or .pdf)."""
+    return click.option(
+        "--plot",
+        "plot_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        metavar="FILE",
+        help=help,
+    )
+
+
+def output_options(plot_help: str | None = None, formats=("table", "json", "csv")):
+    """--format (one of ``formats``), --output FILE, and --plot FILE if ``plot_help``."""
 
     def deco(f):
-        f = click.option(
-            "--plot",
-            "plot_path",
-            type=click.Path(dir_okay=False),
-            default=None,
-            metavar="FILE",
-            help=plot_help,
-        )(f)
+        if plot_help:
+            f = plot_option(plot_help)(f)
         f = click.option(
             "--output",
             "-o",
@@ -31,7 +37,7 @@ def output_options(plot_help: str):
         return click.option(
             "--format",
             "fmt",
-            type=click.Choice(["table", "json", "csv"]),
+            type=click.Choice(list(formats)),
             default="table",
             show_default=True,
             help="What to print (or write with --output).",
@@ -58,7 +64,7 @@ def emit(
     output: str | None,
     plot_path: str | None,
     d: dict,
-    to_csv: Callable[[dict], str],
+    to_csv: Callable[[dict], str] | None,
     renderable: Callable[[], object],
 ) -> None:
     """Print or write the report in ``fmt`` and draw the figure of ``d`` if asked."""

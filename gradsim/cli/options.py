@@ -161,10 +161,16 @@ def parse_axis(o: _Opt, text) -> list:
     return list(dict.fromkeys(items))  # drop repeats, keep order
 
 
+def given(ctx: click.Context, name: str) -> bool:
+    """Whether the user set option ``name`` (on the command line), not its default."""
+    return ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+
+
 def config_from(kwargs: dict) -> RunConfig:
-    """Pop the network options out of a command's kwargs and build the RunConfig."""
-    opts = {k: kwargs.pop(k) for k in CONFIG_KEYS}
-    if opts["widths"] is not None:
+    """Pop the network options out of a command's kwargs and build the RunConfig; options a
+    command does not take keep RunConfig's defaults."""
+    opts = {k: kwargs.pop(k) for k in CONFIG_KEYS if k in kwargs}
+    if opts.get("widths") is not None:
         opts["widths"] = parse_int_list(opts["widths"], "--widths")
     return RunConfig(**opts)
 

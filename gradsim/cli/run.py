@@ -80,9 +80,9 @@ def run_cmd(fmt, output, plot_path, save_net, hist, all_layers, theory, fail_on,
     check_memory(cfg)
     net = build_network(cfg)
     result = simulate_network(cfg, net, hist=hist, theory=prediction)
+    d = result.to_dict()
     if save_net:
-        export.save_network(save_net, net, result.to_dict()["config"])
-    emit(fmt, output, plot_path, result.to_dict(), export.to_csv,
-         lambda: render_run(result, all_layers))  # fmt: skip
+        export.save_network(save_net, net, d["config"])
+    emit(fmt, output, plot_path, d, export.to_csv, lambda: render_run(result, all_layers))
     s = result.summary
     return 3 if fails & {s.verdict, s.forward, s.backward} else 0

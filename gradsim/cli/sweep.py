@@ -7,6 +7,7 @@ import os
 import click
 
 from gradsim.cli import cli
+from gradsim.cli._output import plot_option
 from gradsim.cli.options import network_options
 from gradsim.errors import GradsimError
 
@@ -56,14 +57,7 @@ from gradsim.errors import GradsimError
 @click.option(
     "--csv", "csv_out", is_flag=True, help="Also write DIR/sweep.csv: one row per run of this grid."
 )
-@click.option(
-    "--plot",
-    "plot_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    metavar="FILE",
-    help="Draw the median δ ratio over --x (and --y) to FILE.",
-)
+@plot_option("Draw the median δ ratio over --x (and --y) to FILE.")
 @click.option(
     "--x",
     "x_axis",

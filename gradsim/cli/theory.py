@@ -9,8 +9,9 @@ from dataclasses import replace
 import click
 
 from gradsim.cli import cli
-from gradsim.cli._console import console, render_text
-from gradsim.cli.options import config_from, network_options
+from gradsim.cli._console import console
+from gradsim.cli._output import check_outputs, emit, output_options
+from gradsim.cli.options import config_from, given, network_options
 from gradsim.errors import GradsimError
 
 MAX_THEORY_DEPTH = 10_000  # the prediction is one quadrature per layer
@@ -23,49 +24,10 @@ _SHAPE = ("depth", "width", "widths", "activation", "slope", "init", "gain", "mo
 _DEFAULTS = {"loss": "probe"}  # theory: δ from ∂E/∂H_L ~ N(0, 1), the mean-field convention
 
 
-def _options(names, defaults=None):
-    """The shared network options named in ``names``, as click options."""
-    return network_options(only=names, defaults=defaults)
-
-
 def _config(kwargs: dict, **fixed):
     """A RunConfig from the options given (the others at RunConfig's defaults)."""
-    from gradsim.cli.options import CONFIG_KEYS
-    from gradsim.config import RunConfig
-
-    opts = {k: kwargs.pop(k) for k in CONFIG_KEYS if k in kwargs}
-    defaults = {k: getattr(RunConfig(), k) for k in CONFIG_KEYS if k not in opts}
-    cfg = config_from({**defaults, **opts})
+    cfg = config_from(kwargs)
     return replace(cfg, **fixed) if fixed else cfg
-
-
-def _given(ctx, name: str) -> bool:
-    return ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
-
-
-def _emit(fmt: str, output: str | None, d: dict, renderable) -> None:
-    from gradsim.report import export
-
-    if fmt == "json":
-        text = export.to_json(d)
-    else:
-        r = renderable()
-        text = render_text(r) if output else None
-        if not output:
-            console().print(r)
-    if output:
-        export.write_atomic(output, text)
-    elif text is not None:
-        click.echo(text, nl=False)
-
-
-def _format_options(f):
-    f = click.option(
-        "--output", "-o", type=click.Path(dir_okay=False), default=None,
-        help="Write the report to FILE (atomically), not the terminal.",
-    )(f)  # fmt: skip
-    return click.option("--format", "fmt", type=click.Choice(["table", "json"]),
-                        default="table", show_default=True, help="What to print.")(f)  # fmt: skip
 
 
 def _sigma(name: str, v: float | None) -> float | None:
@@ -78,7 +40,7 @@ def _sigma(name: str, v: float | None) -> float | None:
 
 
 @cli.command("theory")
-@_options((*_SHAPE, "loss", "batch"), _DEFAULTS)
+@network_options(only=(*_SHAPE, "loss", "batch"), defaults=_DEFAULTS)
 @click.option("--sigma-w", type=float, default=None, metavar="σ",
               help="σ_w: Var W = σ_w²/fan_in (instead of --init).")  # fmt: skip
 @click.option(
@@ -89,7 +51,7 @@ def _sigma(name: str, v: float | None) -> float | None:
     help="σ_b: the biases' standard deviation [default: --bias-init's, or 0].",
 )
 @click.option("--all-layers", is_flag=True, help="Show every layer, not a sample.")
-@_format_options
+@output_options(formats=("table", "json"))
 @click.pass_context
 def theory_cmd(ctx, fmt, output, sigma_w, sigma_b, all_layers, **kwargs):
     """Mean-field prediction: the length map q^l, its fixed point q*, χ₁, the depth scales
@@ -101,21 +63,19 @@ def theory_cmd(ctx, fmt, output, sigma_w, sigma_b, all_layers, **kwargs):
     gradsim theory --act relu --init he             # σ_w = √2 from the initializer
     gradsim theory --act tanh --init xavier --width 512 --format json
     """
-    from gradsim.report import export
     from gradsim.report.table_theory import render_theory
     from gradsim.theory import describe
 
     _sigma("--sigma-w", sigma_w)
     _sigma("--sigma-b", sigma_b)
-    if sigma_w is not None and _given(ctx, "init"):
+    if sigma_w is not None and given(ctx, "init"):
         raise GradsimError("--sigma-w and --init both set σ_w: give one of them")
-    if output:
-        export.check_writable(output)
+    check_outputs(output, None)
     cfg = _config(kwargs)
     if cfg.depth > MAX_THEORY_DEPTH:
         raise GradsimError(f"--depth must be at most {MAX_THEORY_DEPTH} (got {cfg.depth})")
     d = describe(cfg, sigma_w, sigma_b)
-    _emit(fmt, output, d, lambda: render_theory(d, all_layers))
+    emit(fmt, output, None, d, None, lambda: render_theory(d, all_layers))
 
 
 # ---------------------------------------------------------------- gradsim phase
@@ -142,7 +102,7 @@ def _range(text: str, flag: str) -> tuple[float, float]:
 
 
 @cli.command("phase")
-@_options(("activation", "slope", "width"))
+@network_options(only=("activation", "slope", "width"))
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), metavar="FIG",
               help="The figure to write: .png, .svg or .pdf.")  # fmt: skip
 @click.option(
@@ -220,18 +180,10 @@ def phase_cmd(output, sw2, sb2, grid, overlay, data, **kwargs):
 
 
 @cli.command("spectrum")
-@_options((*_SHAPE, "seed"))
+@network_options(only=(*_SHAPE, "seed"))
 @click.option("--inputs", type=int, default=4, show_default=True,
               help="Inputs x ~ N(0, I) at which to take the Jacobian.")  # fmt: skip
-@click.option(
-    "--plot",
-    "plot_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    metavar="FILE",
-    help="Draw the histogram of singular values to FILE.",
-)
-@_format_options
+@output_options("Draw the histogram of singular values to FILE.", formats=("table", "json"))
 def spectrum_cmd(fmt, output, inputs, plot_path, **kwargs):
     """Singular values of the input–output Jacobian ∂H_L/∂H_0 of the network `gradsim run`
     builds (same weights for the same seed), at a few inputs: their mean square, spread
@@ -244,16 +196,10 @@ def spectrum_cmd(fmt, output, inputs, plot_path, **kwargs):
     """
     from gradsim.core import check_memory
     from gradsim.network import build_network
-    from gradsim.report import export
     from gradsim.report.table_theory import render_spectrum
     from gradsim.theory import activation_of, jacobian_spectrum, layer_params, spectrum_dict
 
-    if output:
-        export.check_writable(output)
-    if plot_path:
-        from gradsim.report.plots import check_figure_path
-
-        check_figure_path(plot_path)
+    check_outputs(output, plot_path)
     if not 1 <= inputs <= MAX_INPUTS:
         raise GradsimError(f"--inputs must be between 1 and {MAX_INPUTS} (got {inputs})")
     cfg = _config(kwargs, batch=inputs, dtype="float64", loss="sum")
@@ -268,12 +214,7 @@ def spectrum_cmd(fmt, output, inputs, plot_path, **kwargs):
     except GradsimError:  # no mean-field prediction for this initializer; the spectrum stands
         lp = None
     d = spectrum_dict(cfg, jacobian_spectrum(build_network(cfg), activation_of(cfg)), lp)
-    if plot_path:
-        from gradsim.report.plots import save_figure
-        from gradsim.report.plots_theory import plot_spectrum
-
-        save_figure(plot_spectrum(d), plot_path)
-    _emit(fmt, output, d, lambda: render_spectrum(d))
+    emit(fmt, output, plot_path, d, None, lambda: render_spectrum(d))
 
 
 __all__ = ["phase_cmd", "spectrum_cmd", "theory_cmd"]
