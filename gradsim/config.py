@@ -17,6 +17,7 @@ from gradsim.losses import canonical_loss
 
 DTYPES = ("float32", "float64", "float16")
 BIAS_INITS = ("zeros", "constant", "normal", "uniform")
+NORMS = ("batch", "layer")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class RunConfig:
     seed: int = 0
     dtype: str = "float32"
     threshold: float = 100.0  # a ratio beyond ×threshold or below ÷threshold is a verdict
+    residual: bool = False  # H_l = H_{l-1} + α·φ(Z_l) (equal widths only)
+    residual_scale: float = 1.0  # α, e.g. 1/√L
+    norm: str | None = None  # batch | layer: Z_l = N(H_{l-1} W_l) + b_l
 
     def __post_init__(self) -> None:
         def put(name, value):
@@ -74,7 +78,9 @@ class RunConfig:
         put("loss", canonical_loss(self.loss))
         if self.dtype not in DTYPES:
             raise GradsimError(f"unknown dtype '{self.dtype}' (choose from {', '.join(DTYPES)})")
-        for name in ("gain", "std", "low", "high", "value", "bias_std", "bias_value", "threshold"):
+        names = ("gain", "std", "low", "high", "value", "bias_std", "bias_value", "threshold",
+                 "residual_scale")  # fmt: skip
+        for name in names:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise GradsimError(f"--{name.replace('_', '-')} must be a finite number (got {v})")
@@ -102,6 +108,22 @@ class RunConfig:
             if not math.isfinite(self.slope):
                 raise GradsimError(f"--slope must be a finite number (got {self.slope})")
             put("slope", float(self.slope))
+        if not isinstance(self.residual, bool):
+            raise GradsimError(f"residual must be true or false (got {self.residual!r})")
+        if self.residual and len(set(self.layer_widths)) > 1:
+            raise GradsimError(
+                "--residual needs equal widths (H_{l-1} + α·φ(Z_l) adds arrays of widths "
+                f"n_(l-1) and n_l); got --widths {','.join(map(str, self.layer_widths))}"
+            )
+        if self.norm is not None:
+            nm = str(self.norm).strip().lower()
+            if nm in ("none", ""):
+                nm = None
+            elif nm not in NORMS:
+                from gradsim.errors import unknown_name
+
+                raise unknown_name("norm", self.norm, (*NORMS, "none"))
+            put("norm", nm)
         if self.bias_init is not None:
             b = self.bias_init.strip().lower()
             if b not in BIAS_INITS:

@@ -12,6 +12,7 @@ from gradsim.activations import ACTIVATIONS
 from gradsim.config import RunConfig
 from gradsim.engine import run_pass
 from gradsim.errors import GradsimError
+from gradsim.initializers import INITIALIZERS
 from gradsim.losses import LOSSES
 from gradsim.network import Network, build_network
 from gradsim.stats import Result, hist_layers, histograms, summarize
@@ -32,6 +33,10 @@ def estimate_bytes(cfg: RunConfig) -> int:
     kept = sum(B * m * comp + min(B * B, B * k) * comp for k, m in pairs)
     # a few (B, n) work arrays, and the float64 draw of the largest weight matrix
     work = 8 * B * max(n) * 8 + 2 * max(a * b for a, b in pairs) * 8
+    if cfg.residual or cfg.norm:  # gradsim.arch keeps H_{l-1} and the normalized Z_l too
+        kept += sum(2 * B * m * comp for _, m in pairs)
+    if INITIALIZERS[cfg.init].data_driven:  # LSUV holds every draw in float64 at once
+        weights += sum(a * b for a, b in pairs) * 8
     return int(weights + kept + work)
 
 
@@ -68,7 +73,14 @@ def simulate_network(cfg: RunConfig, net: Network, hist: bool = False, theory=No
     """
     act = ACTIVATIONS[cfg.activation].with_param(cfg.slope)
     capture = hist_layers(cfg.depth) if hist else ()
-    trace = run_pass(net, act, LOSSES[cfg.loss], cfg.dtype, capture=capture)
+    if cfg.residual or cfg.norm:
+        from gradsim.arch import run_arch_pass
+
+        alpha = cfg.residual_scale if cfg.residual else None
+        trace = run_arch_pass(net, act, LOSSES[cfg.loss], cfg.dtype, residual=alpha,
+                              norm=cfg.norm, capture=capture)  # fmt: skip
+    else:
+        trace = run_pass(net, act, LOSSES[cfg.loss], cfg.dtype, capture=capture)
     result = summarize(cfg, trace, net.symmetric_layers)
     if hist:
         result = replace(result, hist=histograms(trace.samples))

@@ -165,6 +165,17 @@ def _dead_fraction(D: Array | None, n: int) -> float:
     return 1.0 - float(np.count_nonzero(alive)) / n
 
 
+def blank_stats(L: int) -> dict[str, Array]:
+    """The Trace's per-layer arrays (L+1 entries each), NaN until the pass fills them."""
+    return {
+        k: np.full(L + 1, _NAN)
+        for k in (
+            "log10_act_rms", "act_mean", "act_std", "z_mean", "z_std", "saturated", "dead",
+            "log10_delta_rms", "log10_grad_norm", "log10_weight_norm", "weight_std",
+        )
+    }  # fmt: skip
+
+
 def run_pass(net: Network, act: Activation, loss: Loss, dtype: str | np.dtype, capture=()) -> Trace:
     """Forward and backward pass with statistics; never raises on inf/NaN.
 
@@ -179,13 +190,7 @@ def _run(net: Network, act: Activation, loss: Loss, dtype: np.dtype, capture) ->
     B = net.X.shape[0]
     rnd = _Precision(dtype)
     cdt = rnd.compute
-    out = {
-        k: np.full(L + 1, _NAN)
-        for k in (
-            "log10_act_rms", "act_mean", "act_std", "z_mean", "z_std", "saturated", "dead",
-            "log10_delta_rms", "log10_grad_norm", "log10_weight_norm", "weight_std",
-        )
-    }  # fmt: skip
+    out = blank_stats(L)
     W = [w.astype(cdt, copy=False) for w in net.W]
     biased = [bool(np.any(b)) for b in net.b]
     bias = [b.astype(cdt, copy=False) for b in net.b]

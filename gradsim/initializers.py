@@ -57,6 +57,9 @@ class Initializer:
     default_mode: str | None = None  # set: the record honours --mode
     bias: str = "zeros"  # the bias rule it implies when --bias-init is not given
     source: str = ""
+    # the draw is only a start: build_network then rescales the weights on a batch of data
+    # (gradsim.lsuv); std is None, since the final scale depends on the data
+    data_driven: bool = False
 
 
 def _fan(fan_in: int, fan_out: int, mode: str) -> float:
@@ -180,6 +183,14 @@ _RECORDS = [
         "γ·Q, Q orthonormal (QR of a Gaussian, signs fixed)",
         std=lambda fi, fo, p: abs(p.gain) / math.sqrt(max(fi, fo)),
         source="Saxe et al. 2013",
+    ),
+    Initializer(
+        "lsuv",
+        lambda fi, fo, rng, p: _orthogonal_draw(fi, fo, rng, InitParams()),
+        "orthogonal, then W_l rescaled on a batch until Var Z_l = γ² (±1%)",
+        std=None,
+        source="Mishkin & Matas 2015",
+        data_driven=True,
     ),
     Initializer(
         "identity",

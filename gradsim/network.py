@@ -2,8 +2,10 @@
 
 All randomness comes from one ``numpy.random.SeedSequence`` rooted at the seed, split into
 independent streams by spawn key: (0, l) weights of layer l, (1, l) its biases, (2,) the
-inputs X, (3,) the targets T. Layer l's weights therefore do not depend on the depth or on
-other layers, and the same seed gives the same numbers on any machine and in any order.
+inputs X, (3,) the targets T, (4,) the batch LSUV rescales on. Layer l's weights therefore
+do not depend on the depth or on other layers (except under LSUV, which rescales each layer
+on what the layers before it give), and the same seed gives the same numbers on any machine
+and in any order.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gradsim.activations import ACTIVATIONS
 from gradsim.config import RunConfig
 from gradsim.initializers import INITIALIZERS
+from gradsim.layers import Block
 from gradsim.losses import LOSSES
+from gradsim.lsuv import lsuv
 
 Array = np.ndarray
 
-_WEIGHTS, _BIASES, _INPUTS, _TARGETS = range(4)
+_WEIGHTS, _BIASES, _INPUTS, _TARGETS, _LSUV = range(5)
 
 
 def _rng(seed: int, *key: int) -> np.random.Generator:
@@ -92,16 +97,31 @@ def bias_moments(rule: str, fan_in: int, cfg: RunConfig) -> tuple[float, float]:
     return 0.0, 1.0 / math.sqrt(3.0 * fan_in)  # U(±1/√fan_in)
 
 
+def blocks(cfg: RunConfig) -> list[Block]:
+    """What each layer does after H_{l-1} W_l (gradsim.layers): the same for every layer."""
+    fn = ACTIVATIONS[cfg.activation].with_param(cfg.slope).fn
+    alpha = cfg.residual_scale if cfg.residual else None
+    return [Block(cfg.norm, fn, alpha)] * cfg.depth
+
+
 def build_network(cfg: RunConfig) -> Network:
     dtype = np.dtype(cfg.dtype)
     n = cfg.layer_widths
     init = INITIALIZERS[cfg.init]
     p = cfg.init_params
     rule = cfg.resolved_bias_init
+    # cast layer by layer (one float64 draw alive at a time), except for LSUV, which
+    # rescales the float64 draws on a batch like X (from its own stream) first
+    cast = dtype if not init.data_driven else np.dtype(np.float64)
     W, b = [], []
     for l in range(1, cfg.depth + 1):
-        W.append(init.draw(n[l - 1], n[l], _rng(cfg.seed, _WEIGHTS, l), p).astype(dtype))
-        b.append(draw_bias(rule, n[l - 1], n[l], _rng(cfg.seed, _BIASES, l), cfg).astype(dtype))
+        W.append(init.draw(n[l - 1], n[l], _rng(cfg.seed, _WEIGHTS, l), p).astype(cast))
+        b.append(draw_bias(rule, n[l - 1], n[l], _rng(cfg.seed, _BIASES, l), cfg).astype(cast))
+    if init.data_driven:
+        batch = _rng(cfg.seed, _LSUV).standard_normal((cfg.batch, n[0]))
+        lsuv(W, b, batch, blocks(cfg), target=abs(cfg.gain))
+        W = [w.astype(dtype) for w in W]
+        b = [v.astype(dtype) for v in b]
     X = _rng(cfg.seed, _INPUTS).standard_normal((cfg.batch, n[0])).astype(dtype)
     T = None
     if LOSSES[cfg.loss].needs_target:

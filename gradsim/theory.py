@@ -744,6 +744,13 @@ def layer_params(cfg: RunConfig) -> LayerParams:
     nonzero mean)."""
     init = INITIALIZERS[cfg.init]
     n, p = cfg.layer_widths, cfg.init_params
+    if cfg.residual or cfg.norm:
+        part = " and ".join(x for x in ("--residual" * cfg.residual, cfg.norm and "--norm") if x)
+        raise GradsimError(f"mean-field theory here describes plain MLPs; {part} is outside it")
+    if init.data_driven:
+        raise GradsimError(f"mean-field theory has no σ_w for {cfg.init}: its weights are "
+                           "rescaled on a batch of data, not drawn with a known "
+                           "variance")  # fmt: skip
     if init.std is None:
         raise GradsimError(f"mean-field theory needs random weights; {cfg.init} weights are "
                            "deterministic (no variance to map to σ_w)")  # fmt: skip

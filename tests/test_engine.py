@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from fd import central
 
 import gradsim
 from gradsim.core import simulate_network
@@ -55,20 +56,6 @@ def _energy(W, b, X, T, fn, loss, dZ=None):
     return _REF_LOSS[loss](_forward(W, b, X, fn, dZ)[1][-1], T)
 
 
-def _central(f, x: np.ndarray, h: float) -> np.ndarray:
-    """∂f/∂x by central differences, entry by entry (x is modified in place and restored)."""
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        x0 = x[i]
-        x[i] = x0 + h
-        fp = f()
-        x[i] = x0 - h
-        fm = f()
-        x[i] = x0
-        g[i] = (fp - fm) / (2 * h)
-    return g
-
-
 def _fd_reference(net: Network, act, loss: str, h: float = 1e-6):
     """δ_l, ∂E/∂W_l, ∂E/∂b_l of the plain float64 forward, all by central differences."""
     W = [w.astype(np.float64).copy() for w in net.W]
@@ -80,12 +67,12 @@ def _fd_reference(net: Network, act, loss: str, h: float = 1e-6):
         return _energy(W, b, X, T, act.fn, loss, dZ)
 
     Zs, Hs = _forward(W, b, X, act.fn)
-    dW = [_central(E, w, h) for w in W]
-    db = [_central(E, v, h) for v in b]
+    dW = [central(E, w, h) for w in W]
+    db = [central(E, v, h) for v in b]
     delta = []
     for l, Z in enumerate(Zs, start=1):
         D = np.zeros_like(Z)
-        delta.append(_central(lambda l=l, D=D: E((l, D)), D, h))
+        delta.append(central(lambda l=l, D=D: E((l, D)), D, h))
     return Zs, Hs, delta, dW, db
 
 

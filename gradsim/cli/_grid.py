@@ -97,17 +97,21 @@ def _axis(path: str, key: str, o: _Opt, v) -> list:
 
 
 def _single(path: str, key: str, o: _Opt, v):
-    """A grid file's value of a non-listable option (widths, truncated)."""
-    if o.dest == "widths":
-        if isinstance(v, str):
-            return parse_int_list(v, f"{path}: {key}")
-        if isinstance(v, list) and v and all(isinstance(x, int) and not isinstance(x, bool)
-                                             for x in v):  # fmt: skip
-            return tuple(v)
-        raise GradsimError(f"{path}: {key} is a list of whole numbers n_0, …, n_L (got {v!r})")
-    if not isinstance(v, bool):
-        raise GradsimError(f"{path}: {key} is true or false (got {v!r})")
-    return v
+    """A grid file's value of a non-listable option (widths)."""
+    if isinstance(v, str):
+        return parse_int_list(v, f"{path}: {key}")
+    if isinstance(v, list) and v and all(isinstance(x, int) and not isinstance(x, bool)
+                                         for x in v):  # fmt: skip
+        return tuple(v)
+    raise GradsimError(f"{path}: {key} is a list of whole numbers n_0, …, n_L (got {v!r})")
+
+
+def _flag_axis(path: str, key: str, v) -> list[bool]:
+    """A flag's values: true, false, or a list of both to sweep them."""
+    items = v if isinstance(v, list) else [v]
+    if not items or not all(isinstance(x, bool) for x in items):
+        raise GradsimError(f"{path}: {key} is true, false or [false, true] (got {v!r})")
+    return list(dict.fromkeys(items))
 
 
 def grid_file_values(path: str) -> tuple[dict[str, list], dict[str, int]]:
@@ -128,7 +132,12 @@ def grid_file_values(path: str) -> tuple[dict[str, list], dict[str, int]]:
             raise GradsimError(f"{path}: {o.dest} is given twice")
         if o.dest == "seed":
             continue  # handled above ("seed" is a sweep key)
-        axes[o.dest] = _axis(path, key, o, v) if o.listable else [_single(path, key, o, v)]
+        if o.listable:
+            axes[o.dest] = _axis(path, key, o, v)
+        elif o.type is None:
+            axes[o.dest] = _flag_axis(path, key, v)
+        else:
+            axes[o.dest] = [_single(path, key, o, v)]
     return axes, settings
 
 

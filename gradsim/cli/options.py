@@ -14,7 +14,7 @@ import click
 import numpy as np
 
 from gradsim.activations import ACTIVATION_ALIASES, ACTIVATIONS
-from gradsim.config import BIAS_INITS, DTYPES, RunConfig
+from gradsim.config import BIAS_INITS, DTYPES, NORMS, RunConfig
 from gradsim.errors import GradsimError
 from gradsim.initializers import INIT_ALIASES, INITIALIZERS, MODES
 from gradsim.losses import LOSSES
@@ -72,6 +72,13 @@ OPTIONS = (
     _Opt("loss", ("--loss",), str, "mse",
          "mse: E=‖H_L−T‖²/2B; probe: ∂E/∂H_L ~ N(0,1); sum: E=ΣH_L/B.",
          choices=tuple(LOSSES)),
+    _Opt("residual", ("--residual",), None, False,
+         "Skip connections: H_l = H_{l-1} + α·φ(Z_l) (equal widths).", listable=False),
+    _Opt("residual_scale", ("--residual-scale",), float, 1.0,
+         "α of --residual, e.g. 1/√L."),
+    _Opt("norm", ("--norm",), str, "none",
+         "Normalize H_{l-1}W_l before the bias: batch (per unit over the batch) or layer "
+         "(per sample over the units).", choices=("none", *NORMS)),
     _Opt("seed", ("--seed",), int, 0, "Root of every random stream."),
     _Opt("dtype", ("--dtype",), str, "float32", "float32, float64 or float16.", choices=DTYPES),
     _Opt("threshold", ("--threshold",), float, 100.0,
@@ -100,15 +107,17 @@ def _click_option(o: _Opt, listable: bool):
     return click.option(*o.decls, o.dest, **kw)
 
 
-def network_options(f=None, *, listable: bool = False, only=None, defaults=None):
+def network_options(f=None, *, listable: bool = False, only=None, defaults=None, helps=None):
     """Decorate a command with the network options (comma lists if ``listable``): every
-    one, or those whose names are in ``only``, with ``defaults`` replacing their own."""
+    one, or those whose names are in ``only``, with ``defaults`` and ``helps`` replacing
+    their own."""
     chosen = [o for o in OPTIONS if only is None or o.dest in only]
-    defaults = defaults or {}
+    defaults, helps = defaults or {}, helps or {}
 
     def deco(f):
         for o in reversed(chosen):
-            o = replace(o, default=defaults.get(o.dest, o.default))
+            o = replace(o, default=defaults.get(o.dest, o.default), help=helps.get(o.dest, o.help),
+                        show_default=o.show_default or o.dest in defaults)  # fmt: skip
             f = _click_option(o, listable)(f)
         return f
 
@@ -183,7 +192,7 @@ def configs_from(kwargs: dict, max_configs: int) -> tuple[dict[str, list], list[
     """
     values = {}
     for o in OPTIONS:
-        raw = kwargs.pop(o.dest)
+        raw = kwargs.pop(o.dest, o.default)  # an option the command does not take: default
         values[o.dest] = parse_axis(o, raw) if (o.listable and raw is not None) else [raw]
     if values["widths"][0] is not None:
         values["widths"] = [parse_int_list(values["widths"][0], "--widths")]

@@ -174,9 +174,19 @@ def title(result: Result) -> str:
     w = f"n={c.width}" if c.widths is None else f"widths {widths[0]}…{widths[-1]}"
     g = f" γ={c.gain:g}" if c.gain != 1 else ""
     return (
-        f"L={c.depth} {w} B={c.batch} · {c.activation} · {c.init}{g} · {c.loss} loss · "
-        f"{c.dtype} · seed {c.seed}"
+        f"L={c.depth} {w} B={c.batch} · {c.activation} · {c.init}{g}{architecture(c)} · "
+        f"{c.loss} loss · {c.dtype} · seed {c.seed}"
     )
+
+
+def architecture(c) -> str:
+    """' · residual α=0.5 · batch norm', or '' for a plain MLP."""
+    parts = []
+    if c.residual:
+        parts.append(f"residual α={c.residual_scale:.3g}")
+    if c.norm:
+        parts.append(f"{c.norm} norm")
+    return "".join(" · " + p for p in parts)
 
 
 def summary_panel(result: Result) -> Panel:

@@ -17,6 +17,7 @@ from gradsim._version import __version__
 from gradsim.batched import shape_key, simulate_batched
 from gradsim.config import RunConfig
 from gradsim.core import estimate_bytes, simulate_network
+from gradsim.initializers import INITIALIZERS
 from gradsim.network import build_network
 from gradsim.stats import Result, _clean, _num
 from gradsim.sweep.grid import Run
@@ -32,7 +33,10 @@ TASK_BYTES = 256 * 2**20  # memory of one task's stack
 
 
 def stackable(cfg: RunConfig) -> bool:
-    return cfg.batch * max(cfg.layer_widths) <= STACK_ENTRIES
+    """Small plain MLPs go through the stacked pass; residual or normalized networks
+    (gradsim.arch) and LSUV (which rescales each network on its own batch) run one by one."""
+    plain = not (cfg.residual or cfg.norm or INITIALIZERS[cfg.init].data_driven)
+    return plain and cfg.batch * max(cfg.layer_widths) <= STACK_ENTRIES
 
 
 def seconds(cfg: RunConfig) -> float:
