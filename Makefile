@@ -37,6 +37,9 @@ examples: $(STAMP)
 	$(BIN)/python examples/he2015_relu30.py results/examples
 	$(BIN)/python examples/glorot2010_tanh5.py results/examples
 	$(BIN)/python examples/all_inits_152.py results/examples
+	$(BIN)/python examples/he2015_train30.py results/examples
+	$(BIN)/python examples/circles_inits.py results/examples
+	$(BIN)/python examples/residual_152.py results/examples
 
 SWEEPS := results/sweeps
 # each grid → a store, a CSV and figures in results/sweeps/NAME/ (a rerun only redraws)

@@ -42,3 +42,31 @@ def test_all_inits_152(tmp_path):
     d = json.loads((tmp_path / "all_inits_152.json").read_text())
     assert d["kind"] == "compare" and len(d["runs"]) == len(lines)
     assert (tmp_path / "all_inits_152.png").read_bytes()[:8] == PNG
+
+
+def test_he2015_train30(tmp_path):
+    lines = run_example("he2015_train30.py", tmp_path, "--steps", 300)
+    assert "stalled" in lines["xavier_uniform"] and "learned" in lines["he_normal"]
+    d = json.loads((tmp_path / "he2015_train30.json").read_text())
+    assert d["kind"] == "train" and [r["verdict"] for r in d["runs"]] == ["stalled", "learned"]
+    assert (tmp_path / "he2015_train30.png").read_bytes()[:8] == PNG
+
+
+def test_circles_inits(tmp_path):
+    lines = run_example("circles_inits.py", tmp_path, "--steps", 1000)
+    assert "stalled" in lines["zeros"] and "symmetry never broken" in lines["zeros"]
+    assert "learned" in lines["he"] and "accuracy 100%" in lines["he"]
+    assert "learned" not in lines["N(0,1)·10"]
+    d = json.loads((tmp_path / "circles_inits.json").read_text())
+    zeros, big = d["runs"][0], d["runs"][1]
+    assert big["final_loss"] == zeros["final_loss"]  # every ReLU dead: only b_L learns
+    assert (tmp_path / "circles_inits.png").read_bytes()[:8] == PNG
+
+
+def test_residual_152(tmp_path):
+    lines = run_example("residual_152.py", tmp_path, "--depth", 50, "--steps", 150)
+    assert "learned" in lines["residual + batch norm"]
+    d = json.loads((tmp_path / "residual_152.json").read_text())
+    by = {r["label"]: r for r in d["runs"]}
+    assert by["residual + batch norm"]["final_loss"] < 0.6 * by["plain"]["final_loss"]
+    assert (tmp_path / "residual_152.png").read_bytes()[:8] == PNG

@@ -48,6 +48,7 @@ def cli() -> None:
       gradsim run --depth 152 --init xavier --act relu --plot xavier.png
       gradsim compare --init he,xavier,normal --depth 152
       gradsim sweep --depth 10,50,152 --gain 0.5:2:16 --seeds 5 --plot map.png
+      gradsim train --depth 30 --init he,xavier --steps 500 --lr 0.01
       gradsim plot result.json -o figure.png
       gradsim theory --act tanh --sigma-w 1.33 --sigma-b 0.22
       gradsim phase --act tanh -o phase.png
@@ -60,6 +61,6 @@ def main() -> None:
 
 
 # commands register themselves on import
-from gradsim.cli import compare, list_cmd, plot, run, sweep, theory  # noqa: E402
+from gradsim.cli import compare, list_cmd, plot, run, sweep, theory, train  # noqa: E402
 
-__all__ = ["cli", "compare", "list_cmd", "main", "plot", "run", "sweep", "theory"]
+__all__ = ["cli", "compare", "list_cmd", "main", "plot", "run", "sweep", "theory", "train"]

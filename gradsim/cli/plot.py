@@ -1,4 +1,5 @@
-"""gradsim plot: redraw a saved result (run, compare, phase, spectrum) without recomputing."""
+"""gradsim plot: redraw a saved result (run, compare, phase, spectrum, train) without
+recomputing."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import click
 from gradsim.cli import cli
 from gradsim.errors import GradsimError
 
-PLOTTABLE = ("run", "compare", "phase", "spectrum")
+PLOTTABLE = ("run", "compare", "phase", "spectrum", "train")
 
 
 def load_result(path: str) -> dict:
@@ -31,7 +32,7 @@ def load_result(path: str) -> dict:
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
               metavar="FIG", help="The figure to write: .png, .svg or .pdf.")  # fmt: skip
 def plot_cmd(result, output):
-    """Draw the figure of a saved result (run, compare, spectrum: --format json;
+    """Draw the figure of a saved result (run, compare, spectrum, train: --format json;
     phase: --data).
 
     \b

@@ -22,6 +22,7 @@ from gradsim.report.export import check_writable, write_atomic
 
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 KINDS = ("run", "compare")
+PLOTTABLE = (*KINDS, "phase", "spectrum", "train")  # every kind plot_result draws
 
 # (JSON field, legend label) of the plotted per-layer quantities
 ACT = ("log10_act_rms", "RMS of $H_l$")
@@ -44,25 +45,30 @@ _AXIS_NAMES = {"activation": "act"}  # as the CLI spells the option
 
 def plot_result(d: dict, **kw):
     """The figure of any gradsim result, by ``d["kind"]``: ``plot_run``, ``plot_compare``,
-    or the theory module's ``plot_phase`` and ``plot_spectrum``.
+    the theory module's ``plot_phase`` and ``plot_spectrum``, or ``plots_train.plot_train``.
 
     Parameters
     ----------
     d : dict
-        A result's JSON form (``"gradsim"``, ``"kind"``: run or compare, ...).
+        A result's JSON form (``"gradsim"``, ``"kind"``: run, compare, phase, spectrum or
+        train, ...).
     **kw
         Passed on (``fig``).
 
     Raises
     ------
     GradsimError
-        If ``d`` is not a gradsim run or compare result.
+        If ``d`` is not a gradsim result of one of those kinds.
     """
     if isinstance(d, dict) and d.get("kind") in ("phase", "spectrum") and "gradsim" in d:
         from gradsim.report import plots_theory
 
         draw = plots_theory.plot_phase if d["kind"] == "phase" else plots_theory.plot_spectrum
         return draw(d, **kw)
+    if isinstance(d, dict) and d.get("kind") == "train" and "gradsim" in d:
+        from gradsim.report.plots_train import plot_train
+
+        return plot_train(d, **kw)
     kind = _kind(d)
     return (plot_run if kind == "run" else plot_compare)(d, **kw)
 
@@ -229,7 +235,7 @@ def _kind(d) -> str:
         raise GradsimError("not a gradsim result: expected an object with 'gradsim' and 'kind'")
     if d["kind"] not in KINDS:
         raise GradsimError(
-            f"cannot plot a gradsim result of kind '{d['kind']}' (can plot: {', '.join(KINDS)})"
+            f"cannot plot a gradsim result of kind '{d['kind']}' (can plot: {', '.join(PLOTTABLE)})"
         )
     need = ("config", "layers") if d["kind"] == "run" else ("runs",)
     missing = [k for k in need if not d.get(k)]

@@ -1,0 +1,116 @@
+"""Training speed (``make bench``): steps per second at L=30, n=256, B=128 against the bare
+matmul floor of the same shapes, timed in one run.
+
+What is measured (float32 and float64, 1 BLAS thread as the tests use, interleaved rounds,
+best and median of the rounds):
+
+* ``step``: one training step as ``gradsim train`` takes it: forward (Z = H W + b, ReLU),
+  the mse loss and its gradient, the exact backward (∂E/∂W_l, ∂E/∂b_l, ∂E/∂H_{l-1}) and an
+  SGD update, through ``gradsim.train.model`` and ``gradsim.train.optimizers``;
+* ``loop``: ``train()`` itself over 60 steps on the teacher task (n_0 = 16, n_L = 4), per
+  step: drawing the weights, the batch order, logging every 10 steps, the divergence checks
+  and the final evaluation on the 512 samples included;
+* ``floor``: the matrix products a step cannot avoid, on preallocated arrays with ``out=``:
+  L products H W (B×n · n×n), L products Hᵀ δ (n×B · B×n) and L−1 products δ Wᵀ.
+
+The ratio floor/step is the share of a step spent in those products; the rest is NumPy's
+elementwise work (ReLU and its mask, the bias, the update) and Python. A benchmark reports,
+it never fails.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+
+from gradsim.config import RunConfig
+from gradsim.train.config import TrainConfig
+from gradsim.train.loop import train
+from gradsim.train.model import backward, build_model, forward, loss_and_grad
+from gradsim.train.optimizers import make_optimizer
+from gradsim.train.tasks import make_task
+
+L, N, B = 30, 256, 128
+STEPS = 20  # steps per timed round
+LOOP_STEPS = 60  # train() per round: its set-up (weights, task) and final evaluation included
+ROUNDS = 5
+
+
+def floor_fn(dtype):
+    rng = np.random.default_rng(0)
+    W = [rng.standard_normal((N, N)).astype(dtype) for _ in range(L)]
+    H = [rng.standard_normal((B, N)).astype(dtype) for _ in range(L + 1)]
+    D = rng.standard_normal((B, N)).astype(dtype)
+    G = np.empty((N, N), dtype)
+    P = np.empty((B, N), dtype)
+
+    def run():
+        for _ in range(STEPS):
+            for l in range(L):
+                np.matmul(H[l], W[l], out=H[l + 1])
+            for l in range(L - 1, -1, -1):
+                np.matmul(H[l].T, D, out=G)
+                if l:
+                    np.matmul(D, W[l].T, out=P)
+
+    return run
+
+
+def step_fn(dtype):
+    net = RunConfig(depth=L, width=N, batch=B, dtype=dtype, seed=0)
+    # a square network: n_0 = n_L = N, so every layer has the floor's shape
+    model = build_model(net, N, N, False)
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((B, N)).astype(dtype)
+    Y = rng.standard_normal((B, N))
+    opt = make_optimizer("sgd", 1e-4)
+
+    def run():
+        for _ in range(STEPS):
+            c = forward(model, X)
+            _, dout = loss_and_grad(c.H[-1], Y, False)
+            gW, gb = backward(model, c, dout)
+            opt.step(model.params, [*gW, *gb])
+
+    return run
+
+
+def loop_fn(dtype):
+    net = RunConfig(depth=L, width=N, batch=B, dtype=dtype, seed=0)
+    cfg = TrainConfig(net=net, task="teacher", samples=4 * B, steps=LOOP_STEPS, lr=1e-4,
+                      log_every=10)  # fmt: skip
+    task = make_task("teacher", 4 * B, 0)
+    return lambda: train(cfg, task)
+
+
+def main() -> None:
+    print(f"training step, L={L} n={N} B={B}, {STEPS} steps per round, best of {ROUNDS} "
+          "(median in brackets)")  # fmt: skip
+    for dtype in ("float32", "float64"):
+        cases = {"floor": floor_fn(dtype), "step": step_fn(dtype), "loop": loop_fn(dtype)}
+        for f in cases.values():
+            f()  # warm up
+        times = {k: [] for k in cases}
+        for _ in range(ROUNDS):  # interleaved: a busy spell hits every case alike
+            for k, f in cases.items():
+                t0 = time.perf_counter()
+                f()
+                times[k].append((time.perf_counter() - t0) / (LOOP_STEPS if k == "loop" else STEPS))
+        best = {k: min(v) for k, v in times.items()}
+        med = {k: statistics.median(v) for k, v in times.items()}
+        print(f"  {dtype}: matmul floor {best['floor'] * 1e3:6.2f} ms/step "
+              f"({1 / best['floor']:5.1f} steps/s)")  # fmt: skip
+        for k in ("step", "loop"):
+            print(f"  {dtype}: {k:5s}        {best[k] * 1e3:6.2f} ms/step ({1 / best[k]:5.1f} "
+                  f"steps/s) · floor/{k} {best['floor'] / best[k]:.0%} "
+                  f"[{med['floor'] / med[k]:.0%}]")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""gradsim train: short training runs that show what initialization does to learning."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import replace
+
+import click
+
+from gradsim.cli import cli
+from gradsim.cli._output import check_outputs, emit, output_options
+from gradsim.cli.options import OPTIONS, configs_from, network_options, parse_axis
+from gradsim.errors import GradsimError
+from gradsim.train.optimizers import OPTIMIZERS
+from gradsim.train.tasks import TASKS
+
+# the network options training takes: the widths come from the task, the loss too
+_NET = tuple(o.dest for o in OPTIONS if o.dest not in ("widths", "loss", "threshold"))
+_LR = next(o for o in OPTIONS if o.dest == "gain")  # a float axis, to parse --lr lists
+_OPT = next(o for o in OPTIONS if o.dest == "activation")
+
+
+@cli.command("train")
+@network_options(
+    listable=True,
+    only=_NET,
+    defaults={"depth": "30", "width": "128", "batch": "64"},
+    helps={"depth": "Number of layers L (the last a linear read-out).",
+           "width": "Width of the hidden layers (the task sets the input and output).",
+           "batch": "Mini-batch size (LSUV rescales on the first mini-batch)."},
+)  # fmt: skip
+@click.option(
+    "--task",
+    type=click.Choice(list(TASKS)),
+    default="teacher",
+    show_default=True,
+    help="; ".join(f"{k}: {t.summary}" for k, t in TASKS.items()) + ".",
+)
+@click.option(
+    "--samples", type=int, default=1024, show_default=True, help="Size of the training set."
+)
+@click.option("--steps", type=int, default=500, show_default=True, help="Parameter updates.")
+@click.option(
+    "--lr",
+    default="0.01",
+    show_default=True,
+    metavar="LIST",
+    help="Learning rate (a comma list compares several).",
+)
+@click.option(
+    "--optimizer",
+    default="sgd",
+    show_default=True,
+    metavar="LIST",
+    help=f"{', '.join(OPTIMIZERS)} (a comma list compares several).",
+)
+@click.option("--momentum", type=float, default=None, help="momentum: μ [default: 0.9].")
+@click.option("--beta1", type=float, default=None, help="adam: β1 [default: 0.9].")
+@click.option("--beta2", type=float, default=None, help="adam: β2 [default: 0.999].")
+@click.option("--eps", type=float, default=None, help="adam: ε [default: 1e-8].")
+@click.option(
+    "--clip-norm",
+    type=float,
+    default=None,
+    help="Clip the global gradient norm to this [default: no clipping].",
+)
+@click.option(
+    "--log-every",
+    type=int,
+    default=None,
+    help="Steps between points of the curves [default: steps/100].",
+)
+@output_options("Draw the loss curves and the layer × step gradient heatmaps to FILE.")
+@click.option(
+    "--max-configs",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Refuse lists whose product is larger.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bars [default: on a terminal, not in CI].",
+)
+def train_cmd(task, samples, steps, lr, optimizer, momentum, beta1, beta2, eps, clip_norm,
+              log_every, fmt, output, plot_path, max_configs, progress, **kwargs):  # fmt: skip
+    """Train each configuration on the same synthetic task, from the same seed and data.
+
+    Any network option, --lr and --optimizer take a comma list; every combination trains
+    on the same data in the same order. Layers 1 … L-1 are those of `gradsim run`; layer
+    L is a linear read-out. Verdicts: learned, slow, stalled, diverged (with the step and
+    layer of the first non-finite number).
+
+    \b
+    gradsim train --depth 30 --act relu --init he,xavier --steps 500 --lr 0.01
+    gradsim train --task circles --depth 3 --width 10 --init zeros,he --steps 2000
+    gradsim train --task blobs --init he --residual --norm batch --optimizer adam --lr 0.001
+    """
+    from gradsim import compare
+    from gradsim.report.export import check_writable
+    from gradsim.report.table_train import render_train, train_csv
+    from gradsim.train.config import TrainConfig
+    from gradsim.train.loop import to_dict
+
+    axes, nets = configs_from(kwargs, max_configs)
+    lrs = parse_axis(replace(_LR, decls=("--lr",)), lr)
+    opts = parse_axis(replace(_OPT, decls=("--optimizer",), choices=None), optimizer)
+    if len(lrs) > 1:
+        axes["lr"] = lrs
+    if len(opts) > 1:
+        axes["optimizer"] = opts
+    combos = list(itertools.product(nets, lrs, opts))
+    if len(combos) > max_configs:
+        raise GradsimError(f"the lists give {len(combos)} configurations, more than "
+                           f"--max-configs {max_configs}: shorten a list")  # fmt: skip
+    configs = [TrainConfig(net=net, task=task, samples=samples, steps=steps, lr=a,
+                           optimizer=o, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps,
+                           clip_norm=clip_norm, log_every=log_every)
+               for net, a, o in combos]  # fmt: skip
+    check_outputs(output, plot_path)
+    if output:
+        check_writable(output)
+    labels = [_label(c, axes) for c in configs]
+    runs = _train(configs, labels, _show_progress(progress))
+    for r, name in zip(runs, labels, strict=True):
+        r.label = name
+    d = to_dict({k: [compare._canon(k, v) for v in vals] for k, vals in axes.items()}, runs)
+    emit(fmt, output, plot_path, d, train_csv, lambda: render_train(d))
+
+
+def _label(cfg, axes) -> str:
+    from gradsim import compare
+
+    parts = [compare.label(cfg.net, [k for k in axes if k not in ("lr", "optimizer")], True)]
+    parts += [f"{k}={getattr(cfg, k):g}" if k == "lr" else f"{k}={getattr(cfg, k)}"
+              for k in axes if k in ("lr", "optimizer")]  # fmt: skip
+    return " ".join(p for p in parts if p) if axes else cfg.net.init
+
+
+def _show_progress(flag: bool | None) -> bool:
+    if flag is not None:
+        return flag
+    from rich.console import Console
+
+    return Console(stderr=True).is_terminal and not os.environ.get("CI")
+
+
+def _train(configs, labels, show: bool):
+    from gradsim.train.loop import train_all
+
+    if not show:
+        return train_all(configs)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(),
+                  console=Console(stderr=True)) as bar:  # fmt: skip
+        ids = [bar.add_task(name[:28], total=c.steps, loss="…") for c, name in
+               zip(configs, labels, strict=True)]  # fmt: skip
+
+        def on_step(i, step, loss):
+            fields = {"loss": f"{loss:.4g}"} if loss is not None else {}
+            bar.update(ids[i], completed=step, **fields)
+
+        runs = train_all(configs, on_step)
+        for i, r in zip(ids, runs, strict=True):
+            bar.update(i, loss=f"{r.final_loss:.4g} · {r.verdict}")
+    return runs
+
+
+__all__ = ["train_cmd"]

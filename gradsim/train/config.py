@@ -1,0 +1,99 @@
+"""The configuration of one training run: the network (a RunConfig) and how it is trained."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from gradsim.config import RunConfig
+from gradsim.errors import GradsimError
+from gradsim.train.optimizers import OPTIMIZERS, make_optimizer
+from gradsim.train.tasks import TASKS, make_task
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """``net`` describes the network as for ``gradsim run`` (its ``batch`` is the mini-batch
+    size, its ``width`` the hidden width); the task sets the input and output widths."""
+
+    net: RunConfig = field(default_factory=lambda: RunConfig(depth=30, batch=64))
+    task: str = "teacher"
+    samples: int = 1024  # size of the training set
+    steps: int = 500  # parameter updates
+    lr: float = 0.01
+    optimizer: str = "sgd"
+    momentum: float | None = None  # None: the optimizer's default
+    beta1: float | None = None
+    beta2: float | None = None
+    eps: float | None = None
+    clip_norm: float | None = None  # clip the global gradient norm to this (None: never)
+    log_every: int | None = None  # None: about 100 points per curve
+
+    def __post_init__(self) -> None:
+        def put(name, value):
+            object.__setattr__(self, name, value)
+
+        if self.net.depth < 2:
+            raise GradsimError(
+                f"--depth must be at least 2 for training (hidden layers and a linear "
+                f"read-out; got {self.net.depth})"
+            )
+        if self.net.widths is not None:
+            raise GradsimError("training sets the widths from the task: use --width")
+        if self.net.dtype == "float16":
+            raise GradsimError("training runs in float32 or float64 (float16 would need "
+                               "loss scaling, which gradsim does not do)")  # fmt: skip
+        for name in ("samples", "steps"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise GradsimError(f"--{name} must be a whole number of at least 1 (got {v!r})")
+        task = self.task.strip().lower()
+        if task not in TASKS:
+            make_task(task, 2, 0)  # raises the unknown-name error
+        put("task", task)
+        if self.net.batch > self.samples:
+            raise GradsimError(
+                f"--batch {self.net.batch} is larger than the data set (--samples "
+                f"{self.samples}): lower --batch or raise --samples"
+            )
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)):
+            raise GradsimError(f"--lr must be a positive number (got {self.lr!r})")
+        put("lr", float(self.lr))
+        self.make_optimizer()  # validates the name and every hyper-parameter
+        put("optimizer", self.optimizer.strip().lower())
+        if self.clip_norm is not None and not (
+            isinstance(self.clip_norm, (int, float)) and math.isfinite(self.clip_norm)
+            and self.clip_norm > 0
+        ):  # fmt: skip
+            raise GradsimError(f"--clip-norm must be a positive number (got {self.clip_norm})")
+        every = self.log_every if self.log_every is not None else max(1, self.steps // 100)
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise GradsimError(f"--log-every must be a whole number ≥ 1 (got {every!r})")
+        put("log_every", every)
+
+    def make_optimizer(self):
+        hyper = {k: getattr(self, k) for k in ("momentum", "beta1", "beta2", "eps")}
+        spec = OPTIMIZERS.get(self.optimizer.strip().lower())
+        if spec is not None:  # options the optimizer does not take stay unset
+            hyper = {k: v for k, v in hyper.items() if k in spec.hyper or v is not None}
+        return make_optimizer(self.optimizer, self.lr, **hyper)
+
+    @property
+    def logged_steps(self) -> list[int]:
+        """Steps whose loss is recorded: 0 (before training), every log_every, the last."""
+        steps = list(range(0, self.steps + 1, self.log_every))
+        return steps if steps[-1] == self.steps else [*steps, self.steps]
+
+    def to_dict(self, n_in: int, n_out: int) -> dict:
+        """Every resolved option, the network's first (with the widths the task gives)."""
+        d = self.net.to_dict()
+        d["widths"] = [n_in, *(self.net.width,) * (self.net.depth - 1), n_out]
+        d.pop("loss")  # the task's loss replaces it
+        d.pop("threshold")
+        spec = OPTIMIZERS[self.optimizer]
+        hyper = {k: getattr(self, k) if getattr(self, k) is not None else v
+                 for k, v in spec.hyper.items()}  # fmt: skip
+        d.update(task=self.task, samples=self.samples, steps=self.steps, lr=self.lr,
+                 optimizer=self.optimizer, **hyper, clip_norm=self.clip_norm,
+                 log_every=self.log_every)  # fmt: skip
+        return d
