@@ -38,6 +38,8 @@ def label(cfg: RunConfig, axes, names: bool = False) -> str:
 
 
 def _fmt(v) -> str:
+    if v is None:
+        return "none"  # --norm none
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 

@@ -163,3 +163,20 @@ def test_residual_needs_equal_widths():
     with pytest.raises(GradsimError, match="unknown norm"):
         gradsim.RunConfig(norm="group")
     assert gradsim.RunConfig(norm="None").norm is None
+
+
+def test_cli_run_takes_the_architecture_options(invoke):
+    import json
+
+    r = invoke("run", "--depth", 12, "--width", 32, "--residual", "--residual-scale", 0.5,
+               "--norm", "batch", "--format", "json")  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert (d["config"]["residual"], d["config"]["residual_scale"], d["config"]["norm"]) == (
+        True, 0.5, "batch")  # fmt: skip
+    direct = gradsim.simulate(depth=12, width=32, residual=True, residual_scale=0.5, norm="batch")
+    assert [x["log10_delta_rms"] for x in d["layers"]] == list(direct.column("log10_delta_rms"))
+    table = invoke("run", "--depth", 3, "--width", 8, "--residual", "--norm", "layer").stdout
+    assert "residual α=1" in table and "layer norm" in table
+    bad = invoke("run", "--norm", "group")
+    assert bad.exit_code == 2 and len(bad.stderr.strip().splitlines()) == 1

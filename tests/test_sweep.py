@@ -401,3 +401,28 @@ def test_sweep_core_imports_no_presentation_libraries():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout  # fmt: skip
     assert out.strip() == "[]"
+
+
+def test_residual_norm_and_lsuv_records_equal_gradsim_run(invoke, tmp_path):
+    """Architectures outside the stacked pass run one by one, with the same numbers as
+    `gradsim run`; a grid file sweeps the --residual flag on and off."""
+    f = tmp_path / "grid.toml"
+    f.write_text('residual = [false, true]\nnorm = "none,layer"\ninit = "he,lsuv"\n'
+                 "depth = 5\nwidth = 8\nbatch = 6\n")  # fmt: skip
+    out = tmp_path / "s"
+    sweep(invoke, out, f)
+    with Store.open(out, create=False) as st:
+        recs = list(st.records())
+    assert len(recs) == 8
+    assert {(r["config"]["residual"], r["config"]["norm"]) for r in recs} == {
+        (False, None), (False, "layer"), (True, None), (True, "layer")}  # fmt: skip
+    for rec in recs:
+        c = rec["config"]
+        args = ["--depth", c["depth"], "--width", c["width"], "--batch", c["batch"],
+                "--init", c["init"], "--norm", c["norm"] or "none",
+                "--seed", rec["seed"]]  # fmt: skip
+        args += ["--residual"] if c["residual"] else []
+        run = json.loads(invoke("run", *args, "--format", "json").stdout)
+        assert run["config"] == c
+        for field, values in rec["layers"].items():
+            assert [layer[field] for layer in run["layers"]] == values

@@ -117,6 +117,8 @@ def _lookup(agg: dict) -> dict:
 
 
 def _fmt(v) -> str:
+    if v is None:
+        return "none"
     if isinstance(v, float):
         return f"{v:.3g}"
     if isinstance(v, list):
@@ -138,6 +140,11 @@ def _base_text(agg: dict) -> str:
             if key == "gain" and b[key] == 1:
                 continue
             parts.append(fmt.format(b[key]))
+    if b.get("residual") and "residual" not in varying:
+        scale = "" if "residual_scale" in varying else f" α={b.get('residual_scale', 1):g}"
+        parts.append("residual" + scale)
+    if b.get("norm") and "norm" not in varying:
+        parts.append(f"{b['norm']} norm")
     return " · ".join(parts)
 
 
