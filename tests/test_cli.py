@@ -244,7 +244,9 @@ def test_fail_on(invoke):
 def test_list_shows_every_name(invoke):
     r = invoke("list")
     assert r.exit_code == 0
-    for name in [*INITIALIZERS, *gradsim.ACTIVATIONS, *gradsim.LOSSES]:
+    from gradsim.train import OPTIMIZERS, TASKS
+
+    for name in [*INITIALIZERS, *gradsim.ACTIVATIONS, *gradsim.LOSSES, *TASKS, *OPTIMIZERS]:
         assert name in r.stdout, name
     for rec in gradsim.ACTIVATIONS.values():
         assert f"{rec.gain:.4g}" in r.stdout

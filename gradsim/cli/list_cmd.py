@@ -1,4 +1,5 @@
-"""gradsim list: every initializer and activation with its formula, aliases and gain."""
+"""gradsim list: every initializer and activation with its formula, aliases and gain; the
+losses, and the tasks and optimizers of gradsim train."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from gradsim.cli._console import console
 
 @cli.command("list")
 def list_cmd():
-    """List the initializers, activations and losses gradsim knows."""
+    """List the initializers, activations, losses, training tasks and optimizers."""
     from rich import box
     from rich.table import Table
 
@@ -44,3 +45,21 @@ def list_cmd():
     for name, rec in LOSSES.items():
         lo.add_row(name, rec.formula)
     out.print(lo)
+    from gradsim.train.optimizers import OPTIMIZERS
+    from gradsim.train.tasks import TASKS
+
+    tk = Table(title="training tasks (gradsim train --task)", title_justify="left",
+               box=box.SIMPLE_HEAD, header_style="bold")  # fmt: skip
+    tk.add_column("name", style="cyan")
+    tk.add_column("kind")
+    tk.add_column("data")
+    for name, rec in TASKS.items():
+        tk.add_row(name, rec.kind, rec.summary)
+    out.print(tk)
+    op = Table(title="optimizers (gradsim train --optimizer)", title_justify="left",
+               box=box.SIMPLE_HEAD, header_style="bold")  # fmt: skip
+    op.add_column("name", style="cyan")
+    op.add_column("update")
+    for name, rec in OPTIMIZERS.items():
+        op.add_row(name, rec.formula)
+    out.print(op)
