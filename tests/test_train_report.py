@@ -288,3 +288,15 @@ def test_gradsim_plot_redraws_a_saved_train_result(invoke, tmp_path, teacher):
     r = invoke("plot", src, "-o", out)
     assert r.exit_code == 0, r.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_stalled_loss_with_high_accuracy_is_not_called_chance():
+    """Xavier at depth 10 on circles: the loss stays near ln 2 while most samples are already
+    classified right (tiny logits of the right sign); the note must not say 'no better than
+    the class frequencies'."""
+    d = _train("circles", [{"depth": 10, "init": "xavier"}], {},
+               steps=200, lr=0.01)  # fmt: skip
+    r = d["runs"][0]
+    assert r["verdict"] == "stalled" and r["final_accuracy"] > 0.7
+    text = render_text(render_train(d))
+    assert "classified" in text and "no better than" not in text

@@ -231,7 +231,12 @@ def _run_notes(r: dict) -> list[str]:
                     "layer output 0 for every input (dead ReLUs), so only the read-out bias "
                     "can still move")  # fmt: skip
     if r["verdict"] == "stalled":
-        if Ef is not None and base and abs(Ef - base) <= _AT_BASELINE * base:
+        acc, classes = r.get("final_accuracy"), r["config"]["widths"][-1]
+        if acc is not None and acc > 1 / classes + 0.1:  # (the tasks' classes are balanced)
+            said.append(f"stalled: the loss barely moved from the constant prediction's "
+                        f"({_loss(base)}) although {acc:.0%} of the samples are classified "
+                        "right: the logits are tiny but of the right sign")  # fmt: skip
+        elif Ef is not None and base and abs(Ef - base) <= _AT_BASELINE * base:
             what = "class frequencies" if r.get("accuracy") is not None else "mean target"
             said.append(f"stalled at the constant prediction's loss ({_loss(base)}): no "
                         f"better than always predicting the {what}")  # fmt: skip
