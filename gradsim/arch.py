@@ -40,6 +40,7 @@ from gradsim.engine import (
     _pow2,
     _Precision,
     blank_stats,
+    output_gradient,
 )
 from gradsim.layers import normalize, normalize_backward
 from gradsim.losses import Loss
@@ -94,7 +95,8 @@ def _run(net, act, loss, dtype, alpha, norm, capture) -> Trace:
         Y = inv = None
         if norm is not None:
             Y, inv = normalize(U, norm)
-            Z = Y + bias[l - 1] if biased[l - 1] else Y.copy()
+            # Y is kept for the backward pass: float16's rounding of Z in place must not reach it
+            Z = Y + bias[l - 1] if biased[l - 1] else (Y.copy() if rnd.half else Y)
             zscale = 0.0
         else:
             Z = U + bias[l - 1] if biased[l - 1] else U
@@ -129,11 +131,7 @@ def _run(net, act, loss, dtype, alpha, norm, capture) -> Trace:
                      tracked_forward=tracked, samples=samples)  # fmt: skip
 
     # ---------------- backward ----------------
-    T = None if net.T is None else net.T.astype(np.float64)
-    g, sg = loss.grad(H.astype(np.float64), a, T)  # ∂E/∂H_L = g · 10^sg
-    rg = math.sqrt(float(np.mean(g * g)))
-    if rg > 0 and math.isfinite(rg):
-        g, sg = g / rg, sg + math.log10(rg)
+    g, sg = output_gradient(loss, H, a, net.T)  # ∂E/∂H_L = g · 10^sg
     G = rnd(g.astype(cdt))
     bwd_bad = None
     for l in range(L, 0, -1):

@@ -40,6 +40,7 @@ from gradsim.engine import (
     _pow2,
     _Precision,
     _Workspace,
+    output_gradient,
 )
 from gradsim.initializers import INITIALIZERS
 from gradsim.losses import LOSSES, Loss
@@ -339,11 +340,8 @@ def _run(st: Stack, act: Activation, loss: Loss, dtype: np.dtype) -> list[Trace]
     sg = np.zeros(K)
     delta = np.zeros((K, B, H.shape[2]), dtype=cdt)
     for k in np.flatnonzero(live).tolist():
-        T = None if st.T is None else st.T[k].astype(np.float64)
-        g, s = loss.grad(H[k].astype(np.float64), float(a[k]), T)  # ∂E/∂H_L = g · 10^s
-        rg = math.sqrt(float(np.mean(g * g)))
-        if rg > 0 and math.isfinite(rg):
-            g, s = g / rg, s + math.log10(rg)
+        T = None if st.T is None else st.T[k]
+        g, s = output_gradient(loss, H[k], float(a[k]), T)  # ∂E/∂H_L = g · 10^s
         delta[k], sg[k] = g.astype(cdt), s
     if D_list[-1] is not None:
         delta *= D_list[-1]

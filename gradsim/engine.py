@@ -176,6 +176,17 @@ def blank_stats(L: int) -> dict[str, Array]:
     }  # fmt: skip
 
 
+def output_gradient(loss: Loss, H: Array, a: float, T: Array | None) -> tuple[Array, float]:
+    """(g, s) with ∂E/∂H_L = g·10^s for the output H_L = H·10^a, g in float64 with RMS 1
+    (normalized in float64, before the run's dtype can lose it): where every backward
+    pass starts."""
+    g, s = loss.grad(H.astype(np.float64), a, None if T is None else T.astype(np.float64))
+    rg = math.sqrt(float(np.mean(g * g)))
+    if rg > 0 and math.isfinite(rg):
+        g, s = g / rg, s + math.log10(rg)
+    return g, s
+
+
 def run_pass(net: Network, act: Activation, loss: Loss, dtype: str | np.dtype, capture=()) -> Trace:
     """Forward and backward pass with statistics; never raises on inf/NaN.
 
@@ -266,11 +277,7 @@ def _run(net: Network, act: Activation, loss: Loss, dtype: np.dtype, capture) ->
                      tracked_forward=tracked, samples=samples)  # fmt: skip
 
     # ---------------- backward ----------------
-    T = None if net.T is None else net.T.astype(np.float64)
-    g, sg = loss.grad(H.astype(np.float64), a, T)  # ∂E/∂H_L = g · 10^sg
-    rg = math.sqrt(float(np.mean(g * g)))
-    if rg > 0 and math.isfinite(rg):  # normalize in float64, before the dtype can lose it
-        g, sg = g / rg, sg + math.log10(rg)
+    g, sg = output_gradient(loss, H, a, net.T)
     delta = g.astype(cdt)
     if D_list[-1] is not None:
         delta *= D_list[-1]

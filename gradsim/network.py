@@ -104,24 +104,34 @@ def blocks(cfg: RunConfig) -> list[Block]:
     return [Block(cfg.norm, fn, alpha)] * cfg.depth
 
 
-def build_network(cfg: RunConfig) -> Network:
+def draw_parameters(
+    cfg: RunConfig, n: tuple[int, ...], layer_blocks: list[Block], lsuv_batch: Array | None = None
+) -> tuple[list[Array], list[Array]]:
+    """W_1 … W_L and b_1 … b_L for the widths ``n`` (n_0 … n_L), in the run's dtype, from the
+    seed's streams. An LSUV initializer rescales the float64 draws on ``lsuv_batch`` (by
+    default a batch like X from its own stream) through ``layer_blocks`` before the cast;
+    otherwise each layer is cast as it is drawn (one float64 draw alive at a time)."""
     dtype = np.dtype(cfg.dtype)
-    n = cfg.layer_widths
     init = INITIALIZERS[cfg.init]
-    p = cfg.init_params
-    rule = cfg.resolved_bias_init
-    # cast layer by layer (one float64 draw alive at a time), except for LSUV, which
-    # rescales the float64 draws on a batch like X (from its own stream) first
+    p, rule = cfg.init_params, cfg.resolved_bias_init
     cast = dtype if not init.data_driven else np.dtype(np.float64)
     W, b = [], []
-    for l in range(1, cfg.depth + 1):
+    for l in range(1, len(n)):
         W.append(init.draw(n[l - 1], n[l], _rng(cfg.seed, _WEIGHTS, l), p).astype(cast))
         b.append(draw_bias(rule, n[l - 1], n[l], _rng(cfg.seed, _BIASES, l), cfg).astype(cast))
     if init.data_driven:
-        batch = _rng(cfg.seed, _LSUV).standard_normal((cfg.batch, n[0]))
-        lsuv(W, b, batch, blocks(cfg), target=abs(cfg.gain))
+        if lsuv_batch is None:
+            lsuv_batch = _rng(cfg.seed, _LSUV).standard_normal((cfg.batch, n[0]))
+        lsuv(W, b, lsuv_batch, layer_blocks, target=abs(cfg.gain))
         W = [w.astype(dtype) for w in W]
         b = [v.astype(dtype) for v in b]
+    return W, b
+
+
+def build_network(cfg: RunConfig) -> Network:
+    dtype = np.dtype(cfg.dtype)
+    n = cfg.layer_widths
+    W, b = draw_parameters(cfg, n, blocks(cfg))
     X = _rng(cfg.seed, _INPUTS).standard_normal((cfg.batch, n[0])).astype(dtype)
     T = None
     if LOSSES[cfg.loss].needs_target:

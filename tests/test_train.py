@@ -106,7 +106,7 @@ def test_zeros_never_break_symmetry(act):
         assert np.all(model.b[l] == model.b[l][0])
     assert symmetric_layers(model) == [1, 2, 3]
     # and a random init does break it
-    assert symmetric_layers(build_model(net.__class__(depth=4, width=10), 2, 2, True)) == []
+    assert symmetric_layers(build_model(gradsim.RunConfig(depth=4, width=10), 2, 2, True)) == []
 
 
 def test_a_diverging_run_is_a_result():
@@ -196,3 +196,26 @@ def test_bad_input_is_one_line_and_exit_2(invoke, args, message):
 def test_residual_with_unequal_widths_is_refused(invoke):
     r = invoke("run", "--widths", "8,16,16", "--residual")
     assert r.exit_code == 2 and "equal widths" in r.stderr
+
+
+def test_mini_batches_cover_every_sample_once_per_epoch():
+    it = batches(100, 32, seed=3)
+    epoch = [next(it) for _ in range(3)]  # 100 // 32 = 3 full batches; 4 samples dropped
+    seen = np.concatenate(epoch)
+    assert len(seen) == 96 and len(set(seen.tolist())) == 96
+    again = batches(100, 32, seed=3)
+    assert all(np.array_equal(a, next(again)) for a in epoch)  # same seed, same order
+    nxt = next(it)  # the next epoch is a new order
+    assert not np.array_equal(nxt, epoch[0])
+
+
+def test_cli_csv_plot_output_and_progress(invoke, tmp_path):
+    args = ["train", "--depth", "3", "--width", "8", "--init", "he,xavier", "--task", "blobs",
+            "--steps", "10", "--samples", "64", "--batch", "16", "--log-every", "5"]  # fmt: skip
+    r = invoke(*args, "--format", "csv", "--plot", tmp_path / "f.png", "-o", tmp_path / "t.csv")
+    assert r.exit_code == 0, r.stderr
+    rows = (tmp_path / "t.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2 * 3  # header, then steps 0, 5, 10 of two runs
+    assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    r = invoke(*args, "--progress")
+    assert r.exit_code == 0 and "10/10" in r.stderr and "init=he_normal" in r.stderr

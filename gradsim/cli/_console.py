@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 from rich.console import Console
 
@@ -19,3 +20,10 @@ def render_text(renderable, width: int = 80) -> str:
         renderable
     )
     return buf.getvalue()
+
+
+def show_progress(flag: bool | None) -> bool:
+    """--progress/--no-progress, or by default: on a terminal (stderr), not in CI."""
+    if flag is not None:
+        return flag
+    return Console(stderr=True).is_terminal and not os.environ.get("CI")

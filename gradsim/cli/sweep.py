@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from gradsim.cli import cli
+from gradsim.cli._console import show_progress
 from gradsim.cli._output import plot_option
 from gradsim.cli.options import network_options
 from gradsim.errors import GradsimError
@@ -132,20 +131,12 @@ def sweep_cmd(ctx, grid_file, seeds, out, jobs, scheduler, connect_timeout, forc
 
                 choose_axes(varying_axes(grid), x_axis, y_axis)
             sweep.check_memory_for(plan, ex.workers)
-            _execute(plan, store, ex, chunk, _show_progress(progress))
+            _execute(plan, store, ex, chunk, show_progress(progress))
             records = sweep.records(plan, store, layers=False)
             agg = sweep.aggregate(grid, records)
             _report(plan, store, ex, agg, records, table, csv_out, plot_path, x_axis, y_axis)
     finally:
         ex.close()
-
-
-def _show_progress(flag: bool | None) -> bool:
-    if flag is not None:
-        return flag
-    from rich.console import Console
-
-    return Console(stderr=True).is_terminal and not os.environ.get("CI")
 
 
 def _execute(plan, store, ex, chunk, show: bool) -> None:

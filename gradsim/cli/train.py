@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import itertools
-import os
-from dataclasses import replace
 
 import click
 
 from gradsim.cli import cli
+from gradsim.cli._console import show_progress
 from gradsim.cli._output import check_outputs, emit, output_options
-from gradsim.cli.options import OPTIONS, configs_from, network_options, parse_axis
+from gradsim.cli.options import OPTIONS, _Opt, configs_from, network_options, parse_axis
 from gradsim.errors import GradsimError
 from gradsim.train.optimizers import OPTIMIZERS
 from gradsim.train.tasks import TASKS
 
 # the network options training takes: the widths come from the task, the loss too
 _NET = tuple(o.dest for o in OPTIONS if o.dest not in ("widths", "loss", "threshold"))
-_LR = next(o for o in OPTIONS if o.dest == "gain")  # a float axis, to parse --lr lists
-_OPT = next(o for o in OPTIONS if o.dest == "activation")
+# the training options that take comma lists, parsed as the network's are
+_LR = _Opt("lr", ("--lr",), float, "0.01", "")
+_OPTIMIZER = _Opt("optimizer", ("--optimizer",), str, "sgd", "")
 
 
 @cli.command("train")
@@ -99,14 +99,13 @@ def train_cmd(task, samples, steps, lr, optimizer, momentum, beta1, beta2, eps, 
     gradsim train --task blobs --init he --residual --norm batch --optimizer adam --lr 0.001
     """
     from gradsim import compare
-    from gradsim.report.export import check_writable
     from gradsim.report.table_train import render_train, train_csv
     from gradsim.train.config import TrainConfig
     from gradsim.train.loop import to_dict
 
     axes, nets = configs_from(kwargs, max_configs)
-    lrs = parse_axis(replace(_LR, decls=("--lr",)), lr)
-    opts = parse_axis(replace(_OPT, decls=("--optimizer",), choices=None), optimizer)
+    lrs = parse_axis(_LR, lr)
+    opts = parse_axis(_OPTIMIZER, optimizer)
     if len(lrs) > 1:
         axes["lr"] = lrs
     if len(opts) > 1:
@@ -120,10 +119,8 @@ def train_cmd(task, samples, steps, lr, optimizer, momentum, beta1, beta2, eps, 
                            clip_norm=clip_norm, log_every=log_every)
                for net, a, o in combos]  # fmt: skip
     check_outputs(output, plot_path)
-    if output:
-        check_writable(output)
     labels = [_label(c, axes) for c in configs]
-    runs = _train(configs, labels, _show_progress(progress))
+    runs = _train(configs, labels, show_progress(progress))
     for r, name in zip(runs, labels, strict=True):
         r.label = name
     d = to_dict({k: [compare._canon(k, v) for v in vals] for k, vals in axes.items()}, runs)
@@ -137,14 +134,6 @@ def _label(cfg, axes) -> str:
     parts += [f"{k}={getattr(cfg, k):g}" if k == "lr" else f"{k}={getattr(cfg, k)}"
               for k in axes if k in ("lr", "optimizer")]  # fmt: skip
     return " ".join(p for p in parts if p) if axes else cfg.net.init
-
-
-def _show_progress(flag: bool | None) -> bool:
-    if flag is not None:
-        return flag
-    from rich.console import Console
-
-    return Console(stderr=True).is_terminal and not os.environ.get("CI")
 
 
 def _train(configs, labels, show: bool):

@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from gradsim.errors import GradsimError
+from gradsim.report.labels import architecture_parts
 
 MAX_PANELS = 24
 MAX_LINES = 12
@@ -140,12 +141,7 @@ def _base_text(agg: dict) -> str:
             if key == "gain" and b[key] == 1:
                 continue
             parts.append(fmt.format(b[key]))
-    if b.get("residual") and "residual" not in varying:
-        scale = "" if "residual_scale" in varying else f" α={b.get('residual_scale', 1):g}"
-        parts.append("residual" + scale)
-    if b.get("norm") and "norm" not in varying:
-        parts.append(f"{b['norm']} norm")
-    return " · ".join(parts)
+    return " · ".join(parts + architecture_parts(b, varying))
 
 
 def _ticks(ax_axis, values: list, most: int = 9) -> None:

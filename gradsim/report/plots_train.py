@@ -20,6 +20,7 @@ import textwrap
 import numpy as np
 
 from gradsim.errors import GradsimError
+from gradsim.report.labels import architecture_parts
 
 # verdict → colour, as the terminal table shows them (learned green, slow yellow, else red)
 VERDICT_COLORS = {"learned": "#2ca02c", "slow": "#b8860b", "stalled": "#d62728",
@@ -127,11 +128,7 @@ def _title(d: dict) -> str:
 def _setting_parts(cfg: dict) -> list[str]:
     """One phrase per setting, '' where it is at its plain default, in a fixed order."""
     gain = cfg.get("gain")
-    arch = []
-    if cfg.get("residual"):
-        arch.append(f"residual α={cfg.get('residual_scale', 1):.3g}")
-    if cfg.get("norm"):
-        arch.append(f"{cfg['norm']} norm")
+    arch = architecture_parts(cfg)
     clip = cfg.get("clip_norm")
     return [
         f"L={cfg.get('depth', '?')}",

@@ -10,6 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from gradsim.report.labels import architecture_parts
 from gradsim.stats import Result
 
 VERDICT_STYLE = {
@@ -181,12 +182,7 @@ def title(result: Result) -> str:
 
 def architecture(c) -> str:
     """' · residual α=0.5 · batch norm', or '' for a plain MLP."""
-    parts = []
-    if c.residual:
-        parts.append(f"residual α={c.residual_scale:.3g}")
-    if c.norm:
-        parts.append(f"{c.norm} norm")
-    return "".join(" · " + p for p in parts)
+    return "".join(" · " + p for p in architecture_parts(vars(c)))
 
 
 def summary_panel(result: Result) -> Panel:

@@ -13,20 +13,26 @@ loop, the curves and the verdicts.
 >>> r.verdict, r.final_loss
 """
 
-from gradsim.train.config import TrainConfig
-from gradsim.train.loop import VERDICTS, TrainRun, to_dict, train, train_all
-from gradsim.train.optimizers import OPTIMIZERS, make_optimizer
-from gradsim.train.tasks import TASKS, make_task
+# imported on first use, so that `gradsim --help` (which reads the tasks' and optimizers'
+# registries) does not load the training loop
+_WHERE = {
+    "TrainConfig": "config",
+    "VERDICTS": "loop",
+    "TrainRun": "loop",
+    "to_dict": "loop",
+    "train": "loop",
+    "train_all": "loop",
+    "OPTIMIZERS": "optimizers",
+    "make_optimizer": "optimizers",
+    "TASKS": "tasks",
+    "make_task": "tasks",
+}
+__all__ = sorted(_WHERE)
 
-__all__ = [
-    "OPTIMIZERS",
-    "TASKS",
-    "VERDICTS",
-    "TrainConfig",
-    "TrainRun",
-    "make_optimizer",
-    "make_task",
-    "to_dict",
-    "train",
-    "train_all",
-]
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'gradsim.train' has no attribute '{name}'")
+    import importlib
+
+    return getattr(importlib.import_module(f"gradsim.train.{_WHERE[name]}"), name)

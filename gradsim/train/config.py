@@ -6,9 +6,9 @@ import math
 from dataclasses import dataclass, field
 
 from gradsim.config import RunConfig
-from gradsim.errors import GradsimError
+from gradsim.errors import GradsimError, unknown_name
 from gradsim.train.optimizers import OPTIMIZERS, make_optimizer
-from gradsim.train.tasks import TASKS, make_task
+from gradsim.train.tasks import TASKS
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class TrainConfig:
                 raise GradsimError(f"--{name} must be a whole number of at least 1 (got {v!r})")
         task = self.task.strip().lower()
         if task not in TASKS:
-            make_task(task, 2, 0)  # raises the unknown-name error
+            raise unknown_name("task", self.task, TASKS)
         put("task", task)
         if self.net.batch > self.samples:
             raise GradsimError(

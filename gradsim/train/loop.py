@@ -212,7 +212,6 @@ def train(cfg: TrainConfig, task: Task | None = None,
 
 def _finish(run: TrainRun, model: Model, cfg: TrainConfig) -> None:
     run.initial_loss = run.loss[0]
-    finite = [v for v in run.loss if math.isfinite(v)]
     if run.nonfinite is not None:
         run.final_loss, run.final_accuracy = math.nan, None
     E0 = run.initial_loss
@@ -221,7 +220,7 @@ def _finish(run: TrainRun, model: Model, cfg: TrainConfig) -> None:
     run.symmetric_layers = symmetric_layers(model)
     ref = min(E0, run.baseline_loss) if math.isfinite(E0) else run.baseline_loss
     Ef = run.final_loss
-    if run.nonfinite is not None or not finite:
+    if run.nonfinite is not None:  # (every logged loss is finite otherwise)
         run.verdict = "diverged"
     elif math.isfinite(E0) and Ef > 10 * E0 + ref:
         run.verdict = "diverged"

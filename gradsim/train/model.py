@@ -24,8 +24,7 @@ from gradsim.activations import ACTIVATIONS, Activation
 from gradsim.config import RunConfig
 from gradsim.initializers import INITIALIZERS
 from gradsim.layers import Block, block_output, normalize_backward, pre_activation
-from gradsim.lsuv import lsuv
-from gradsim.network import _BIASES, _WEIGHTS, _rng, draw_bias
+from gradsim.network import draw_parameters
 
 Array = np.ndarray
 
@@ -60,13 +59,7 @@ def build_model(cfg: RunConfig, n_in: int, n_out: int, classification: bool,
     """Weights and biases from the seed's streams (as ``gradsim run`` draws them, layer by
     layer); an LSUV initializer rescales them on ``lsuv_batch`` (the first mini-batch)."""
     n = widths(cfg, n_in, n_out)
-    init = INITIALIZERS[cfg.init]
     act = ACTIVATIONS[cfg.activation].with_param(cfg.slope)
-    rule = cfg.resolved_bias_init
-    W, b = [], []
-    for l in range(1, cfg.depth + 1):
-        W.append(init.draw(n[l - 1], n[l], _rng(cfg.seed, _WEIGHTS, l), cfg.init_params))
-        b.append(draw_bias(rule, n[l - 1], n[l], _rng(cfg.seed, _BIASES, l), cfg))
     blocks, acts = [], []
     for l in range(1, cfg.depth):
         skip = cfg.residual and n[l - 1] == n[l]
@@ -74,13 +67,10 @@ def build_model(cfg: RunConfig, n_in: int, n_out: int, classification: bool,
         acts.append(act)
     blocks.append(Block())  # the linear read-out
     acts.append(None)
-    if init.data_driven:
-        if lsuv_batch is None:
-            raise ValueError("an LSUV initializer needs a batch")
-        lsuv(W, b, lsuv_batch, blocks, target=abs(cfg.gain))
-    dtype = np.dtype(cfg.dtype)
-    return Model([w.astype(dtype) for w in W], [v.astype(dtype) for v in b], blocks, acts,
-                 classification)  # fmt: skip
+    if INITIALIZERS[cfg.init].data_driven and lsuv_batch is None:
+        raise ValueError("an LSUV initializer needs a batch")
+    W, b = draw_parameters(cfg, n, blocks, lsuv_batch)
+    return Model(W, b, blocks, acts, classification)
 
 
 @dataclass

@@ -8,7 +8,6 @@ arithmetic runs in each parameter's dtype (float32 or float64), and so does its 
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
@@ -151,8 +150,9 @@ class Adam(Optimizer):
 
 def _hyper_defaults(cls: type[Optimizer]) -> dict[str, float]:
     """The hyper-parameters of ``cls`` besides lr, with their defaults, from its signature."""
-    params = list(inspect.signature(cls.__init__).parameters.values())[2:]  # self, lr
-    return {p.name: p.default for p in params}
+    code, defaults = cls.__init__.__code__, cls.__init__.__defaults__ or ()
+    names = code.co_varnames[2 : code.co_argcount]  # after self, lr
+    return dict(zip(names, defaults[len(defaults) - len(names) :], strict=True))
 
 
 @dataclass(frozen=True)
