@@ -40,13 +40,14 @@ from gradsim.engine import (
     _pow2,
     _Precision,
     _Workspace,
+    gram_pays,
     output_gradient,
 )
 from gradsim.initializers import INITIALIZERS
 from gradsim.losses import LOSSES, Loss
 from gradsim.network import _BIASES, _INPUTS, _TARGETS, _WEIGHTS, draw_bias
 from gradsim.stats import Result, summarize
-from gradsim.streams import generators
+from gradsim.streams import StreamSet
 
 Array = np.ndarray
 _NAN = float("nan")
@@ -116,42 +117,105 @@ class Stack:
 def build_stack(configs: Sequence[RunConfig]) -> Stack:
     """The networks of ``configs`` (one shape_key, any initializers and seeds), stacked;
     every array equals ``build_network``'s. Raises ValueError if the shapes differ."""
-    if len({(*shape_key(c)[:3], c.loss) for c in configs}) != 1:
-        raise ValueError("build_stack needs configurations of one shape")
-    c0 = configs[0]
-    K, L, n, B = len(configs), c0.depth, c0.layer_widths, c0.batch
-    dtype = np.dtype(c0.dtype)
-    W = tuple(np.empty((K, n[l], n[l + 1]), dtype) for l in range(L))
-    b = tuple(np.empty((K, n[l + 1]), dtype) for l in range(L))
-    X = np.empty((K, B, n[0]), dtype)
-    T = np.empty((K, B, n[-1]), dtype) if LOSSES[c0.loss].needs_target else None
+    return build_stacks([configs])[0]
 
-    # one generator per drawn stream, seeded all at once; bias rules that draw nothing
-    # (zeros, constant, normal with σ_b = 0) get no stream, as draw_bias ignores it
-    seeds, keys = [], []
-    for cfg in configs:
-        draws_bias = _bias_draws(cfg)
-        for l in range(1, L + 1):
-            seeds.append(cfg.seed)
-            keys.append((_WEIGHTS, l))
-            if draws_bias:
-                seeds.append(cfg.seed)
-                keys.append((_BIASES, l))
-        seeds += [cfg.seed] * (2 if T is not None else 1)
-        keys += [(_INPUTS,), (_TARGETS,)] if T is not None else [(_INPUTS,)]
-    gens = generators(seeds, keys)
-    for k, cfg in enumerate(configs):
-        init, p, rule = INITIALIZERS[cfg.init], cfg.init_params, cfg.resolved_bias_init
-        draws_bias = _bias_draws(cfg)
-        for l in range(1, L + 1):
-            W[l - 1][k] = init.draw(n[l - 1], n[l], next(gens), p)
-            rng = next(gens) if draws_bias else None
-            b[l - 1][k] = draw_bias(rule, n[l - 1], n[l], rng, cfg)
-        X[k] = next(gens).standard_normal((B, n[0]))
-        if T is not None:
-            T[k] = next(gens).standard_normal((B, n[-1]))
-    biased = tuple(bool(np.any(bl)) for bl in b)
-    return Stack(W, b, X, T, biased)
+
+def build_stacks(groups: Sequence[Sequence[RunConfig]]) -> list[Stack]:
+    """``build_stack`` of every group, drawing what the groups' runs have in common once:
+    each stream is seeded once (``streams.StreamSet``), and runs whose layer l is one
+    scaled call of the same stream (``Initializer.scaled``: every gain, every normal or
+    every uniform variance-scaling initializer, under one seed) get that one draw times
+    their own factor, which is the very product their own draw computes."""
+    stacks, slots = [], []  # slots: (stack index, run index, config)
+    for g, configs in enumerate(groups):
+        if len({(*shape_key(c)[:3], c.loss) for c in configs}) != 1:
+            raise ValueError("build_stack needs configurations of one shape")
+        c0 = configs[0]
+        K, n, B = len(configs), c0.layer_widths, c0.batch
+        dtype = np.dtype(c0.dtype)
+        stacks.append((
+            [np.empty((K, n[l], n[l + 1]), dtype) for l in range(c0.depth)],
+            [np.zeros((K, n[l + 1]), dtype) for l in range(c0.depth)],  # zeros: not drawn
+            np.empty((K, B, n[0]), dtype),
+            np.empty((K, B, n[-1]), dtype) if LOSSES[c0.loss].needs_target else None,
+        ))  # fmt: skip
+        slots += [(g, k, cfg) for k, cfg in enumerate(configs)]
+    streams = StreamSet(_draw_streams(cfg for _, _, cfg in slots))
+
+    # what each run needs at every layer, worked out once
+    runs = [
+        (g, k, cfg, INITIALIZERS[cfg.init], cfg.init_params, cfg.layer_widths,
+         cfg.resolved_bias_init, _bias_draws(cfg))
+        for g, k, cfg in slots
+    ]  # fmt: skip
+    calls: dict[tuple, tuple | None] = {}  # Initializer.scaled by (run, fans)
+    for l in range(1, max(cfg.depth for _, _, cfg in slots) + 1):
+        shared: dict[tuple, list[tuple[int, int, float]]] = {}
+        for i, (g, k, cfg, init, p, n, rule, draws_bias) in enumerate(runs):
+            if l > cfg.depth:
+                continue
+            W, b, _, _ = stacks[g]
+            ck = (i, n[l - 1], n[l])
+            call = calls.get(ck, False)
+            if call is False:
+                call = calls[ck] = init.scaled(*ck[1:], p) if init.scaled is not None else None
+            if call is None:
+                W[l - 1][k] = init.draw(n[l - 1], n[l], streams.get(cfg.seed, (_WEIGHTS, l)), p)
+            else:
+                method, args, factor = call
+                shared.setdefault((cfg.seed, method, args), []).append((g, k, factor))
+            if rule != "zeros":
+                rng = streams.get(cfg.seed, (_BIASES, l)) if draws_bias else None
+                b[l - 1][k] = draw_bias(rule, n[l - 1], n[l], rng, cfg)
+        for (seed, method, args), users in shared.items():
+            base = getattr(streams.get(seed, (_WEIGHTS, l)), method)(*args)
+            for g, ks, factors in _by_stack(users):
+                # factor · base for each run, as scaled_draw computes it (in float64), then
+                # rounded to the stack's dtype
+                W = stacks[g][0][l - 1]
+                if ks[-1] - ks[0] == len(ks) - 1:  # runs side by side: straight into W
+                    np.multiply(factors[:, None, None], base, out=W[ks[0] : ks[-1] + 1],
+                                casting="same_kind")  # fmt: skip
+                else:
+                    W[ks] = np.multiply(factors[:, None, None], base)
+    inputs: dict[tuple, Array] = {}
+    for g, k, cfg in slots:
+        _, _, X, T = stacks[g]
+        for key, out in ((_INPUTS, X), (_TARGETS, T)):
+            if out is not None:
+                shape = out.shape[1:]
+                if (cfg.seed, key, shape) not in inputs:
+                    rng = streams.get(cfg.seed, (key,))
+                    inputs[cfg.seed, key, shape] = rng.standard_normal(shape)
+                out[k] = inputs[cfg.seed, key, shape]
+    return [
+        Stack(tuple(W), tuple(b), X, T, tuple(bool(np.any(bl)) for bl in b))
+        for W, b, X, T in stacks
+    ]
+
+
+def _by_stack(runs: list[tuple[int, int, float]]):
+    """(stack, run indices (ascending), factors) per stack of [(stack, run, factor), ...]."""
+    out: dict[int, tuple[list[int], list[float]]] = {}
+    for g, k, f in runs:
+        ks, fs = out.setdefault(g, ([], []))
+        ks.append(k)
+        fs.append(f)
+    return [(g, ks, np.asarray(fs, dtype=np.float64)) for g, (ks, fs) in out.items()]
+
+
+def _draw_streams(configs) -> list[tuple[int, tuple[int, ...]]]:
+    """The (seed, key) streams ``build_stacks`` may draw from for ``configs``, once each."""
+    needs = {(c.seed, c.depth, _bias_draws(c), LOSSES[c.loss].needs_target) for c in configs}
+    out = set()
+    for seed, depth, draws_bias, target in needs:
+        out.update((seed, (_WEIGHTS, l)) for l in range(1, depth + 1))
+        if draws_bias:
+            out.update((seed, (_BIASES, l)) for l in range(1, depth + 1))
+        out.add((seed, (_INPUTS,)))
+        if target:
+            out.add((seed, (_TARGETS,)))
+    return sorted(out)
 
 
 def _bias_draws(cfg: RunConfig) -> bool:
@@ -181,16 +245,17 @@ def simulate_batched(configs: Sequence[RunConfig]) -> list[Result]:
     groups: dict[tuple, list[int]] = {}
     for i, cfg in enumerate(configs):
         groups.setdefault(shape_key(cfg), []).append(i)
-    for idx in groups.values():
-        cfgs = [configs[i] for i in idx]
-        c0 = cfgs[0]
+    idx_groups = list(groups.values())
+    stacks = build_stacks([[configs[i] for i in idx] for idx in idx_groups])
+    for idx, whole in zip(idx_groups, stacks, strict=True):
+        c0 = configs[idx[0]]
         act = ACTIVATIONS[c0.activation].with_param(c0.slope)
-        for sub_idx, stack in split_by_bias(build_stack(cfgs)):
+        for sub_idx, stack in split_by_bias(whole):
             traces = run_stack(stack, act, LOSSES[c0.loss], c0.dtype)
             mean, std, _ = stack.weight_stats
             sym = stack.symmetric_layers(mean, std)
             for j, k in enumerate(sub_idx):
-                results[idx[k]] = summarize(cfgs[k], traces[j], sym[j])
+                results[idx[k]] = summarize(configs[idx[k]], traces[j], sym[j])
     return results  # type: ignore[return-value]
 
 
@@ -277,7 +342,7 @@ def _run(st: Stack, act: Activation, loss: Loss, dtype: np.dtype) -> list[Trace]
     a = np.zeros(K)  # H_true = H · 10^a per run (0 unless tracked)
     out["act_mean"][:, 0], out["act_std"][:, 0], r_prev = _moments_k(H)
     out["log10_act_rms"][:, 0] = [_log10(r) for r in r_prev.tolist()]
-    use_gram = [B * (w.shape[1] + w.shape[2]) <= 2 * w[0].size for w in W]
+    use_gram = [gram_pays(B, *w.shape[1:]) for w in W]
     ws = _Workspace(K * B * max(max(w.shape[1:]) for w in W), cdt)
     keep: list[tuple[str, Array, Array]] = []
     D_list: list[Array | None] = []
@@ -327,9 +392,10 @@ def _run(st: Stack, act: Activation, loss: Loss, dtype: np.dtype) -> list[Trace]
             out["saturated"][live, l] = 0.0
         out["act_mean"][live, l] = (hm * scale)[live]
         out["act_std"][live, l] = (hs * scale)[live]
-        for k in np.flatnonzero(live).tolist():
-            r = float(hr[k])
-            out["log10_act_rms"][k, l] = _log10(r) + a[k] if r > 0 else _NEG_INF
+        out["log10_act_rms"][:, l] = [
+            (_log10(r) + ak if r > 0 else _NEG_INF) if ok else _NAN
+            for r, ak, ok in zip(hr.tolist(), a.tolist(), live.tolist(), strict=True)
+        ]  # fmt: skip
         r_prev = np.where(live, hr, r_prev)
         if tracked:
             for k, p in _rescale(H, hr, live, limit, cdt, a):
@@ -358,8 +424,12 @@ def _run(st: Stack, act: Activation, loss: Loss, dtype: np.dtype) -> list[Trace]
         out["log10_delta_rms"][zero, 1 : l + 1] = _NEG_INF
         out["log10_grad_norm"][zero, 1 : l + 1] = _NEG_INF
         active &= ~(bad | zero)
-        for k in np.flatnonzero(active).tolist():
-            out["log10_delta_rms"][k, l] = math.log10(r[k]) + sg[k]
+        if active.any():
+            col = out["log10_delta_rms"][:, l]
+            col[active] = [
+                math.log10(x) + s
+                for x, s in zip(r[active].tolist(), sg[active].tolist(), strict=True)
+            ]
         _rescale(delta, r, active, limit, cdt, sg)
         how, M, c = keep[l - 1]
         if how == "gram":
@@ -369,8 +439,11 @@ def _run(st: Stack, act: Activation, loss: Loss, dtype: np.dtype) -> list[Trace]
         else:
             P = np.matmul(M.transpose(0, 2, 1), delta)  # H_{l-1}ᵀ δ_l: (K, n_in, n_out)
             gn = np.sqrt(_dots(P, P).astype(P.dtype)).astype(np.float64)
-        for k in np.flatnonzero(active).tolist():
-            out["log10_grad_norm"][k, l] = _log10(float(gn[k])) + sg[k] + c[k]
+        if active.any():
+            out["log10_grad_norm"][active, l] = [
+                _log10(x) + s + ck for x, s, ck in zip(
+                    gn[active].tolist(), sg[active].tolist(), c[active].tolist(), strict=True)
+            ]  # fmt: skip
         if l > 1:
             n_in = W[l - 1].shape[1]
             delta = np.matmul(delta, W[l - 1].transpose(0, 2, 1),

@@ -8,7 +8,7 @@ variations are made with ``dataclasses.replace``.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 from gradsim.activations import ACTIVATIONS, canonical_activation
 from gradsim.errors import GradsimError
@@ -167,7 +167,7 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         """Every resolved option, as the JSON contract's ``config`` object."""
-        d = asdict(self)
+        d = {f.name: getattr(self, f.name) for f in fields(self)}  # all immutable: no copies
         d["widths"] = list(self.layer_widths)
         d["mode"] = self.resolved_mode
         d["bias_init"] = self.resolved_bias_init

@@ -60,6 +60,16 @@ class Initializer:
     # the draw is only a start: build_network then rescales the weights on a batch of data
     # (gradsim.lsuv); std is None, since the final scale depends on the data
     data_driven: bool = False
+    # where ``draw`` is one call scaled, (method, args, factor): draw gives exactly
+    # factor · rng.method(*args) (the records' draw is made from it). Runs that share a seed
+    # and the call (every gain, every normal variance-scaling init) can share one draw.
+    scaled: Callable[[int, int, InitParams], tuple[str, tuple, float] | None] | None = None
+
+
+def scaled_draw(call: tuple[str, tuple, float], rng: np.random.Generator) -> Array:
+    """factor · rng.method(*args) for call = (method, args, factor)."""
+    method, args, factor = call
+    return factor * getattr(rng, method)(*args)
 
 
 def _fan(fan_in: int, fan_out: int, mode: str) -> float:
@@ -85,18 +95,25 @@ def _variance_scaling(
     def std(fi, fo, p):
         return abs(p.gain) * math.sqrt(scale / _fan(fi, fo, p.mode or mode))
 
-    def draw(fi, fo, rng, p):
+    def scaled(fi, fo, p):
         s = math.copysign(std(fi, fo, p), p.gain)
         if dist == "uniform":
-            return math.sqrt(3.0) * s * rng.uniform(-1.0, 1.0, size=(fi, fo))
-        return _normal(rng, (fi, fo), s, p.truncated)
+            return "uniform", (-1.0, 1.0, (fi, fo)), math.sqrt(3.0) * s
+        return None if p.truncated else ("standard_normal", ((fi, fo),), s)
+
+    def draw(fi, fo, rng, p):
+        call = scaled(fi, fo, p)
+        if call is None:
+            return _normal(rng, (fi, fo), math.copysign(std(fi, fo, p), p.gain), True)
+        return scaled_draw(call, rng)
 
     def bound(fi, fo, p):
         if dist == "uniform":
             return math.sqrt(3.0) * std(fi, fo, p)
         return 2.0 * std(fi, fo, p) / TRUNC_STD if p.truncated else None
 
-    return Initializer(name, draw, formula, std, bound, default_mode=mode, source=source)
+    return Initializer(name, draw, formula, std, bound, default_mode=mode, source=source,
+                       scaled=scaled)  # fmt: skip
 
 
 def _orthogonal_draw(fi, fo, rng, p):
@@ -126,6 +143,18 @@ def _torch_bound(fi, fo, p):
     return abs(p.gain) / math.sqrt(fi)
 
 
+def _normal_call(fi, fo, p):
+    return None if p.truncated else ("standard_normal", ((fi, fo),), p.gain * p.std)
+
+
+def _torch_call(fi, fo, p):
+    return "uniform", (-1.0, 1.0, (fi, fo)), p.gain / math.sqrt(fi)
+
+
+def _uniform_call(fi, fo, p):
+    return "uniform", (float(p.low), float(p.high), (fi, fo)), p.gain
+
+
 _RECORDS = [
     _const(lambda p: 0.0, "zeros", "0"),
     _const(lambda p: p.gain, "ones", "γ"),
@@ -137,6 +166,7 @@ _RECORDS = [
         std=lambda fi, fo, p: abs(p.gain) * p.std,
         bound=lambda fi, fo, p: 2 * abs(p.gain) * p.std / TRUNC_STD if p.truncated else None,
         source="the naive textbook init",
+        scaled=lambda fi, fo, p: _normal_call(fi, fo, p),
     ),
     Initializer(
         "truncated_normal",
@@ -147,11 +177,12 @@ _RECORDS = [
     ),
     Initializer(
         "uniform",
-        lambda fi, fo, rng, p: p.gain * rng.uniform(p.low, p.high, size=(fi, fo)),
+        lambda fi, fo, rng, p: scaled_draw(_uniform_call(fi, fo, p), rng),
         "γ·U(low, high), U(−1, 1) by default",
         std=lambda fi, fo, p: abs(p.gain) * (p.high - p.low) / math.sqrt(12.0),
         bound=lambda fi, fo, p: abs(p.gain) * max(abs(p.low), abs(p.high)),
         mean=lambda fi, fo, p: p.gain * (p.low + p.high) / 2,
+        scaled=lambda fi, fo, p: _uniform_call(fi, fo, p),
     ),
     _variance_scaling(
         "xavier_uniform",
@@ -202,12 +233,13 @@ _RECORDS = [
     ),
     Initializer(
         "torch_default",
-        lambda fi, fo, rng, p: rng.uniform(-1, 1, size=(fi, fo)) * (p.gain / math.sqrt(fi)),
+        lambda fi, fo, rng, p: scaled_draw(_torch_call(fi, fo, p), rng),
         "U(±γ/√fan_in), biases U(±1/√fan_in)",
         std=lambda fi, fo, p: _torch_bound(fi, fo, p) / math.sqrt(3.0),
         bound=_torch_bound,
         bias="uniform",
         source="PyTorch nn.Linear",
+        scaled=lambda fi, fo, p: _torch_call(fi, fo, p),
     ),
     Initializer(
         "keras_default",
@@ -217,6 +249,7 @@ _RECORDS = [
         bound=lambda fi, fo, p: INITIALIZERS["xavier_uniform"].bound(fi, fo, p),
         default_mode="fan_avg",
         source="Keras Dense",
+        scaled=lambda fi, fo, p: INITIALIZERS["xavier_uniform"].scaled(fi, fo, p),
     ),
 ]
 
@@ -255,4 +288,7 @@ def aliases_of(name: str) -> list[str]:
     return [a for a, target in INIT_ALIASES.items() if target == name]
 
 
-__all__ = ["INITIALIZERS", "INIT_ALIASES", "MODES", "InitParams", "Initializer", "canonical_init"]
+__all__ = [
+    "INITIALIZERS", "INIT_ALIASES", "MODES", "InitParams", "Initializer", "canonical_init",
+    "scaled_draw",
+]  # fmt: skip

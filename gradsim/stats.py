@@ -159,35 +159,37 @@ def summarize(cfg: RunConfig, tr: Trace, symmetric_layers: list[int]) -> Result:
     lo, hi = math.log10(float(info.tiny)), math.log10(float(info.max))
     la, ld, lg = tr.log10_act_rms, tr.log10_delta_rms, tr.log10_grad_norm
 
+    # plain floats: the loop below runs L times per run, and Python floats are quick
+    la_, ld_, lg_ = la.tolist(), ld.tolist(), lg.tolist()
+    wstd, zm, zs = tr.weight_std.tolist(), tr.z_mean.tolist(), tr.z_std.tolist()
+    am, ast, lwn = tr.act_mean.tolist(), tr.act_std.tolist(), tr.log10_weight_norm.tolist()
+    sat_, dead_ = tr.saturated.tolist(), tr.dead.tolist()
+    nan, isfinite, isnan = math.nan, math.isfinite, math.isnan
     layers = []
     for l in range(1, L + 1):
-        fin = bool(np.isfinite(la[l]) or la[l] == -np.inf) and bool(
-            np.isfinite(ld[l]) or ld[l] == -np.inf
-        )
+        a, d, g = la_[l], ld_[l], lg_[l]
+        fin = (isfinite(a) or a == -math.inf) and (isfinite(d) or d == -math.inf)
         # typical entries of H_l, δ_l and ∂E/∂W_l (RMS = norm/√size)
-        lgw = lg[l] - 0.5 * math.log10(n[l - 1] * n[l])
-        vals = [v for v in (la[l], ld[l], lgw) if math.isfinite(v)]
+        vals = [v for v in (a, d, g - 0.5 * math.log10(n[l - 1] * n[l])) if isfinite(v)]
         layers.append(
             LayerStats(
                 layer=l,
                 fan_in=n[l - 1],
                 fan_out=n[l],
-                weight_std=float(tr.weight_std[l]),
-                z_mean=float(tr.z_mean[l]),
-                z_std=float(tr.z_std[l]),
-                act_mean=float(tr.act_mean[l]),
-                act_std=float(tr.act_std[l]),
-                act_rms=_exp10(la[l]) if not math.isnan(la[l]) else math.nan,
-                log10_act_rms=float(la[l]),
-                saturated_frac=float(tr.saturated[l]),
-                dead_frac=float(tr.dead[l]),
-                delta_rms=_exp10(ld[l]) if not math.isnan(ld[l]) else math.nan,
-                log10_delta_rms=float(ld[l]),
-                grad_norm=_exp10(lg[l]) if not math.isnan(lg[l]) else math.nan,
-                log10_grad_norm=float(lg[l]),
-                grad_to_weight=_exp10(lg[l] - tr.log10_weight_norm[l])
-                if math.isfinite(tr.log10_weight_norm[l]) and not math.isnan(lg[l])
-                else math.nan,
+                weight_std=wstd[l],
+                z_mean=zm[l],
+                z_std=zs[l],
+                act_mean=am[l],
+                act_std=ast[l],
+                act_rms=_exp10(a) if not isnan(a) else nan,
+                log10_act_rms=a,
+                saturated_frac=sat_[l],
+                dead_frac=dead_[l],
+                delta_rms=_exp10(d) if not isnan(d) else nan,
+                log10_delta_rms=d,
+                grad_norm=_exp10(g) if not isnan(g) else nan,
+                log10_grad_norm=g,
+                grad_to_weight=_exp10(g - lwn[l]) if isfinite(lwn[l]) and not isnan(g) else nan,
                 finite=fin,
                 underflow=any(v < lo for v in vals),
                 overflow=any(v > hi for v in vals),

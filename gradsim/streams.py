@@ -3,7 +3,7 @@
 ``network.build_network`` draws layer l's weights from
 ``default_rng(SeedSequence(seed, spawn_key=(0, l)))``. Creating a SeedSequence and a PCG64
 costs about 45 µs, as much as drawing a 64×64 matrix, so a batch of small networks spends
-half its building time seeding. ``generators`` gives the very same Generators (same
+half its building time seeding. ``StreamSet`` gives the very same Generators (same
 PCG64 state, hence the same numbers) for many (seed, key) pairs at once: SeedSequence's
 entropy mixing (O'Neill's seed_seq, as NumPy implements it) runs as uint32 array
 arithmetic over all streams together, and PCG64's seeding step in Python integers.
@@ -15,7 +15,7 @@ the streams are always NumPy's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -139,24 +139,24 @@ def _fits(seeds: Sequence[int], keys: Sequence[tuple[int, ...]]) -> bool:
     )
 
 
-def generators(
-    seeds: Sequence[int], keys: Sequence[tuple[int, ...]]
-) -> Iterator[np.random.Generator]:
-    """For each (seed, key), a Generator in the state of
-    ``default_rng(SeedSequence(seed, spawn_key=key))``, yielded in order.
+class StreamSet:
+    """For many (seed, key) pairs, seeded all at once: ``get(seed, key)`` is a Generator in
+    the state of ``default_rng(SeedSequence(seed, spawn_key=key))``, in any order. A pair
+    not given (or any pair, should the fast seeding not match NumPy's) gets NumPy's own.
 
-    One Generator object is reused: draw from each before taking the next.
-    """
-    if len(seeds) != len(keys):
-        raise ValueError("seeds and keys differ in length")
-    if not len(keys):
-        return
-    if not (_fits(seeds, keys) and _fast_ok()):
-        for s, k in zip(seeds, keys, strict=True):
-            yield np.random.default_rng(np.random.SeedSequence(int(s), spawn_key=tuple(k)))
-        return
-    bg = np.random.PCG64()
-    gen = np.random.Generator(bg)
-    for state in _fast_states(seeds, keys):
-        bg.state = state
-        yield gen
+    One Generator object is reused: draw from each before getting the next."""
+
+    def __init__(self, pairs: Sequence[tuple[int, tuple[int, ...]]]):
+        unique = list(dict.fromkeys((int(s), tuple(k)) for s, k in pairs))
+        seeds, keys = [s for s, _ in unique], [k for _, k in unique]
+        fast = bool(unique) and _fits(seeds, keys) and _fast_ok()
+        self._states = dict(zip(unique, _fast_states(seeds, keys), strict=True)) if fast else {}
+        self._bg = np.random.PCG64()
+        self._gen = np.random.Generator(self._bg)
+
+    def get(self, seed: int, key: tuple[int, ...]) -> np.random.Generator:
+        state = self._states.get((seed, key))
+        if state is None:
+            return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+        self._bg.state = state
+        return self._gen

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 from gradsim.activations import ACTIVATIONS
-from gradsim.batched import build_stack, simulate_batched
+from gradsim.batched import build_stack, build_stacks, simulate_batched
 from gradsim.config import RunConfig
 from gradsim.core import simulate_network
+from gradsim.initializers import INITIALIZERS, scaled_draw
 from gradsim.network import build_network
-from gradsim.streams import generators
+from gradsim.streams import StreamSet
 
 
 def _same(a, b) -> bool:
@@ -36,9 +37,13 @@ def test_streams_are_numpys():
     seeds = [int(s) for s in rng.integers(0, 2**63, 40)] + [0, 2**32 - 1, 2**32, 2**64 - 1]
     keys = [(int(rng.integers(0, 4)), int(rng.integers(0, 2**32))) if i % 3 else (i % 4,)
             for i in range(len(seeds))]  # fmt: skip
-    for s, k, g in zip(seeds, keys, generators(seeds, keys), strict=True):
+    streams = StreamSet(list(zip(seeds, keys, strict=True)))
+    for s, k in reversed(list(zip(seeds, keys, strict=True))):  # any order
         ref = np.random.default_rng(np.random.SeedSequence(s, spawn_key=k))
-        assert g.bit_generator.state == ref.bit_generator.state
+        assert streams.get(s, k).bit_generator.state == ref.bit_generator.state
+    g = StreamSet([]).get(5, (2,))  # a pair not given: NumPy's own
+    assert g.bit_generator.state == np.random.default_rng(
+        np.random.SeedSequence(5, spawn_key=(2,))).bit_generator.state  # fmt: skip
 
 
 def test_stack_holds_build_networks_arrays():
@@ -51,6 +56,43 @@ def test_stack_holds_build_networks_arrays():
         for l in range(cfg.depth):
             assert np.array_equal(st.W[l][k], net.W[l]) and np.array_equal(st.b[l][k], net.b[l])
         assert np.array_equal(st.X[k], net.X) and np.array_equal(st.T[k], net.T)
+
+
+def test_shared_draws_hold_build_networks_arrays():
+    # one seed for many initializers, gains and shapes: every run whose layer is a scaled
+    # call of the stream shares that draw, every other draws its own; all as build_network
+    inits = [("he", 1.0, {}), ("he", -0.5, {}), ("xavier", 2.0, {}), ("xavier_normal", 1.0, {}),
+             ("lecun_uniform", 0.7, {}), ("normal", 1.3, {"truncated": True}), ("normal", 0.4, {}),
+             ("uniform", 1.1, {"low": -2, "high": 0.5}), ("torch_default", 1.0, {}),
+             ("keras", 1.0, {}), ("orthogonal", 1.5, {}), ("constant", 0.3, {}),
+             ("identity", 1.0, {}), ("he", 1.0, {"truncated": True})]  # fmt: skip
+    groups = [
+        [RunConfig(depth=3, width=5, batch=4, init=i, gain=g, seed=seed, activation=act, **kw)
+         for i, g, kw in inits for seed in (3, 2**40)]
+        for act in ("relu", "tanh")
+    ] + [[RunConfig(widths=(5, 7, 5), batch=4, init=i, gain=g, seed=3, **kw)
+          for i, g, kw in inits]]  # fmt: skip
+    for group, st in zip(groups, build_stacks(groups), strict=True):
+        for k, cfg in enumerate(group):
+            net = build_network(cfg)
+            for l in range(cfg.depth):
+                assert np.array_equal(st.W[l][k], net.W[l]), (cfg.init, cfg.gain, l)
+                assert np.array_equal(st.b[l][k], net.b[l])
+            assert np.array_equal(st.X[k], net.X) and np.array_equal(st.T[k], net.T)
+
+
+@pytest.mark.parametrize("name", [n for n, r in INITIALIZERS.items() if r.scaled is not None])
+def test_scaled_initializers_draw_their_scaled_call(name):
+    from gradsim.initializers import InitParams
+
+    init = INITIALIZERS[name]
+    for p in (InitParams(), InitParams(gain=-1.7, mode="fan_out", low=-3.0, high=0.25,
+                                       std=0.2)):  # fmt: skip
+        call = init.scaled(6, 4, p)
+        got = scaled_draw(call, StreamSet([(5, (0, 1))]).get(5, (0, 1)))
+        assert np.array_equal(init.draw(6, 4, np.random.default_rng(
+            np.random.SeedSequence(5, spawn_key=(0, 1))), p), got)  # fmt: skip
+        assert got.std() > 0 and got.shape == (6, 4)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])

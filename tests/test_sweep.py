@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,12 @@ def test_grid_is_the_cartesian_product():
     inits = ("he_normal", "xavier_uniform", "normal")
     want = list(itertools.product((3, 5), inits, ("relu", "tanh"), (0.5, 1.25, 2.0), range(4)))
     assert got == want and len(runs) == g.size == 2 * 3 * 2 * 3 * 4
-    assert len({r.config.seed for r in runs}) == len(runs)  # every run its own seed
+    # one seed per shape (depth here) and replica, shared by the points of that shape
+    seeds = {}
+    for r in runs:
+        seeds.setdefault((r.config.depth, r.replica), set()).add(r.config.seed)
+    assert all(len(s) == 1 for s in seeds.values()) and len(seeds) == 2 * 4
+    assert len({s.pop() for s in seeds.values()}) == 2 * 4
 
 
 def test_seeds_depend_only_on_the_point_master_and_replica():
@@ -68,6 +74,17 @@ def test_seeds_depend_only_on_the_point_master_and_replica():
     assert all(seeds_b[(r.point, r.replica)] == r.config.seed for r in common)
     cfg = a[0].config
     assert derive_seed(2, cfg, 0) != derive_seed(1, cfg, 0) != derive_seed(1, cfg, 1)
+    for shape in ({"width": 65}, {"batch": 64}, {"widths": (64, 32, 32, 8)}):
+        assert derive_seed(1, replace(cfg, **shape), 0) != derive_seed(1, cfg, 0)
+    for same in (
+        {"gain": 3.0},
+        {"init": "orthogonal"},
+        {"activation": "tanh"},
+        {"dtype": "float64"},
+        {"loss": "probe"},
+        {"bias_init": "normal"},
+    ):
+        assert derive_seed(1, replace(cfg, **same), 0) == derive_seed(1, cfg, 0)
 
 
 def test_ranges_keep_common_values_exactly():

@@ -18,10 +18,8 @@ from dataclasses import dataclass, fields
 from gradsim.config import RunConfig
 from gradsim.errors import GradsimError
 
-GRID_VERSION = 1  # how points are keyed and seeds derived; stores of another version are refused
+GRID_VERSION = 2  # how points are keyed and seeds derived; stores of another version are refused
 AXES = tuple(f.name for f in fields(RunConfig) if f.name != "seed")
-# threshold only judges a run's numbers: it draws nothing, so it does not enter the seed
-_NOT_DRAWN = ("seed", "threshold")
 
 
 def grid_signature() -> str:
@@ -42,9 +40,11 @@ def point_key(cfg: RunConfig) -> str:
 
 def derive_seed(master: int, cfg: RunConfig, replica: int) -> int:
     """The seed of replica ``replica`` of ``cfg``'s point: 63 bits of SHA-256 of the master
-    seed, the replica and the configuration's drawn options (not its seed or threshold)."""
-    drawn = _canonical_json({k: v for k, v in cfg.to_dict().items() if k not in _NOT_DRAWN})
-    text = f"gradsim-sweep/{GRID_VERSION}:{master}:{replica}:{drawn}"
+    seed, the replica and the network's shape (its layer widths and batch). Points of one
+    shape share the seed of each replica: they differ only in how the same random numbers
+    are scaled and used (common random numbers)."""
+    shape = {"widths": list(cfg.layer_widths), "batch": cfg.batch}
+    text = f"gradsim-sweep/{GRID_VERSION}:{master}:{replica}:{_canonical_json(shape)}"
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
 
 

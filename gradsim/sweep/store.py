@@ -114,12 +114,17 @@ class Store:
         self, keys: Iterable[tuple[str, int]] | None = None, layers: bool = True
     ) -> Iterator[dict]:
         """Stored runs as dicts (``point, replica, seed, config, summary, layers``), all of
-        them in insertion order, or those of ``keys`` in that order (missing ones skipped);
-        ``layers=False`` leaves out the per-layer norms (most of a record's size)."""
+        them, or those of ``keys`` in that order (missing ones skipped); ``layers=False``
+        leaves out the per-layer norms (most of a record's size).
+
+        All of them come in the order of their configurations' values (numbers as numbers,
+        fields in name order), then replica: the same for the same runs, whatever order the
+        workers finished them in."""
         cols = "point, replica, seed, config, summary, gradsim, " + ("layers" if layers else "NULL")
         if keys is None:
-            for row in self.conn.execute(f"SELECT {cols} FROM runs ORDER BY rowid"):
-                yield _record(row)
+            rows = [_record(row) for row in self.conn.execute(f"SELECT {cols} FROM runs")]
+            rows.sort(key=lambda r: (_natural(r["config"]), r["replica"]))
+            yield from rows
             return
         q = f"SELECT {cols} FROM runs WHERE point = ? AND seed = ?"
         for point, seed in keys:
@@ -156,6 +161,22 @@ class _tx:
 
 def _dumps(d) -> str:
     return json.dumps(d, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+
+
+def _natural(config: dict) -> tuple:
+    """A sort key for a configuration: its fields in name order, each value ranked
+    None < number < text < list (numbers by value, so depth 3 comes before depth 10)."""
+
+    def rank(v):
+        if v is None:
+            return (0, 0)
+        if isinstance(v, (bool, int, float)):
+            return (1, v)
+        if isinstance(v, str):
+            return (2, v)
+        return (3, tuple(rank(x) for x in v))
+
+    return tuple((k, rank(config[k])) for k in sorted(config) if k != "seed")
 
 
 def _record(row) -> dict:

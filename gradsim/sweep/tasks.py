@@ -48,7 +48,8 @@ def seconds(cfg: RunConfig) -> float:
 
 
 def make_tasks(runs: list[Run], workers: int, chunk: int | None = None) -> list[list[Run]]:
-    """Split runs into tasks: stackable runs of one shape together, up to ``chunk`` runs
+    """Split runs into tasks: stackable runs of one shape together, a replica's runs side
+    by side (they share their draws), up to ``chunk`` runs
     (default: ~TASK_SECONDS of work, within TASK_BYTES, and at least two tasks per worker
     where a shape has enough runs for stacks of STACK_MIN); other runs one per task."""
     groups: dict[tuple, list[Run]] = {}
@@ -57,6 +58,8 @@ def make_tasks(runs: list[Run], workers: int, chunk: int | None = None) -> list[
         groups.setdefault(key, []).append(run)
     tasks = []
     for group in groups.values():
+        # a replica's runs of one shape share their seed, hence their draws (build_stack)
+        group.sort(key=lambda r: r.replica)
         cfg = group[0].config
         if chunk is not None:
             size = chunk
