@@ -9,6 +9,7 @@ computation in the run's dtype would meet inf or NaN.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -96,7 +97,7 @@ class Result:
     ``summary``; ``to_dict()`` gives the JSON contract (non-finite numbers as None)."""
 
     config: RunConfig
-    layers: tuple[LayerStats, ...]
+    layers: Sequence[LayerStats]  # Layers: made when first read
     summary: Summary
     hist: dict | None = None  # histograms of H_l and log10|δ_l| at a few layers
     # mean-field prediction beside the measurement (theory.compare_run): {"layers", "summary"}
@@ -120,6 +121,8 @@ class Result:
 
     def column(self, name: str) -> np.ndarray:
         """One per-layer field as a float array (None → NaN), e.g. ``log10_delta_rms``."""
+        if isinstance(self.layers, Layers):
+            return self.layers.column(name)
         return np.array([np.nan if (v := getattr(s, name)) is None else v for s in self.layers],
                         dtype=float)  # fmt: skip
 
@@ -152,21 +155,67 @@ def _fmt_pow(x: float) -> str:
     return f"10^{x:.0f}"
 
 
-def summarize(cfg: RunConfig, tr: Trace, symmetric_layers: list[int]) -> Result:
-    L = cfg.depth
+# the Trace arrays a run's LayerStats are made of
+_LAYER_ARRAYS = (
+    "log10_act_rms", "log10_delta_rms", "log10_grad_norm", "weight_std", "z_mean", "z_std",
+    "act_mean", "act_std", "log10_weight_norm", "saturated", "dead",
+)  # fmt: skip
+
+
+class Layers(Sequence):
+    """A run's LayerStats, layer 1 first: a read-only sequence made from the run's trace
+    when first read (a sweep, or a caller that wants only the summary, never pays for
+    them). ``column`` reads the log10 fields straight from the trace."""
+
+    def __init__(self, cfg: RunConfig, tr: Trace):
+        self._cfg = cfg
+        self._arrays = {f: getattr(tr, f) for f in _LAYER_ARRAYS}
+        self._rows: tuple[LayerStats, ...] | None = None
+
+    def _built(self) -> tuple[LayerStats, ...]:
+        if self._rows is None:
+            self._rows = _layer_stats(self._cfg, self._arrays)
+        return self._rows
+
+    def __len__(self) -> int:
+        return self._cfg.depth
+
+    def __getitem__(self, i):
+        return self._built()[i]
+
+    def __iter__(self):
+        return iter(self._built())
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, (Layers, tuple, list)):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Layers({list(self._built())!r})"
+
+    def column(self, name: str) -> np.ndarray:
+        """One field per layer as a float array (NaN where not a number)."""
+        if self._rows is None and name in ("log10_act_rms", "log10_delta_rms",
+                                           "log10_grad_norm"):  # fmt: skip
+            return np.array(self._arrays[name][1 : self._cfg.depth + 1], dtype=float)
+        return np.array([np.nan if (v := getattr(s, name)) is None else v for s in self],
+                        dtype=float)  # fmt: skip
+
+
+def _layer_stats(cfg: RunConfig, arrays: dict) -> tuple[LayerStats, ...]:
     n = cfg.layer_widths
     info = np.finfo(np.dtype(cfg.dtype))
     lo, hi = math.log10(float(info.tiny)), math.log10(float(info.max))
-    la, ld, lg = tr.log10_act_rms, tr.log10_delta_rms, tr.log10_grad_norm
-
     # plain floats: the loop below runs L times per run, and Python floats are quick
-    la_, ld_, lg_ = la.tolist(), ld.tolist(), lg.tolist()
-    wstd, zm, zs = tr.weight_std.tolist(), tr.z_mean.tolist(), tr.z_std.tolist()
-    am, ast, lwn = tr.act_mean.tolist(), tr.act_std.tolist(), tr.log10_weight_norm.tolist()
-    sat_, dead_ = tr.saturated.tolist(), tr.dead.tolist()
+    la_, ld_, lg_, wstd, zm, zs, am, ast, lwn, sat_, dead_ = (
+        arrays[f].tolist() for f in _LAYER_ARRAYS
+    )
     nan, isfinite, isnan = math.nan, math.isfinite, math.isnan
     layers = []
-    for l in range(1, L + 1):
+    for l in range(1, cfg.depth + 1):
         a, d, g = la_[l], ld_[l], lg_[l]
         fin = (isfinite(a) or a == -math.inf) and (isfinite(d) or d == -math.inf)
         # typical entries of H_l, δ_l and ∂E/∂W_l (RMS = norm/√size)
@@ -195,6 +244,14 @@ def summarize(cfg: RunConfig, tr: Trace, symmetric_layers: list[int]) -> Result:
                 overflow=any(v > hi for v in vals),
             )
         )
+    return tuple(layers)
+
+
+def summarize(cfg: RunConfig, tr: Trace, symmetric_layers: list[int]) -> Result:
+    L = cfg.depth
+    info = np.finfo(np.dtype(cfg.dtype))
+    lo, hi = math.log10(float(info.tiny)), math.log10(float(info.max))
+    la, ld, lg = tr.log10_act_rms, tr.log10_delta_rms, tr.log10_grad_norm
 
     log10_thr = math.log10(cfg.threshold)
     act_r = la[L] - la[0]
@@ -277,7 +334,7 @@ def summarize(cfg: RunConfig, tr: Trace, symmetric_layers: list[int]) -> Result:
     )
     sentences = _sentences(cfg, summary, info)
     summary = replace(summary, sentences=sentences)
-    return Result(cfg, tuple(layers), summary)
+    return Result(cfg, Layers(cfg, tr), summary)
 
 
 def _sentences(cfg: RunConfig, s: Summary, info: np.finfo) -> list[str]:

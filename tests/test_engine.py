@@ -359,6 +359,23 @@ def test_same_config_same_numbers():
     assert gradsim.simulate(**{**kw, "seed": 4}).to_dict() != first
 
 
+def test_layers_are_made_when_read_and_columns_agree():
+    from gradsim.stats import Layers
+
+    res = gradsim.simulate(depth=6, width=16, batch=8, init="normal", activation="tanh")
+    assert isinstance(res.layers, Layers) and len(res.layers) == 6
+    assert res.layers._rows is None  # nothing built for the summary or len()
+    fast = {f: res.column(f) for f in ("log10_act_rms", "log10_delta_rms", "log10_grad_norm")}
+    assert res.layers._rows is None  # the log10 columns come from the trace
+    rows = list(res.layers)
+    assert [r.layer for r in rows] == list(range(1, 7)) and res.layers[-1] is rows[-1]
+    for f, col in fast.items():
+        assert np.array_equal(col, [getattr(r, f) for r in rows]) and np.all(np.isfinite(col))
+    assert res.layers == tuple(rows) and res.layers != tuple(rows[:-1])
+    again = gradsim.simulate(depth=6, width=16, batch=8, init="normal", activation="tanh")
+    assert again == res  # Results compare by their numbers, layers included
+
+
 def test_weights_do_not_depend_on_depth():
     short = build_network(_cfg(depth=5, width=16, batch=4, bias_init="normal", seed=11))
     long = build_network(_cfg(depth=10, width=16, batch=4, bias_init="normal", seed=11))

@@ -87,6 +87,28 @@ def test_seeds_depend_only_on_the_point_master_and_replica():
         assert derive_seed(1, replace(cfg, **same), 0) == derive_seed(1, cfg, 0)
 
 
+@pytest.mark.parametrize("chunk", [None, 7, 1000])
+def test_tasks_split_every_run_once_in_even_parts_of_one_shape(chunk):
+    from gradsim.batched import shape_key
+    from gradsim.sweep.tasks import make_tasks
+
+    g = Grid({"depth": (4, 6), "width": 16, "batch": 8, "activation": ("relu", "tanh"),
+              "gain": tuple(0.5 + 0.1 * i for i in range(9))}, seeds=3)  # fmt: skip
+    runs = g.runs()
+    tasks = make_tasks(runs, workers=2, chunk=chunk)
+    got = [(r.point, r.replica) for t in tasks for r in t]
+    assert sorted(got) == sorted((r.point, r.replica) for r in runs)  # each run exactly once
+    by_shape: dict = {}
+    for t in tasks:
+        assert len({shape_key(r.config) for r in t}) == 1
+        assert [r.replica for r in t] == sorted(r.replica for r in t)  # a replica together
+        by_shape.setdefault(shape_key(t[0].config), []).append(len(t))
+    for sizes in by_shape.values():
+        assert max(sizes) - min(sizes) <= 1 and (chunk is None or max(sizes) <= chunk)
+    if chunk is None:  # at least two tasks per worker
+        assert len(tasks) >= 4
+
+
 def test_ranges_keep_common_values_exactly():
     g16 = Grid({"gain": tuple(float(x) for x in __import__("numpy").linspace(0.5, 2, 16))})
     g31 = Grid({"gain": tuple(float(x) for x in __import__("numpy").linspace(0.5, 2, 31))})
@@ -156,6 +178,29 @@ def test_worker_processes_use_one_blas_thread_each():
 
 def _info(fn):
     return fn()
+
+
+def _faults_of_a_second_array(_) -> tuple[int, int]:
+    """Page faults of writing a 16 MB array, then another after freeing the first."""
+    import resource
+
+    import numpy as np
+
+    out = []
+    for _ in range(2):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        a = np.ones(2 * 2**20)
+        out.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+        del a
+    return out[0], out[1]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_workers_reuse_freed_memory_without_new_page_faults():
+    # the first array faults its pages in (fewer than 4096 with huge pages); the second
+    # reuses them, where by default it is mapped and faulted in afresh
+    first, second = next(iter(Processes(2).run(_faults_of_a_second_array, [0])))
+    assert first > 0 and second * 4 < first, (first, second)
 
 
 # ---------------------------------------------------------------- the store

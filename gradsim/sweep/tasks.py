@@ -40,22 +40,27 @@ def stackable(cfg: RunConfig) -> bool:
 
 
 def seconds(cfg: RunConfig) -> float:
-    """A rough cost of one run on one core: four products per layer at ~20 GFLOP/s, the
-    weight draws at ~15 ns an entry, and ~1 ms of bookkeeping."""
+    """A rough cost of one run on one core: three products per layer at ~40 GFLOP/s, ~10 ns
+    per entry of H for the elementwise steps, the weight draws (~15 ns an entry, ~2 ns
+    where a stack shares them between a replica's runs) and ~1 ms of bookkeeping."""
     pairs = list(itertools.pairwise(cfg.layer_widths))
-    flops = sum(8.0 * cfg.batch * a * b for a, b in pairs)
-    return flops / 2e10 + sum(a * b for a, b in pairs) * 15e-9 + 1e-3
+    flops = sum(6.0 * cfg.batch * a * b for a, b in pairs)
+    entries = cfg.batch * sum(cfg.layer_widths[1:])
+    draw = 2e-9 if stackable(cfg) else 15e-9
+    return flops / 4e10 + entries * 10e-9 + sum(a * b for a, b in pairs) * draw + 1e-3
 
 
 def make_tasks(runs: list[Run], workers: int, chunk: int | None = None) -> list[list[Run]]:
     """Split runs into tasks: stackable runs of one shape together, a replica's runs side
-    by side (they share their draws), up to ``chunk`` runs
-    (default: ~TASK_SECONDS of work, within TASK_BYTES, and at least two tasks per worker
-    where a shape has enough runs for stacks of STACK_MIN); other runs one per task."""
+    by side (they share their draws), in equal parts of at most ``chunk`` runs (default:
+    ~TASK_SECONDS of work,
+    within TASK_BYTES, and small enough that there are at least two tasks per worker, but
+    not below STACK_MIN runs); other runs one per task."""
     groups: dict[tuple, list[Run]] = {}
     for run in runs:
         key = shape_key(run.config) if stackable(run.config) else ("single", len(groups))
         groups.setdefault(key, []).append(run)
+    balance = max(STACK_MIN, math.ceil(len(runs) / (2 * max(workers, 1))))
     tasks = []
     for group in groups.values():
         # a replica's runs of one shape share their seed, hence their draws (build_stack)
@@ -70,9 +75,11 @@ def make_tasks(runs: list[Run], workers: int, chunk: int | None = None) -> list[
                 STACK_RUNS,
                 max(1, int(TASK_SECONDS / seconds(cfg))),
                 max(1, TASK_BYTES // max(estimate_bytes(cfg), 1)),
-                max(STACK_MIN, math.ceil(len(group) / (2 * max(workers, 1)))),
+                balance,
             )
-        tasks += [group[i : i + size] for i in range(0, len(group), size)]
+        parts = math.ceil(len(group) / size)  # as many tasks as needed, evenly filled
+        cuts = [len(group) * i // parts for i in range(parts + 1)]
+        tasks += [group[a:b] for a, b in itertools.pairwise(cuts)]
     return tasks
 
 
@@ -87,7 +94,7 @@ def record(run: Run, result: Result) -> dict:
         "seed": run.config.seed,
         "config": _clean(result.config.to_dict()),
         "summary": summary,
-        "layers": {f: [_num(getattr(s, f)) for s in result.layers] for f in LAYER_FIELDS},
+        "layers": {f: [_num(x) for x in result.column(f).tolist()] for f in LAYER_FIELDS},
         "gradsim": __version__,
     }
 
@@ -118,7 +125,29 @@ def init_worker(threads: int, parent: int) -> None:
         os.environ[var] = str(threads)
     limit_blas_threads(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _keep_freed_memory()
     _exit_with_parent(parent)
+
+
+def _keep_freed_memory() -> None:
+    """glibc only: serve arrays up to 32 MiB from the heap and do not give freed memory back
+    to the OS (mallopt M_MMAP_THRESHOLD 32 MiB, the most every glibc accepts, and
+    M_TRIM_THRESHOLD 1 GiB). A task allocates and frees tens of MB of arrays; by default
+    much of it is mapped afresh for every task, and every page then costs a page fault and
+    zeroing when first written (about 16,000 faults per 200 small runs, each several µs in
+    a virtual machine). A worker keeps its largest task's memory, about TASK_BYTES at most,
+    until the sweep ends."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return
+    mallopt(-3, 32 * 2**20)  # M_MMAP_THRESHOLD
+    mallopt(-1, 2**30)  # M_TRIM_THRESHOLD
 
 
 def _exit_with_parent(parent: int) -> None:
