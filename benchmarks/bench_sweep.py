@@ -20,6 +20,9 @@ What is measured, and why:
    on one core (``--jobs 1``) and on every core, and the CPU time the workers used per
    second of wall time (cores busy). Target: close to the number of cores.
 
+3. As 1. with 1000 runs (50 gains), one round: a sweep's fixed costs (starting the
+   workers, their first touch of the memory a task needs) weigh less.
+
 Timings are best-of-3 for the loop and one-core sweep, interleaved; the every-core sweeps
 run into a fresh store each time. BLAS runs with one thread in this process (set before
 NumPy loads), so "one core" means one core; worker processes get cores // jobs threads.
@@ -55,6 +58,7 @@ SMALL = Grid(
      "activation": ("relu", "tanh"), "gain": tuple(np.linspace(0.5, 2.0, 10).tolist())},
     seeds=5,
 )  # fmt: skip
+SMALL_1000 = Grid({**SMALL.axes, "gain": tuple(np.linspace(0.5, 2.0, 50).tolist())}, seeds=5)
 LARGE = Grid({"depth": (24,), "width": (768,), "batch": (256,), "gain": (0.9, 1.0, 1.1, 1.2)},
              seeds=2)  # fmt: skip
 ROUNDS = 3
@@ -115,6 +119,18 @@ def bench_small(cores: int) -> None:
     print(f"   δ ratios of the sweep equal the loop's: {'yes' if same else 'NO'}")
 
 
+def bench_scale(cores: int) -> None:
+    """The fixed costs of a sweep (starting the workers, their first touch of memory) weigh
+    on 200 runs: the same comparison over 1000 runs, one round."""
+    n = SMALL_1000.size
+    lo, ref = loop_once(SMALL_1000)
+    e, _, got = sweep_once(SMALL_1000, Processes(cores))
+    print(f"\n3. {n} small runs (as 1. with 50 gains), one round")
+    print(f"   loop over gradsim.simulate      {lo:6.2f} s  {n / lo:7.1f} runs/s")
+    print(f"   sweep, {cores} processes             {e:6.2f} s  {n / e:7.1f} runs/s  ×{lo / e:.2f}"
+          f"  (δ ratios equal: {'yes' if got == ref else 'NO'})")  # fmt: skip
+
+
 def bench_large(cores: int) -> None:
     n = LARGE.size
     w1, _, _ = sweep_once(LARGE, Serial())
@@ -137,6 +153,7 @@ def main() -> None:
           f"load average {load}")  # fmt: skip
     bench_small(cores)
     bench_large(cores)
+    bench_scale(cores)
     print(f"\nbenchmark took {time.perf_counter() - t0:.0f} s; {load_note(meter.others())}")
 
 
