@@ -22,6 +22,7 @@ numbers), with the stream seeding done for all layers and runs at once (``stream
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -94,12 +95,22 @@ class Stack:
     def weight_stats(self) -> tuple[Array, Array, Array]:
         """(mean, std, log10 ‖W_l‖_F), each (K, L): ``Network.weight_stats`` per run."""
         K, L = self.size, self.depth
-        mean, std, lnorm = np.empty((K, L)), np.empty((K, L)), np.empty((K, L))
-        for l, W in enumerate(self.W):
-            w = W.astype(np.float32) if W.dtype == np.float16 else W
-            root = math.sqrt(W[0].size)
-            mean[:, l], std[:, l], rms = _moments_k(w)
-            lnorm[:, l] = [_log10(r * root) for r in rms.tolist()]
+        whole = self.W[0].base  # build_stacks draws equal layers into one (L, K, n, n) array
+        if (
+            whole is not None
+            and whole.shape == (L, *self.W[0].shape)
+            and all(w.base is whole for w in self.W)
+        ):
+            w = whole.astype(np.float32) if whole.dtype == np.float16 else whole
+            mean, std, rms = (x.reshape(L, K).T for x in _moments_k(w.reshape(L * K, -1)))
+        else:
+            mean, std, rms = np.empty((K, L)), np.empty((K, L)), np.empty((K, L))
+            for l, W in enumerate(self.W):
+                w = W.astype(np.float32) if W.dtype == np.float16 else W
+                mean[:, l], std[:, l], rms[:, l] = _moments_k(w)
+        roots = [math.sqrt(W[0].size) for W in self.W]
+        lnorm = np.array([[_log10(r * root) for r, root in zip(row, roots, strict=True)]
+                          for row in rms.tolist()]).reshape(K, L)  # fmt: skip
         return mean, std, lnorm
 
     def symmetric_layers(self, mean: Array, std: Array) -> list[list[int]]:
@@ -133,8 +144,12 @@ def build_stacks(groups: Sequence[Sequence[RunConfig]]) -> list[Stack]:
         c0 = configs[0]
         K, n, B = len(configs), c0.layer_widths, c0.batch
         dtype = np.dtype(c0.dtype)
+        if len(set(n[1:])) == 1 and n[0] == n[1]:  # equal layers: one array, a view each
+            W = list(np.empty((c0.depth, K, n[1], n[1]), dtype))
+        else:
+            W = [np.empty((K, n[l], n[l + 1]), dtype) for l in range(c0.depth)]
         stacks.append((
-            [np.empty((K, n[l], n[l + 1]), dtype) for l in range(c0.depth)],
+            W,
             [np.zeros((K, n[l + 1]), dtype) for l in range(c0.depth)],  # zeros: not drawn
             np.empty((K, B, n[0]), dtype),
             np.empty((K, B, n[-1]), dtype) if LOSSES[c0.loss].needs_target else None,
@@ -142,42 +157,57 @@ def build_stacks(groups: Sequence[Sequence[RunConfig]]) -> list[Stack]:
         slots += [(g, k, cfg) for k, cfg in enumerate(configs)]
     streams = StreamSet(_draw_streams(cfg for _, _, cfg in slots))
 
-    # what each run needs at every layer, worked out once
-    runs = [
-        (g, k, cfg, INITIALIZERS[cfg.init], cfg.init_params, cfg.layer_widths,
-         cfg.resolved_bias_init, _bias_draws(cfg))
-        for g, k, cfg in slots
-    ]  # fmt: skip
-    calls: dict[tuple, tuple | None] = {}  # Initializer.scaled by (run, fans)
-    for l in range(1, max(cfg.depth for _, _, cfg in slots) + 1):
-        shared: dict[tuple, list[tuple[int, int, float]]] = {}
-        for i, (g, k, cfg, init, p, n, rule, draws_bias) in enumerate(runs):
-            if l > cfg.depth:
-                continue
-            W, b, _, _ = stacks[g]
-            ck = (i, n[l - 1], n[l])
-            call = calls.get(ck, False)
-            if call is False:
-                call = calls[ck] = init.scaled(*ck[1:], p) if init.scaled is not None else None
-            if call is None:
-                W[l - 1][k] = init.draw(n[l - 1], n[l], streams.get(cfg.seed, (_WEIGHTS, l)), p)
-            else:
-                method, args, factor = call
-                shared.setdefault((cfg.seed, method, args), []).append((g, k, factor))
-            if rule != "zeros":
-                rng = streams.get(cfg.seed, (_BIASES, l)) if draws_bias else None
-                b[l - 1][k] = draw_bias(rule, n[l - 1], n[l], rng, cfg)
-        for (seed, method, args), users in shared.items():
-            base = getattr(streams.get(seed, (_WEIGHTS, l)), method)(*args)
-            for g, ks, factors in _by_stack(users):
-                # factor · base for each run, as scaled_draw computes it (in float64), then
-                # rounded to the stack's dtype
-                W = stacks[g][0][l - 1]
-                if ks[-1] - ks[0] == len(ks) - 1:  # runs side by side: straight into W
-                    np.multiply(factors[:, None, None], base, out=W[ks[0] : ks[-1] + 1],
-                                casting="same_kind")  # fmt: skip
+    # per stack and layer shape (n_in, n_out), worked out once: which runs share a scaled
+    # call of their stream (seed, method, args) with which factors, and which draw alone
+    plans: dict[tuple, tuple[dict, list]] = {}
+    for g, configs in enumerate(groups):
+        n = configs[0].layer_widths
+        for fans in dict.fromkeys(itertools.pairwise(n)):
+            shared: dict[tuple, tuple[list[int], list[float]]] = {}
+            alone = []
+            for k, cfg in enumerate(configs):
+                init, p = INITIALIZERS[cfg.init], cfg.init_params
+                call = init.scaled(*fans, p) if init.scaled is not None else None
+                if call is None:
+                    alone.append((k, cfg, init, p))
                 else:
-                    W[ks] = np.multiply(factors[:, None, None], base)
+                    ks, fs = shared.setdefault((cfg.seed, call[0], call[1]), ([], []))
+                    ks.append(k)
+                    fs.append(call[2])
+            plans[g, fans] = (
+                {key: (ks, np.asarray(fs, dtype=np.float64)) for key, (ks, fs) in shared.items()},
+                alone,
+            )
+    biased = [(g, k, cfg) for g, k, cfg in slots if cfg.resolved_bias_init != "zeros"]
+
+    for l in range(1, max(c[0].depth for c in groups) + 1):
+        bases: dict[tuple, Array] = {}  # one draw per (seed, call) at this layer
+        for g, configs in enumerate(groups):
+            n = configs[0].layer_widths
+            if l >= len(n):
+                continue
+            W = stacks[g][0][l - 1]
+            shared, alone = plans[g, (n[l - 1], n[l])]
+            for (seed, method, args), (ks, factors) in shared.items():
+                if (seed, method, args) not in bases:
+                    rng = streams.get(seed, (_WEIGHTS, l))
+                    bases[seed, method, args] = getattr(rng, method)(*args)
+                # factor · base for each run, as scaled_draw computes it (in float64), then
+                # rounded to the stack's dtype on assignment (2× faster than a ufunc that
+                # casts into W as it goes)
+                prod = np.multiply(factors[:, None, None], bases[seed, method, args])
+                if ks[-1] - ks[0] == len(ks) - 1:  # runs side by side
+                    W[ks[0] : ks[-1] + 1] = prod
+                else:
+                    W[ks] = prod
+            for k, cfg, init, p in alone:
+                W[k] = init.draw(n[l - 1], n[l], streams.get(cfg.seed, (_WEIGHTS, l)), p)
+        for g, k, cfg in biased:
+            n = cfg.layer_widths
+            if l < len(n):
+                rng = streams.get(cfg.seed, (_BIASES, l)) if _bias_draws(cfg) else None
+                stacks[g][1][l - 1][k] = draw_bias(cfg.resolved_bias_init, n[l - 1], n[l], rng,
+                                                   cfg)  # fmt: skip
     inputs: dict[tuple, Array] = {}
     for g, k, cfg in slots:
         _, _, X, T = stacks[g]
@@ -192,16 +222,6 @@ def build_stacks(groups: Sequence[Sequence[RunConfig]]) -> list[Stack]:
         Stack(tuple(W), tuple(b), X, T, tuple(bool(np.any(bl)) for bl in b))
         for W, b, X, T in stacks
     ]
-
-
-def _by_stack(runs: list[tuple[int, int, float]]):
-    """(stack, run indices (ascending), factors) per stack of [(stack, run, factor), ...]."""
-    out: dict[int, tuple[list[int], list[float]]] = {}
-    for g, k, f in runs:
-        ks, fs = out.setdefault(g, ([], []))
-        ks.append(k)
-        fs.append(f)
-    return [(g, ks, np.asarray(fs, dtype=np.float64)) for g, (ks, fs) in out.items()]
 
 
 def _draw_streams(configs) -> list[tuple[int, tuple[int, ...]]]:
@@ -272,6 +292,10 @@ def _dots(A: Array, B: Array | None = None) -> Array:
     return np.matmul(a, b).reshape(K).astype(np.float64)
 
 
+_TINY_OVER_EPS = {np.dtype(t).char: float(np.finfo(t).tiny / np.finfo(t).eps)
+                  for t in (np.float16, np.float32, np.float64)}  # fmt: skip
+
+
 def _moments_k(A: Array, need_mean: bool = True) -> tuple[Array, Array, Array]:
     """``engine._moments`` of every run's slice A[k]: (mean, std, rms), float64 (K,) each.
 
@@ -282,20 +306,23 @@ def _moments_k(A: Array, need_mean: bool = True) -> tuple[Array, Array, Array]:
     flat = A.reshape(K, -1)
     N = flat.shape[1]
     s2 = _dots(flat, flat)
-    s1 = _dots(flat) if need_mean else np.zeros(K)
-    info = np.finfo(flat.dtype)
     ms = s2 / N
-    slow = ~(np.isfinite(s1) & np.isfinite(s2)) | (s2 < N * float(info.tiny / info.eps))
     rms = np.sqrt(ms)
+    small = N * _TINY_OVER_EPS[flat.dtype.char]  # squares too small for their precision
     if need_mean:
+        s1 = _dots(flat)
         mean = s1 / N
         var = ms - mean * mean
-        slow |= var < 1e-4 * mean * mean
+        # a sum not finite (s1 + s2 is not finite then, and rarely otherwise: such runs only
+        # take the exact second pass), squares too small, or cancellation
+        slow = ~np.isfinite(s1 + s2) | (s2 < small) | (var < 1e-4 * mean * mean)
         std = np.sqrt(np.maximum(var, 0.0))
     else:
+        slow = ~np.isfinite(s2) | (s2 < small)
         mean = std = np.full(K, _NAN)
-    for k in np.flatnonzero(slow).tolist():
-        mean[k], std[k], rms[k] = _moments(flat[k], need_mean)
+    if slow.any():
+        for k in np.flatnonzero(slow).tolist():
+            mean[k], std[k], rms[k] = _moments(flat[k], need_mean)
     return mean, std, rms
 
 
@@ -304,6 +331,14 @@ def run_stack(stack: Stack, act: Activation, loss: Loss, dtype: str | np.dtype) 
     must agree on which layers have biases (``split_by_bias``)."""
     with np.errstate(all="ignore"):
         return _run(stack, act, loss, np.dtype(dtype))
+
+
+def _put(col: Array, l: int, values: Array, live: Array, every: bool) -> None:
+    """col[k, l] = values[k] for the live runs."""
+    if every:
+        col[:, l] = values
+    else:
+        col[live, l] = values[live]
 
 
 def _scales(a: Array) -> Array:
@@ -369,10 +404,15 @@ def _run(st: Stack, act: Activation, loss: Loss, dtype: np.dtype) -> list[Trace]
         rnd(Z)
         zm, zs, _ = _moments_k(Z)
         scale = _scales(a)
-        out["z_mean"][live, l] = (zm * scale)[live]
-        out["z_std"][live, l] = (zs * scale)[live]
-        if act.fn_into is not None:  # ping-pong between two work arrays
-            H = rnd(act.fn_into(Z, ws.get("H" + str(l % 2), (K, B, n_out))))
+        every = live.all()  # (then plain assignments: quicker than masked ones)
+        _put(out["z_mean"], l, zm * scale, live, every)
+        _put(out["z_std"], l, zs * scale, live, every)
+        if act.fn_into is not None:
+            # H_l goes straight into an array of its own where layer l+1 keeps it (no copy),
+            # else into one of two work arrays used in turn
+            kept = l < L and not use_gram[l]
+            into = np.empty((K, B, n_out), cdt) if kept else ws.get("H" + str(l % 2), (K, B, n_out))
+            H = rnd(act.fn_into(Z, into))
         else:
             H = rnd(act.fn(Z))
         D = act.grad(Z, H)
@@ -384,14 +424,18 @@ def _run(st: Stack, act: Activation, loss: Loss, dtype: np.dtype) -> list[Trace]
         bad = live & ~np.isfinite(hr)
         for k in np.flatnonzero(bad).tolist():
             fwd_bad[k] = l
-        live &= ~bad
-        out["dead"][live, l] = _dead_fractions(D, K, n_out)[live]
+        if bad.any():
+            live &= ~bad
+            every = False
+        _put(out["dead"], l, _dead_fractions(D, K, n_out), live, every)
         if act.saturated:
-            out["saturated"][live, l] = np.mean(act.saturated(H), axis=(1, 2))[live]
+            # the share of entries, as np.mean gives it (an exact count over B·n)
+            sat = np.count_nonzero(act.saturated(H), axis=(1, 2)) / (B * n_out)
+            _put(out["saturated"], l, sat, live, every)
         else:
-            out["saturated"][live, l] = 0.0
-        out["act_mean"][live, l] = (hm * scale)[live]
-        out["act_std"][live, l] = (hs * scale)[live]
+            _put(out["saturated"], l, np.zeros(K), live, every)
+        _put(out["act_mean"], l, hm * scale, live, every)
+        _put(out["act_std"], l, hs * scale, live, every)
         out["log10_act_rms"][:, l] = [
             (_log10(r) + ak if r > 0 else _NEG_INF) if ok else _NAN
             for r, ak, ok in zip(hr.tolist(), a.tolist(), live.tolist(), strict=True)
@@ -418,12 +462,13 @@ def _run(st: Stack, act: Activation, loss: Loss, dtype: np.dtype) -> list[Trace]
             break
         _, _, r = _moments_k(delta, need_mean=False)
         bad = active & ~np.isfinite(r)
-        for k in np.flatnonzero(bad).tolist():
-            bwd_bad[k] = l
         zero = active & (r == 0)  # exactly zero: so is every δ below it, and every gradient
-        out["log10_delta_rms"][zero, 1 : l + 1] = _NEG_INF
-        out["log10_grad_norm"][zero, 1 : l + 1] = _NEG_INF
-        active &= ~(bad | zero)
+        if bad.any() or zero.any():
+            for k in np.flatnonzero(bad).tolist():
+                bwd_bad[k] = l
+            out["log10_delta_rms"][zero, 1 : l + 1] = _NEG_INF
+            out["log10_grad_norm"][zero, 1 : l + 1] = _NEG_INF
+            active &= ~(bad | zero)
         if active.any():
             col = out["log10_delta_rms"][:, l]
             col[active] = [
@@ -462,7 +507,7 @@ def _run(st: Stack, act: Activation, loss: Loss, dtype: np.dtype) -> list[Trace]
 
 def _dead_fractions(D: Array | None, K: int, n: int) -> Array:
     """Per run (K,), the share of units whose φ' is zero for the whole batch."""
-    if D is None:
+    if D is None or D.all():  # no zero at all (tanh, sigmoid, ...): nothing is dead
         return np.zeros(K)
     alive = D.any(axis=1) if D.dtype == np.bool_ else (D != 0).any(axis=1)  # (K, n)
     return 1.0 - np.count_nonzero(alive, axis=1) / n

@@ -90,7 +90,7 @@ def test_seeds_depend_only_on_the_point_master_and_replica():
 @pytest.mark.parametrize("chunk", [None, 7, 1000])
 def test_tasks_split_every_run_once_in_even_parts_of_one_shape(chunk):
     from gradsim.batched import shape_key
-    from gradsim.sweep.tasks import make_tasks
+    from gradsim.sweep.tasks import make_tasks, seconds
 
     g = Grid({"depth": (4, 6), "width": 16, "batch": 8, "activation": ("relu", "tanh"),
               "gain": tuple(0.5 + 0.1 * i for i in range(9))}, seeds=3)  # fmt: skip
@@ -105,8 +105,10 @@ def test_tasks_split_every_run_once_in_even_parts_of_one_shape(chunk):
         by_shape.setdefault(shape_key(t[0].config), []).append(len(t))
     for sizes in by_shape.values():
         assert max(sizes) - min(sizes) <= 1 and (chunk is None or max(sizes) <= chunk)
-    if chunk is None:  # at least two tasks per worker
-        assert len(tasks) >= 4
+    if chunk is None:  # at least five tasks per worker
+        assert len(tasks) >= 10
+    cost = [seconds(t[0].config) * len(t) for t in tasks]
+    assert cost == sorted(cost, reverse=True)  # longest first
 
 
 def test_ranges_keep_common_values_exactly():

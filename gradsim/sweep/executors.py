@@ -99,10 +99,13 @@ class Processes:
         if pool is not None:
             for f in self._futures:
                 f.cancel()
-            if not all(f.done() for f in self._futures):  # interrupted: stop the workers
+            finished = all(f.done() for f in self._futures)
+            if not finished:  # interrupted: stop the workers
                 for p in list(getattr(pool, "_processes", {}).values()):
                     p.terminate()
-            pool.shutdown(wait=True, cancel_futures=True)
+            # every result is in: the workers exit in the background (the pool's own thread
+            # joins them, and Python waits for it at exit) instead of holding up the sweep
+            pool.shutdown(wait=not finished, cancel_futures=True)
         for var, value in self._env.items():
             if value is None:
                 os.environ.pop(var, None)

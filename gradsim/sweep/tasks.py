@@ -14,6 +14,7 @@ import math
 import os
 
 from gradsim._version import __version__
+from gradsim.activations import ACTIVATIONS
 from gradsim.batched import shape_key, simulate_batched
 from gradsim.config import RunConfig
 from gradsim.core import estimate_bytes, simulate_network
@@ -30,6 +31,7 @@ STACK_RUNS = 64  # at most this many runs in one stack
 STACK_MIN = 6  # below this a stack's fixed cost per layer outweighs the loop it saves
 TASK_SECONDS = 0.25  # about this much work per task: progress, balance and loss on a kill
 TASK_BYTES = 256 * 2**20  # memory of one task's stack
+TASKS_PER_WORKER = 5  # at least, where runs are many enough for stacks of STACK_MIN
 
 
 def stackable(cfg: RunConfig) -> bool:
@@ -40,27 +42,31 @@ def stackable(cfg: RunConfig) -> bool:
 
 
 def seconds(cfg: RunConfig) -> float:
-    """A rough cost of one run on one core: three products per layer at ~40 GFLOP/s, ~10 ns
-    per entry of H for the elementwise steps, the weight draws (~15 ns an entry, ~2 ns
-    where a stack shares them between a replica's runs) and ~1 ms of bookkeeping."""
+    """A rough cost of one run on one core (measured at n = B = 64): three products per
+    layer at ~40 GFLOP/s, the elementwise steps at ~4 ns per entry of H for piecewise-linear
+    φ and ~8 ns for those with a transcendental function (tanh, exp), the weight draws (~15
+    ns an entry, ~2 ns where a stack shares them between a replica's runs) and ~1 ms of
+    bookkeeping."""
     pairs = list(itertools.pairwise(cfg.layer_widths))
     flops = sum(6.0 * cfg.batch * a * b for a, b in pairs)
     entries = cfg.batch * sum(cfg.layer_widths[1:])
+    per_entry = 4e-9 if ACTIVATIONS[cfg.activation].homogeneous else 8e-9
     draw = 2e-9 if stackable(cfg) else 15e-9
-    return flops / 4e10 + entries * 10e-9 + sum(a * b for a, b in pairs) * draw + 1e-3
+    return flops / 4e10 + entries * per_entry + sum(a * b for a, b in pairs) * draw + 1e-3
 
 
 def make_tasks(runs: list[Run], workers: int, chunk: int | None = None) -> list[list[Run]]:
     """Split runs into tasks: stackable runs of one shape together, a replica's runs side
     by side (they share their draws), in equal parts of at most ``chunk`` runs (default:
-    ~TASK_SECONDS of work,
-    within TASK_BYTES, and small enough that there are at least two tasks per worker, but
-    not below STACK_MIN runs); other runs one per task."""
+    ~TASK_SECONDS of work, within TASK_BYTES, and small enough for TASKS_PER_WORKER tasks
+    per worker, but not below STACK_MIN runs); other runs one per task. Longest first."""
     groups: dict[tuple, list[Run]] = {}
     for run in runs:
         key = shape_key(run.config) if stackable(run.config) else ("single", len(groups))
         groups.setdefault(key, []).append(run)
-    balance = max(STACK_MIN, math.ceil(len(runs) / (2 * max(workers, 1))))
+    # five tasks per worker at least: the sweep ends with one worker's last task, so the
+    # tail that one worker idles while the other finishes is about half a task (≈ 10%)
+    balance = max(STACK_MIN, math.ceil(len(runs) / (TASKS_PER_WORKER * max(workers, 1))))
     tasks = []
     for group in groups.values():
         # a replica's runs of one shape share their seed, hence their draws (build_stack)
@@ -80,6 +86,9 @@ def make_tasks(runs: list[Run], workers: int, chunk: int | None = None) -> list[
         parts = math.ceil(len(group) / size)  # as many tasks as needed, evenly filled
         cuts = [len(group) * i // parts for i in range(parts + 1)]
         tasks += [group[a:b] for a, b in itertools.pairwise(cuts)]
+    # longest first: the workers take tasks in this order, so the short ones fill the gaps
+    # at the end and the workers finish together (a stable sort keeps the grid's order)
+    tasks.sort(key=lambda t: -seconds(t[0].config) * len(t))
     return tasks
 
 
