@@ -448,3 +448,20 @@ def test_grad_norm_paths_match_reference(width, batch, act, init, std, bias):
                                rtol=0, atol=1e-8)  # fmt: skip
     np.testing.assert_allclose(_col(res, "log10_act_rms"), np.log10([_rms(h) for h in Hs[1:]]),
                                rtol=0, atol=1e-8)  # fmt: skip
+
+
+def test_mean_of_numbers_is_nanmean_bit_for_bit():
+    from gradsim.stats import _mean_of_numbers
+
+    rng = np.random.default_rng(3)
+    for n in (1, 7, 8, 9, 50, 152, 1000):
+        x = rng.random(n) ** 3
+        for holes in (0, 1, n // 3):
+            y = x.copy()
+            y[rng.choice(n, holes, replace=False)] = np.nan
+            if np.isnan(y).all():
+                assert _mean_of_numbers(y) == 0.0
+                continue
+            assert _mean_of_numbers(y) == np.nanmean(y), (n, holes)
+    assert _mean_of_numbers(np.array([np.nan, np.inf])) == 0.0  # no finite number
+    assert _mean_of_numbers(np.array([np.nan, np.nan])) == 0.0
