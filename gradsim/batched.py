@@ -258,9 +258,12 @@ def split_by_bias(stack: Stack) -> list[tuple[list[int], Stack]]:
     return out
 
 
-def simulate_batched(configs: Sequence[RunConfig]) -> list[Result]:
+def simulate_batched(configs: Sequence[RunConfig], moments: bool = True) -> list[Result]:
     """One Result per configuration, in order, as ``core.simulate_network(cfg,
-    build_network(cfg))`` gives it, computed in stacks of equal shape."""
+    build_network(cfg))`` gives it, computed in stacks of equal shape.
+
+    ``moments=False`` skips what a sweep's record does not hold: the per-layer means and
+    standard deviations of Z_l and H_l are then NaN (everything else is as above)."""
     results: list[Result | None] = [None] * len(configs)
     groups: dict[tuple, list[int]] = {}
     for i, cfg in enumerate(configs):
@@ -271,7 +274,7 @@ def simulate_batched(configs: Sequence[RunConfig]) -> list[Result]:
         c0 = configs[idx[0]]
         act = ACTIVATIONS[c0.activation].with_param(c0.slope)
         for sub_idx, stack in split_by_bias(whole):
-            traces = run_stack(stack, act, LOSSES[c0.loss], c0.dtype)
+            traces = run_stack(stack, act, LOSSES[c0.loss], c0.dtype, moments)
             mean, std, _ = stack.weight_stats
             sym = stack.symmetric_layers(mean, std)
             for j, k in enumerate(sub_idx):
@@ -326,11 +329,14 @@ def _moments_k(A: Array, need_mean: bool = True) -> tuple[Array, Array, Array]:
     return mean, std, rms
 
 
-def run_stack(stack: Stack, act: Activation, loss: Loss, dtype: str | np.dtype) -> list[Trace]:
+def run_stack(
+    stack: Stack, act: Activation, loss: Loss, dtype: str | np.dtype, moments: bool = True
+) -> list[Trace]:
     """``engine.run_pass`` for every network of the stack (no histogram capture). Its runs
-    must agree on which layers have biases (``split_by_bias``)."""
+    must agree on which layers have biases (``split_by_bias``). ``moments=False``: leave
+    z_mean, z_std, act_mean and act_std NaN (the RMS of H_l is computed either way)."""
     with np.errstate(all="ignore"):
-        return _run(stack, act, loss, np.dtype(dtype))
+        return _run(stack, act, loss, np.dtype(dtype), moments)
 
 
 def _put(col: Array, l: int, values: Array, live: Array, every: bool) -> None:
@@ -360,7 +366,7 @@ def _rescale(A: Array, r: Array, which: Array, limit: int, cdt, shift: Array) ->
     return done
 
 
-def _run(st: Stack, act: Activation, loss: Loss, dtype: np.dtype) -> list[Trace]:
+def _run(st: Stack, act: Activation, loss: Loss, dtype: np.dtype, moments: bool) -> list[Trace]:
     K, L = st.size, st.depth
     B = st.X.shape[1]
     rnd = _Precision(dtype)
@@ -402,11 +408,12 @@ def _run(st: Stack, act: Activation, loss: Loss, dtype: np.dtype) -> list[Trace]
         if st.biased[l - 1]:
             Z += bias[l - 1]
         rnd(Z)
-        zm, zs, _ = _moments_k(Z)
-        scale = _scales(a)
         every = live.all()  # (then plain assignments: quicker than masked ones)
-        _put(out["z_mean"], l, zm * scale, live, every)
-        _put(out["z_std"], l, zs * scale, live, every)
+        if moments:
+            zm, zs, _ = _moments_k(Z)
+            scale = _scales(a)
+            _put(out["z_mean"], l, zm * scale, live, every)
+            _put(out["z_std"], l, zs * scale, live, every)
         if act.fn_into is not None:
             # H_l goes straight into an array of its own where layer l+1 keeps it (no copy),
             # else into one of two work arrays used in turn
@@ -420,7 +427,7 @@ def _run(st: Stack, act: Activation, loss: Loss, dtype: np.dtype) -> list[Trace]
             D = rnd(D.astype(cdt, copy=False))
         D_list.append(D)
         del Z
-        hm, hs, hr = _moments_k(H)
+        hm, hs, hr = _moments_k(H, need_mean=moments)  # the RMS is the same either way
         bad = live & ~np.isfinite(hr)
         for k in np.flatnonzero(bad).tolist():
             fwd_bad[k] = l
@@ -434,8 +441,9 @@ def _run(st: Stack, act: Activation, loss: Loss, dtype: np.dtype) -> list[Trace]
             _put(out["saturated"], l, sat, live, every)
         else:
             _put(out["saturated"], l, np.zeros(K), live, every)
-        _put(out["act_mean"], l, hm * scale, live, every)
-        _put(out["act_std"], l, hs * scale, live, every)
+        if moments:
+            _put(out["act_mean"], l, hm * scale, live, every)
+            _put(out["act_std"], l, hs * scale, live, every)
         out["log10_act_rms"][:, l] = [
             (_log10(r) + ak if r > 0 else _NEG_INF) if ok else _NAN
             for r, ak, ok in zip(hr.tolist(), a.tolist(), live.tolist(), strict=True)
