@@ -356,7 +356,10 @@ def _scales(a: Array) -> Array:
 def _rescale(A: Array, r: Array, which: Array, limit: int, cdt, shift: Array) -> list[int]:
     """Divide A[k] by the engine's power of two for RMS r[k] (``_pow2``) where it is
     needed, adding its log10 to shift[k]; returns the runs rescaled."""
-    need = which & (r != 0) & ((r < 2.0**-limit) | (r > 2.0**limit))
+    need = (r < 2.0**-limit) | (r > 2.0**limit)
+    if not need.any():  # the usual case: nothing far from 1
+        return []
+    need &= which & (r != 0)
     done = []
     for k in np.flatnonzero(need).tolist():
         if p := _pow2(float(r[k]), limit):
@@ -518,4 +521,4 @@ def _dead_fractions(D: Array | None, K: int, n: int) -> Array:
     if D is None or D.all():  # no zero at all (tanh, sigmoid, ...): nothing is dead
         return np.zeros(K)
     alive = D.any(axis=1) if D.dtype == np.bool_ else (D != 0).any(axis=1)  # (K, n)
-    return 1.0 - np.count_nonzero(alive, axis=1) / n
+    return 1.0 - alive.sum(axis=1) / n  # a count (np.count_nonzero with an axis is slower)
