@@ -98,7 +98,8 @@ def sweep_cmd(ctx, grid_file, seeds, out, jobs, scheduler, connect_timeout, forc
 
     Any network option takes a comma list or start:stop:count, or the axes come from a
     grid file (the same names, in TOML). --seed is the master seed: every point runs
-    --seeds times, each with a seed derived from the master seed and the point. Runs are
+    --seeds times; replica r's seed derives from the master seed, r and the network's
+    shape (points of one shape share it: common random numbers). Runs are
     stored in DIR/sweep.db as they finish; rerunning the command computes only what is
     missing, so an interrupted sweep resumes.
 

@@ -1,10 +1,12 @@
 """A sweep's grid: the cartesian product of option values, each point run with several seeds.
 
 A *point* is one configuration without its seed. Replica r of a point runs with the seed
-``derive_seed(master, point, r)``: a hash of the master seed, r and the point's canonical
-configuration. A run's numbers therefore depend on nothing but its point, r and the master
-seed: not on the order of the grid, the other points, the number of jobs or the executor,
-and growing a grid (more values, more seeds) leaves every existing run as it was.
+``derive_seed(master, point, r)``: a hash of the master seed, r and the point's network
+shape (layer widths and batch), so that the points of one shape share each replica's random
+numbers (common random numbers: they differ only in how the numbers are scaled and used).
+A run's numbers therefore depend on nothing but its point, r and the master seed: not on
+the order of the grid, the other points, the number of jobs or the executor, and growing a
+grid (more values, more seeds) leaves every existing run as it was.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE IF NOT EXISTS runs (
     point TEXT NOT NULL,        -- canonical JSON of the configuration without its seed
-    seed INTEGER NOT NULL,      -- the run's seed, derived from master seed, point, replica
+    seed INTEGER NOT NULL,      -- the run's seed, from master seed, replica, network shape
     replica INTEGER NOT NULL,
     master_seed INTEGER NOT NULL,
     verdict TEXT NOT NULL,
