@@ -129,8 +129,12 @@ class Grid:
         """Every point × replica with its derived seed."""
         from dataclasses import replace
 
-        return [
-            Run(key, r, replace(cfg, seed=derive_seed(self.seed, cfg, r)))
-            for key, cfg in self.points()
-            for r in range(self.seeds)
-        ]
+        seeds: dict[tuple, int] = {}  # by (shape, replica): every point of a shape shares them
+        out = []
+        for key, cfg in self.points():
+            shape = (cfg.layer_widths, cfg.batch)
+            for r in range(self.seeds):
+                if (shape, r) not in seeds:
+                    seeds[shape, r] = derive_seed(self.seed, cfg, r)
+                out.append(Run(key, r, replace(cfg, seed=seeds[shape, r])))
+        return out
