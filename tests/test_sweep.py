@@ -164,6 +164,9 @@ def test_jobs_and_dask_give_identical_records(invoke, tmp_path):
     strip = lambda rs: {k: v[:4] + v[5:] for k, v in rs.items()}  # noqa: E731
     one, two, dask = (strip(rows(tmp_path / d)) for d in ("j1", "j2", "dk"))
     assert len(one) == 2 * 2 * 2 * 3 and one == two == dask
+    # and the exported files are the same, whichever order the workers finished in
+    exports = {invoke("export", tmp_path / d).stdout for d in ("j1", "j2", "dk")}
+    assert len(exports) == 1
 
 
 def test_worker_processes_use_one_blas_thread_each():
