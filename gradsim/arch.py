@@ -40,6 +40,8 @@ from gradsim.engine import (
     _pow2,
     _Precision,
     blank_stats,
+    cast_parameters,
+    derivative,
     output_gradient,
 )
 from gradsim.layers import normalize, normalize_backward
@@ -70,9 +72,7 @@ def _run(net, act, loss, dtype, alpha, norm, capture) -> Trace:
     rnd = _Precision(dtype)
     cdt = rnd.compute
     out = blank_stats(L)
-    W = [w.astype(cdt, copy=False) for w in net.W]
-    biased = [bool(np.any(b)) for b in net.b]
-    bias = [b.astype(cdt, copy=False) for b in net.b]
+    W, biased, bias = cast_parameters(net, cdt)
     tracked = act.homogeneous and not any(biased) and norm is None
     limit = 4 if rnd.half else 16
     _, out["weight_std"][1:], out["log10_weight_norm"][1:] = net.weight_stats
@@ -105,9 +105,7 @@ def _run(net, act, loss, dtype, alpha, norm, capture) -> Trace:
         zm, zs, _ = _moments(Z)
         out["z_mean"][l], out["z_std"][l] = zm * _exp10(zscale), zs * _exp10(zscale)
         A = rnd(act.fn(Z))
-        D = act.grad(Z, A)
-        if D is not None and D.dtype != np.bool_:
-            D = rnd(D.astype(cdt, copy=False))
+        D = derivative(act, Z, A, rnd)
         keep.append((Hs, c, D, Y, inv))
         H = rnd(H + np.asarray(alpha, dtype=cdt) * A) if alpha is not None else A
         m, s, r = _moments(H)

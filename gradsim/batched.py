@@ -41,6 +41,7 @@ from gradsim.engine import (
     _pow2,
     _Precision,
     _Workspace,
+    derivative,
     gram_pays,
     output_gradient,
 )
@@ -425,10 +426,7 @@ def _run(st: Stack, act: Activation, loss: Loss, dtype: np.dtype, moments: bool)
             H = rnd(act.fn_into(Z, into))
         else:
             H = rnd(act.fn(Z))
-        D = act.grad(Z, H)
-        if D is not None and D.dtype != np.bool_:
-            D = rnd(D.astype(cdt, copy=False))
-        D_list.append(D)
+        D_list.append(D := derivative(act, Z, H, rnd))
         del Z
         hm, hs, hr = _moments_k(H, need_mean=moments)  # the RMS is the same either way
         bad = live & ~np.isfinite(hr)

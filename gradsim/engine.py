@@ -149,6 +149,22 @@ class _Precision:
         return A
 
 
+def derivative(act: Activation, Z: Array, H: Array, rnd: _Precision) -> Array | None:
+    """φ'(Z) as the backward pass multiplies by it: None for a linear φ, a boolean mask as
+    it is, anything else in the compute dtype with the storage rounding."""
+    D = act.grad(Z, H)
+    if D is not None and D.dtype != np.bool_:
+        D = rnd(D.astype(rnd.compute, copy=False))
+    return D
+
+
+def cast_parameters(net, cdt: np.dtype) -> tuple[list[Array], list[bool], list[Array]]:
+    """A network's weights and biases in the compute dtype, and which layers have biases."""
+    W = [w.astype(cdt, copy=False) for w in net.W]
+    biased = [bool(np.any(b)) for b in net.b]
+    return W, biased, [b.astype(cdt, copy=False) for b in net.b]
+
+
 class _Workspace:
     """Work arrays reused from layer to layer, so that a pass does not touch fresh memory
     for every intermediate (first touches of fresh pages cost more than the arithmetic).
@@ -211,9 +227,7 @@ def _run(net: Network, act: Activation, loss: Loss, dtype: np.dtype, capture) ->
     rnd = _Precision(dtype)
     cdt = rnd.compute
     out = blank_stats(L)
-    W = [w.astype(cdt, copy=False) for w in net.W]
-    biased = [bool(np.any(b)) for b in net.b]
-    bias = [b.astype(cdt, copy=False) for b in net.b]
+    W, biased, bias = cast_parameters(net, cdt)
     tracked = act.homogeneous and not any(biased)
     # rescale by powers of two once an RMS leaves 2^±limit (float16 has less room)
     limit = 4 if rnd.half else 16
@@ -258,10 +272,7 @@ def _run(net: Network, act: Activation, loss: Loss, dtype: np.dtype, capture) ->
             H = rnd(act.fn_into(Z, ws.get("H" + str(l % 2), (B, n_out))))
         else:
             H = rnd(act.fn(Z))
-        D = act.grad(Z, H)
-        if D is not None and D.dtype != np.bool_:
-            D = rnd(D.astype(cdt, copy=False))
-        D_list.append(D)
+        D_list.append(D := derivative(act, Z, H, rnd))
         del Z
         m, s, r = _moments(H)
         if not math.isfinite(r):

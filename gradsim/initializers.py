@@ -76,10 +76,20 @@ def _fan(fan_in: int, fan_out: int, mode: str) -> float:
     return {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
 
 
-def _normal(rng: np.random.Generator, shape, std: float, truncated: bool) -> Array:
-    """N(0, std²), or truncated at ±2σ' with σ' = std/TRUNC_STD so the variance stays std²."""
-    if not truncated:
-        return std * rng.standard_normal(size=shape)  # a negative γ flips the sign
+def _draw_from(scaled: Callable, otherwise: Callable | None = None) -> Callable:
+    """An initializer's draw made from its ``scaled`` call (so the two cannot drift), and
+    ``otherwise(fi, fo, rng, p)`` where there is none (truncated normals)."""
+
+    def draw(fi, fo, rng, p):
+        call = scaled(fi, fo, p)
+        return scaled_draw(call, rng) if call is not None else otherwise(fi, fo, rng, p)
+
+    return draw
+
+
+def _truncated_normal(rng: np.random.Generator, shape, std: float) -> Array:
+    """N(0, σ'²) truncated at ±2σ', σ' = std/TRUNC_STD, so the variance stays std² (a
+    negative std flips the sign)."""
     sigma = std / TRUNC_STD
     out = rng.standard_normal(size=shape)
     bad = np.abs(out) > 2
@@ -101,11 +111,8 @@ def _variance_scaling(
             return "uniform", (-1.0, 1.0, (fi, fo)), math.sqrt(3.0) * s
         return None if p.truncated else ("standard_normal", ((fi, fo),), s)
 
-    def draw(fi, fo, rng, p):
-        call = scaled(fi, fo, p)
-        if call is None:
-            return _normal(rng, (fi, fo), math.copysign(std(fi, fo, p), p.gain), True)
-        return scaled_draw(call, rng)
+    draw = _draw_from(scaled, lambda fi, fo, rng, p: _truncated_normal(
+        rng, (fi, fo), math.copysign(std(fi, fo, p), p.gain)))  # fmt: skip
 
     def bound(fi, fo, p):
         if dist == "uniform":
@@ -161,28 +168,30 @@ _RECORDS = [
     _const(lambda p: p.gain * p.value, "constant", "γ·value"),
     Initializer(
         "normal",
-        lambda fi, fo, rng, p: _normal(rng, (fi, fo), p.gain * p.std, p.truncated),
+        _draw_from(
+            _normal_call, lambda fi, fo, rng, p: _truncated_normal(rng, (fi, fo), p.gain * p.std)
+        ),
         "N(0, (γ·std)²), std = 1 by default",
         std=lambda fi, fo, p: abs(p.gain) * p.std,
         bound=lambda fi, fo, p: 2 * abs(p.gain) * p.std / TRUNC_STD if p.truncated else None,
         source="the naive textbook init",
-        scaled=lambda fi, fo, p: _normal_call(fi, fo, p),
+        scaled=_normal_call,
     ),
     Initializer(
         "truncated_normal",
-        lambda fi, fo, rng, p: _normal(rng, (fi, fo), p.gain * p.std, True),
+        lambda fi, fo, rng, p: _truncated_normal(rng, (fi, fo), p.gain * p.std),
         "N(0, σ²) cut at ±2σ, σ = γ·std/0.8796 (variance kept)",
         std=lambda fi, fo, p: abs(p.gain) * p.std,
         bound=lambda fi, fo, p: 2 * abs(p.gain) * p.std / TRUNC_STD,
     ),
     Initializer(
         "uniform",
-        lambda fi, fo, rng, p: scaled_draw(_uniform_call(fi, fo, p), rng),
+        _draw_from(_uniform_call),
         "γ·U(low, high), U(−1, 1) by default",
         std=lambda fi, fo, p: abs(p.gain) * (p.high - p.low) / math.sqrt(12.0),
         bound=lambda fi, fo, p: abs(p.gain) * max(abs(p.low), abs(p.high)),
         mean=lambda fi, fo, p: p.gain * (p.low + p.high) / 2,
-        scaled=lambda fi, fo, p: _uniform_call(fi, fo, p),
+        scaled=_uniform_call,
     ),
     _variance_scaling(
         "xavier_uniform",
@@ -233,13 +242,13 @@ _RECORDS = [
     ),
     Initializer(
         "torch_default",
-        lambda fi, fo, rng, p: scaled_draw(_torch_call(fi, fo, p), rng),
+        _draw_from(_torch_call),
         "U(±γ/√fan_in), biases U(±1/√fan_in)",
         std=lambda fi, fo, p: _torch_bound(fi, fo, p) / math.sqrt(3.0),
         bound=_torch_bound,
         bias="uniform",
         source="PyTorch nn.Linear",
-        scaled=lambda fi, fo, p: _torch_call(fi, fo, p),
+        scaled=_torch_call,
     ),
     Initializer(
         "keras_default",

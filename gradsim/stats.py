@@ -123,8 +123,7 @@ class Result:
         """One per-layer field as a float array (None → NaN), e.g. ``log10_delta_rms``."""
         if isinstance(self.layers, Layers):
             return self.layers.column(name)
-        return np.array([np.nan if (v := getattr(s, name)) is None else v for s in self.layers],
-                        dtype=float)  # fmt: skip
+        return _column(self.layers, name)
 
     def __repr__(self) -> str:
         c, s = self.config, self.summary
@@ -201,8 +200,12 @@ class Layers(Sequence):
         if self._rows is None and name in ("log10_act_rms", "log10_delta_rms",
                                            "log10_grad_norm"):  # fmt: skip
             return np.array(self._arrays[name][1 : self._cfg.depth + 1], dtype=float)
-        return np.array([np.nan if (v := getattr(s, name)) is None else v for s in self],
-                        dtype=float)  # fmt: skip
+        return _column(self, name)
+
+
+def _column(rows, name: str) -> np.ndarray:
+    return np.array([np.nan if (v := getattr(s, name)) is None else v for s in rows],
+                    dtype=float)  # fmt: skip
 
 
 def _layer_stats(cfg: RunConfig, arrays: dict) -> tuple[LayerStats, ...]:

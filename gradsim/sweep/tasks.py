@@ -20,7 +20,7 @@ from gradsim.config import RunConfig
 from gradsim.core import estimate_bytes, simulate_network
 from gradsim.initializers import INITIALIZERS
 from gradsim.network import build_network
-from gradsim.stats import Result, _clean
+from gradsim.stats import Result, _clean, _num
 from gradsim.sweep.grid import Run
 from gradsim.sweep.store import LAYER_FIELDS
 
@@ -103,15 +103,9 @@ def record(run: Run, result: Result) -> dict:
         "seed": run.config.seed,
         "config": _clean(result.config.to_dict()),
         "summary": summary,
-        "layers": {f: _numbers(result.column(f)) for f in LAYER_FIELDS},
+        "layers": {f: [_num(x) for x in result.column(f).tolist()] for f in LAYER_FIELDS},
         "gradsim": __version__,
     }
-
-
-def _numbers(col) -> list[float | None]:
-    """A float column as JSON numbers, None where not finite (``stats._num``, inlined)."""
-    isfinite = math.isfinite
-    return [x if isfinite(x) else None for x in col.tolist()]
 
 
 def run_task(task: list[Run]) -> list[dict]:
