@@ -4,7 +4,7 @@ What is measured, and why:
 
 1. Speed against the matmul floor. A 152-layer MLP (n = 512, B = 256, relu, He init, mse
    loss) is built once with ``build_network`` (so drawing the weights is not timed), then
-   ``engine.run_pass`` and the whole ``core.simulate_network`` (pass + summary) are timed
+   ``engine.run_pass`` and the whole ``simulation.simulate_network`` (pass + summary) are timed
    against the bare matmuls of the same shapes, in the same process, in float32 and float64:
 
    * framework floor: per layer the three matmuls that a framework's forward + backward
@@ -56,12 +56,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradsim.activations import ACTIVATIONS
 from gradsim.config import RunConfig
-from gradsim.core import simulate_network
+from gradsim.draws import build_network
 from gradsim.engine import run_pass
 from gradsim.losses import LOSSES
-from gradsim.network import Network, build_network
+from gradsim.network import Network, blocks_of
+from gradsim.simulation import simulate_network
 
 DEPTH, WIDTH, BATCH = 152, 512, 256
 DTYPES = ("float32", "float64")
@@ -73,7 +73,7 @@ FLOOR_TARGET = 0.85  # gradsim's throughput as a share of the framework floor
 MEMORY_TARGET = 1.3  # peak memory over weights + one (B, n) activation per layer
 AGREEMENT_TOL = {"float32": 1e-4, "float64": 1e-9}  # max |Δ log10 ‖∂E/∂W_l‖|
 FRAMEWORK, PROPAGATION = "framework floor (H@W, δ@Wᵀ, Hᵀ@δ)", "propagation floor (H@W, δ@Wᵀ)"
-RUN_PASS, SIMULATE = "gradsim engine.run_pass", "gradsim core.simulate_network"
+RUN_PASS, SIMULATE = "gradsim engine.run_pass", "gradsim simulation.simulate_network"
 PLAIN = "straightforward NumPy"
 CLI_RUN = ("-m", "gradsim", "run", "--depth", "152", "--init", "he", "--format", "json")
 
@@ -243,12 +243,12 @@ def network_bytes(net: Network) -> int:
 
 
 def time_dtype(cfg: RunConfig, net: Network) -> dict[str, list[float]]:
-    act, loss = ACTIVATIONS[cfg.activation], LOSSES[cfg.loss]
+    blocks, loss = blocks_of(cfg), LOSSES[cfg.loss]
     floor = make_floor_arrays(cfg.dtype)
     cases = {
         FRAMEWORK: lambda: framework_floor(floor),
         PROPAGATION: lambda: propagation_floor(floor),
-        RUN_PASS: lambda: run_pass(net, act, loss, cfg.dtype),
+        RUN_PASS: lambda: run_pass(net.stack, blocks, loss, cfg.dtype),
         SIMULATE: lambda: simulate_network(cfg, net),
         PLAIN: lambda: straightforward_pass(net),
     }
@@ -266,7 +266,7 @@ def agreement_rows(cfg: RunConfig, net: Network) -> list[Row]:
     """Max |Δ log10 ‖∂E/∂W_l‖| between gradsim and the straightforward pass; below float64,
     also each one's distance from a float64 pass on the same (upcast) numbers, which is the
     size of the dtype's own rounding error after DEPTH layers."""
-    trace = run_pass(net, ACTIVATIONS[cfg.activation], LOSSES[cfg.loss], cfg.dtype)
+    (trace,) = run_pass(net.stack, blocks_of(cfg), LOSSES[cfg.loss], cfg.dtype)
     ours = trace.log10_grad_norm[1:]
     plain, _ = straightforward_pass(net)
     diff = float(np.max(np.abs(ours - plain)))
@@ -292,12 +292,12 @@ def agreement_rows(cfg: RunConfig, net: Network) -> list[Row]:
 
 
 def memory_rows(cfg: RunConfig, net: Network) -> list[Row]:
-    act, loss = ACTIVATIONS[cfg.activation], LOSSES[cfg.loss]
+    blocks, loss = blocks_of(cfg), LOSSES[cfg.loss]
     resident = network_bytes(net)
     weights = sum(w.nbytes for w in net.W)
     kept = DEPTH * BATCH * WIDTH * np.dtype(cfg.dtype).itemsize
     ref = weights + kept
-    ours = resident + traced_peak(lambda: run_pass(net, act, loss, cfg.dtype))
+    ours = resident + traced_peak(lambda: run_pass(net.stack, blocks, loss, cfg.dtype))
     plain = resident + traced_peak(lambda: straightforward_pass(net))
     mib = 2**20
     basis = f"(W {weights / mib:.0f} + L·B·n {kept / mib:.0f} MiB)"

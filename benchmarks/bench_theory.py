@@ -30,7 +30,7 @@ import numpy as np
 from gradsim import ACTIVATIONS
 from gradsim import theory as T
 from gradsim.config import RunConfig
-from gradsim.network import build_network
+from gradsim.draws import build_network
 
 GRID = 100
 REPEATS = 3

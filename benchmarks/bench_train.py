@@ -74,7 +74,7 @@ def step_fn(dtype):
     def run():
         for _ in range(STEPS):
             c = forward(model, X)
-            _, dout = loss_and_grad(c.H[-1], Y, False)
+            _, dout = loss_and_grad(c.output, Y, False)
             gW, gb = backward(model, c, dout)
             opt.step(model.params, [*gW, *gb])
 

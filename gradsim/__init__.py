@@ -8,10 +8,10 @@
 from gradsim._version import __version__
 from gradsim.activations import ACTIVATIONS, Activation
 from gradsim.config import RunConfig
-from gradsim.core import simulate
 from gradsim.errors import GradsimError
 from gradsim.initializers import INIT_ALIASES, INITIALIZERS, Initializer
 from gradsim.losses import LOSSES
+from gradsim.simulation import simulate
 from gradsim.stats import LayerStats, Result, Summary
 
 __all__ = [

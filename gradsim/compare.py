@@ -11,8 +11,7 @@ import math
 
 from gradsim._version import __version__
 from gradsim.config import RunConfig
-from gradsim.core import check_memory, simulate_network
-from gradsim.network import build_network
+from gradsim.simulation import check_memory, simulate_many
 from gradsim.stats import Result
 
 _RANK = {"stable": 0, "vanishing": 1, "exploding": 2, "overflow": 3}
@@ -22,7 +21,7 @@ def run_all(configs: list[RunConfig]) -> list[Result]:
     """One Result per configuration, in the given order."""
     for cfg in configs:
         check_memory(cfg)
-    return [simulate_network(cfg, build_network(cfg)) for cfg in configs]
+    return simulate_many(configs)
 
 
 def axis_name(key: str) -> str:

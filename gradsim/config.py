@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from gradsim.activations import ACTIVATIONS, canonical_activation
+from gradsim.activations import ACTIVATIONS, Activation, canonical_activation
 from gradsim.errors import GradsimError
 from gradsim.initializers import INITIALIZERS, MODES, InitParams, canonical_init
 from gradsim.losses import canonical_loss
@@ -157,6 +157,16 @@ class RunConfig:
     @property
     def resolved_bias_init(self) -> str:
         return self.bias_init or INITIALIZERS[self.init].bias
+
+    @property
+    def phi(self) -> Activation:
+        """The activation record φ, with its shape parameter (--slope) set."""
+        return ACTIVATIONS[self.activation].with_param(self.slope)
+
+    @property
+    def alpha(self) -> float | None:
+        """α of the skip connections H_l = H_{l-1} + α·φ(Z_l), or None without them."""
+        return self.residual_scale if self.residual else None
 
     @property
     def resolved_slope(self) -> float | None:

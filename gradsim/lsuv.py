@@ -5,7 +5,8 @@ The weights start orthogonal (the ``lsuv`` record in gradsim.initializers draws 
 layer by layer from the input, a batch is propagated through the layers already done and
 W_l is rescaled by γ/√Var(Z_l) until the variance of its pre-activations Z_l is γ² within
 ``tol`` (relative), at most ``max_iter`` times: one step suffices for a linear map without
-bias, a few with biases or a normalization in between.
+bias, a few with biases or a normalization in between. Data-driven, it runs one network at a
+time, through the pass's own blocks (gradsim.engine.blocks) in float64.
 """
 
 from __future__ import annotations
@@ -15,12 +16,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gradsim.layers import Block, block_output, pre_activation
+from gradsim.engine import Block, Precision, activate, pre_activation, skip
 
 Array = np.ndarray
 
 TOL = 0.01  # |Var Z_l / γ² − 1| below this ends a layer's iterations (the paper uses 0.1)
 MAX_ITER = 10  # the paper's T_max
+_F64 = Precision(np.float64)
+
+
+def _z(H: Array, W: Array, b: Array, blk: Block) -> Array:
+    Z, _, _ = pre_activation(blk, H @ W, b, _F64)
+    return Z
 
 
 def lsuv(
@@ -41,13 +48,13 @@ def lsuv(
     with np.errstate(all="ignore"):
         for l, blk in enumerate(blocks):
             Wl = W[l]
-            Z, _, _ = pre_activation(H, Wl, b[l], blk)
+            Z = _z(H, Wl, b[l], blk)
             for _ in range(max_iter):
                 v = float(np.var(Z))
                 if not (math.isfinite(v) and v > 0) or abs(v / target2 - 1) < tol:
                     break
                 Wl *= math.sqrt(target2 / v)
-                Z, _, _ = pre_activation(H, Wl, b[l], blk)
+                Z = _z(H, Wl, b[l], blk)
             final.append(float(np.var(Z)))
-            _, H = block_output(H, Z, blk)
+            H = skip(blk, H, activate(blk, Z, None, _F64), None, _F64)
     return final

@@ -1,43 +1,29 @@
-"""Build an MLP's weights, biases, inputs and targets from a RunConfig.
+"""Networks: one network (``Network``, the form users save, load and build by hand) and K
+networks of one shape stacked for the pass (``Stack``; a single network is a stack of one).
 
-All randomness comes from one ``numpy.random.SeedSequence`` rooted at the seed, split into
-independent streams by spawn key: (0, l) weights of layer l, (1, l) its biases, (2,) the
-inputs X, (3,) the targets T, (4,) the batch LSUV rescales on. Layer l's weights therefore
-do not depend on the depth or on other layers (except under LSUV, which rescales each layer
-on what the layers before it give), and the same seed gives the same numbers on any machine
-and in any order.
+Everything is stored in the run's dtype (float16 too). Drawing them from the seed's streams
+is gradsim.draws' work; ``build_network`` and ``build_stacks`` are its entry points.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from gradsim.activations import ACTIVATIONS
 from gradsim.config import RunConfig
-from gradsim.initializers import INITIALIZERS
-from gradsim.layers import Block
-from gradsim.losses import LOSSES
-from gradsim.lsuv import lsuv
+from gradsim.engine import Block, log10, moments_k
 
 Array = np.ndarray
-
-_WEIGHTS, _BIASES, _INPUTS, _TARGETS, _LSUV = range(5)
-
-
-def _rng(seed: int, *key: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
 
 @dataclass(frozen=True)
 class Network:
-    """W[l-1]: (n_{l-1}, n_l), b[l-1]: (n_l,), X: (B, n_0), T: (B, n_L) or None.
-
-    Everything is stored in the run's dtype (float16 too).
-    """
+    """One network. W[l-1]: (n_{l-1}, n_l), b[l-1]: (n_l,), X: (B, n_0), T: (B, n_L) or
+    None."""
 
     W: tuple[Array, ...]
     b: tuple[Array, ...]
@@ -49,93 +35,109 @@ class Network:
         return len(self.W)
 
     @functools.cached_property
-    def weight_stats(self) -> tuple[Array, Array, Array]:
-        """(mean, std, log10 ‖W_l‖_F) per layer, float64 arrays of length L; computed once."""
-        from gradsim.engine import _log10, _moments
+    def stack(self) -> Stack:
+        """This network as a stack of one (views, no copies)."""
+        return Stack(tuple(w[None] for w in self.W), tuple(b[None] for b in self.b),
+                     self.X[None], None if self.T is None else self.T[None],
+                     tuple(bool(np.any(b)) for b in self.b))  # fmt: skip
 
-        std, lnorm, mean = np.empty(self.depth), np.empty(self.depth), np.empty(self.depth)
-        for l, W in enumerate(self.W):
-            w = W.astype(np.float32) if W.dtype == np.float16 else W
-            mean[l], std[l], rms = _moments(w)
-            lnorm[l] = _log10(rms * math.sqrt(W.size))
-        return mean, std, lnorm
+    @property
+    def weight_stats(self) -> tuple[Array, Array, Array]:
+        """(mean, std, log10 ‖W_l‖_F) per layer, float64 arrays of length L."""
+        return tuple(x[0] for x in self.stack.weight_stats)  # type: ignore[return-value]
 
     @property
     def symmetric_layers(self) -> list[int]:
         """Layers (1-based) whose weights are all equal: their units can never differ."""
+        return self.stack.symmetric_layers[0]
+
+
+@dataclass(frozen=True)
+class Stack:
+    """K networks of one shape. W[l-1]: (K, n_{l-1}, n_l), b[l-1]: (K, n_l), X: (K, B, n_0),
+    T: (K, B, n_L) or None, all in the runs' dtype; ``biased[l-1]``: layer l has a nonzero
+    bias in these runs (the same for all K: ``split_by_bias``)."""
+
+    W: tuple[Array, ...]
+    b: tuple[Array, ...]
+    X: Array
+    T: Array | None
+    biased: tuple[bool, ...]
+
+    @property
+    def size(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def depth(self) -> int:
+        return len(self.W)
+
+    def take(self, idx: Sequence[int], biased: tuple[bool, ...] | None = None) -> Stack:
+        """The runs ``idx`` (all of them: self's arrays, not copies)."""
+        biased = self.biased if biased is None else biased
+        if list(idx) == list(range(self.size)):
+            return Stack(self.W, self.b, self.X, self.T, biased)
+        idx = np.asarray(idx)
+        return Stack(tuple(w[idx] for w in self.W), tuple(b[idx] for b in self.b),
+                     self.X[idx], None if self.T is None else self.T[idx], biased)  # fmt: skip
+
+    def network(self, k: int) -> Network:
+        """Run k as a Network (views)."""
+        return Network(tuple(w[k] for w in self.W), tuple(b[k] for b in self.b), self.X[k],
+                       None if self.T is None else self.T[k])  # fmt: skip
+
+    @functools.cached_property
+    def weight_stats(self) -> tuple[Array, Array, Array]:
+        """(mean, std, log10 ‖W_l‖_F) of every run and layer, each (K, L)."""
+        K, L = self.size, self.depth
+        whole = self.W[0].base  # build_stacks draws equal layers into one (L, K, n, n) array
+        if (
+            whole is not None
+            and whole.shape == (L, *self.W[0].shape)
+            and all(w.base is whole for w in self.W)
+        ):
+            w = whole.astype(np.float32) if whole.dtype == np.float16 else whole
+            mean, std, rms = (x.reshape(L, K).T for x in moments_k(w.reshape(L * K, -1)))
+        else:
+            mean, std, rms = np.empty((K, L)), np.empty((K, L)), np.empty((K, L))
+            for l, W in enumerate(self.W):
+                w = W.astype(np.float32) if W.dtype == np.float16 else W
+                mean[:, l], std[:, l], rms[:, l] = moments_k(w)
+        roots = [math.sqrt(W[0].size) for W in self.W]
+        lnorm = np.array([[log10(r * root) for r, root in zip(row, roots, strict=True)]
+                          for row in rms.tolist()]).reshape(K, L)  # fmt: skip
+        return mean, std, lnorm
+
+    @functools.cached_property
+    def symmetric_layers(self) -> list[list[int]]:
+        """Per run, the layers (1-based) whose weights are all equal."""
         mean, std, _ = self.weight_stats
-        return [
-            l + 1
-            for l, W in enumerate(self.W)
-            if W.size > 1 and std[l] <= 1e-6 * abs(mean[l]) + 1e-300
-            and W.min() == W.max()
-        ]  # fmt: skip
+        out: list[list[int]] = [[] for _ in range(self.size)]
+        for l, W in enumerate(self.W):
+            if W[0].size <= 1:
+                continue
+            for k in range(self.size):
+                if std[k, l] <= 1e-6 * abs(mean[k, l]) + 1e-300 and W[k].min() == W[k].max():
+                    out[k].append(l + 1)
+        return out
 
 
-def draw_bias(rule: str, fan_in: int, fan_out: int, rng, cfg: RunConfig) -> Array:
-    """Biases of one layer, (fan_out,) float64, by the resolved bias rule."""
-    if rule == "zeros":
-        return np.zeros(fan_out)
-    if rule == "constant":
-        return np.full(fan_out, cfg.bias_value)
-    if rule == "normal":
-        return rng.normal(0.0, cfg.bias_std, size=fan_out) if cfg.bias_std else np.zeros(fan_out)
-    # "uniform": PyTorch nn.Linear's U(±1/√fan_in)
-    bound = 1.0 / math.sqrt(fan_in)
-    return rng.uniform(-bound, bound, size=fan_out)
+def blocks_of(cfg: RunConfig) -> list[Block]:
+    """What each layer of ``cfg``'s network does after H_{l-1} W_l: the same for every layer."""
+    return [Block(cfg.phi, cfg.norm, cfg.alpha)] * cfg.depth
 
 
-def bias_moments(rule: str, fan_in: int, cfg: RunConfig) -> tuple[float, float]:
-    """(mean, std) of the biases ``draw_bias`` draws by ``rule``: what mean-field theory
-    needs (gradsim.theory). Kept beside draw_bias so the two cannot drift apart."""
-    if rule == "zeros":
-        return 0.0, 0.0
-    if rule == "constant":
-        return cfg.bias_value, 0.0
-    if rule == "normal":
-        return 0.0, cfg.bias_std
-    return 0.0, 1.0 / math.sqrt(3.0 * fan_in)  # U(±1/√fan_in)
+def shape_key(cfg: RunConfig) -> tuple:
+    """Configurations with equal keys can share a stack: their pass is the same."""
+    return (cfg.layer_widths, cfg.batch, cfg.dtype, cfg.activation, cfg.resolved_slope,
+            cfg.loss, cfg.norm, cfg.alpha)  # fmt: skip
 
 
-def blocks(cfg: RunConfig) -> list[Block]:
-    """What each layer does after H_{l-1} W_l (gradsim.layers): the same for every layer."""
-    fn = ACTIVATIONS[cfg.activation].with_param(cfg.slope).fn
-    alpha = cfg.residual_scale if cfg.residual else None
-    return [Block(cfg.norm, fn, alpha)] * cfg.depth
-
-
-def draw_parameters(
-    cfg: RunConfig, n: tuple[int, ...], layer_blocks: list[Block], lsuv_batch: Array | None = None
-) -> tuple[list[Array], list[Array]]:
-    """W_1 … W_L and b_1 … b_L for the widths ``n`` (n_0 … n_L), in the run's dtype, from the
-    seed's streams. An LSUV initializer rescales the float64 draws on ``lsuv_batch`` (by
-    default a batch like X from its own stream) through ``layer_blocks`` before the cast;
-    otherwise each layer is cast as it is drawn (one float64 draw alive at a time)."""
-    dtype = np.dtype(cfg.dtype)
-    init = INITIALIZERS[cfg.init]
-    p, rule = cfg.init_params, cfg.resolved_bias_init
-    cast = dtype if not init.data_driven else np.dtype(np.float64)
-    W, b = [], []
-    for l in range(1, len(n)):
-        W.append(init.draw(n[l - 1], n[l], _rng(cfg.seed, _WEIGHTS, l), p).astype(cast))
-        b.append(draw_bias(rule, n[l - 1], n[l], _rng(cfg.seed, _BIASES, l), cfg).astype(cast))
-    if init.data_driven:
-        if lsuv_batch is None:
-            lsuv_batch = _rng(cfg.seed, _LSUV).standard_normal((cfg.batch, n[0]))
-        lsuv(W, b, lsuv_batch, layer_blocks, target=abs(cfg.gain))
-        W = [w.astype(dtype) for w in W]
-        b = [v.astype(dtype) for v in b]
-    return W, b
-
-
-def build_network(cfg: RunConfig) -> Network:
-    dtype = np.dtype(cfg.dtype)
-    n = cfg.layer_widths
-    W, b = draw_parameters(cfg, n, blocks(cfg))
-    X = _rng(cfg.seed, _INPUTS).standard_normal((cfg.batch, n[0])).astype(dtype)
-    T = None
-    if LOSSES[cfg.loss].needs_target:
-        T = _rng(cfg.seed, _TARGETS).standard_normal((cfg.batch, n[-1])).astype(dtype)
-    net = Network(tuple(W), tuple(b), X, T)
-    net.weight_stats  # noqa: B018  (weights' statistics belong to the network: computed once)
-    return net
+def split_by_bias(stack: Stack) -> list[tuple[list[int], Stack]]:
+    """Sub-stacks whose runs agree on which layers have nonzero biases (the pass adds biases,
+    and tracks the forward pass, by that pattern), with their indices."""
+    nonzero = np.stack([np.any(bl != 0, axis=1) for bl in stack.b], axis=1)  # (K, L)
+    groups: dict[tuple, list[int]] = {}
+    for k, pattern in enumerate(nonzero.tolist()):
+        groups.setdefault(tuple(pattern), []).append(k)
+    return [(idx, stack.take(idx, pattern)) for pattern, idx in groups.items()]

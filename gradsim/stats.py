@@ -16,7 +16,8 @@ import numpy as np
 
 from gradsim._version import __version__
 from gradsim.config import RunConfig
-from gradsim.engine import Trace, _exp10
+from gradsim.engine import Trace
+from gradsim.engine import exp10 as _exp10
 
 VERDICTS = ("stable", "vanishing", "exploding", "overflow")
 

@@ -1,12 +1,22 @@
-"""The network's random streams, many at once.
+"""Every random stream of gradsim, and the network's streams many at once.
 
-``network.build_network`` draws layer l's weights from
-``default_rng(SeedSequence(seed, spawn_key=(0, l)))``. Creating a SeedSequence and a PCG64
-costs about 45 µs, as much as drawing a 64×64 matrix, so a batch of small networks spends
-half its building time seeding. ``StreamSet`` gives the very same Generators (same
-PCG64 state, hence the same numbers) for many (seed, key) pairs at once: SeedSequence's
-entropy mixing (O'Neill's seed_seq, as NumPy implements it) runs as uint32 array
-arithmetic over all streams together, and PCG64's seeding step in Python integers.
+All randomness comes from one ``numpy.random.SeedSequence`` rooted at the seed, split into
+independent streams by spawn key (``rng(seed, *key)``); every key is named here:
+
+* (WEIGHTS, l) the weights of layer l, (BIASES, l) its biases, (INPUTS,) the inputs X,
+  (TARGETS,) the targets T, (LSUV,) the batch LSUV rescales on;
+* (TASK, k) the k-th stream of the training tasks (TASK_STREAMS), (ORDER, epoch) the order
+  of the mini-batches in an epoch.
+
+Layer l's weights therefore do not depend on the depth or on other layers, and the same
+seed gives the same numbers on any machine and in any order.
+
+Creating a SeedSequence and a PCG64 costs about 45 µs, as much as drawing a 64×64 matrix, so
+a batch of small networks spends half its building time seeding. ``StreamSet`` gives the
+very same Generators (same PCG64 state, hence the same numbers) for many (seed, key) pairs
+at once: SeedSequence's entropy mixing (O'Neill's seed_seq, as NumPy implements it) runs as
+uint32 array arithmetic over all streams together, and PCG64's seeding step in Python
+integers.
 
 The first call checks the result against NumPy's own SeedSequence and PCG64; should a
 NumPy release ever seed differently, every later call falls back to NumPy's classes, so
@@ -18,6 +28,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+WEIGHTS, BIASES, INPUTS, TARGETS, LSUV = range(5)
+TASK = 16  # the training tasks: (TASK, k) with k from TASK_STREAMS
+ORDER = 17  # the order of the mini-batches: (ORDER, epoch)
+# the second entry of a task's keys: one per stream, distinct across tasks so that tasks
+# are independent too
+TASK_STREAMS = {
+    "teacher_x": 0, "teacher_net": 1,
+    "blobs_centres": 2, "blobs_order": 3, "blobs_noise": 4,
+    "circles_order": 5, "circles_direction": 6, "circles_noise": 7,
+}  # fmt: skip
+
+
+def rng(seed: int, *key: int) -> np.random.Generator:
+    """The Generator of stream ``key`` under ``seed``."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+
 
 # SeedSequence constants (numpy/random/bit_generator.pyx)
 _INIT_A, _MULT_A = 0x43B0D7E5, 0x931E8875

@@ -58,10 +58,11 @@ from numpy.polynomial.legendre import leggauss
 
 from gradsim.activations import ACTIVATIONS, Activation
 from gradsim.config import RunConfig
+from gradsim.draws import bias_moments
 from gradsim.errors import GradsimError
 from gradsim.initializers import INITIALIZERS
 from gradsim.losses import LOSSES
-from gradsim.network import Network, bias_moments
+from gradsim.network import Network
 
 Array = np.ndarray
 

@@ -12,8 +12,9 @@ import pytest
 from fd import central
 
 import gradsim
-from gradsim.core import simulate_network
-from gradsim.network import Network, build_network
+from gradsim.draws import build_network
+from gradsim.network import Network
+from gradsim.simulation import simulate_network
 
 ACTS = list(gradsim.ACTIVATIONS.values())
 ACT_IDS = [a.name for a in ACTS]

@@ -208,7 +208,7 @@ def test_negative_gain_is_rejected_or_scales_by_its_magnitude(rec):
         cfg = gradsim.RunConfig(depth=1, width=200, init=rec.name, gain=-1.5, dtype="float64")
     except gradsim.GradsimError:
         return
-    from gradsim.network import build_network
+    from gradsim.draws import build_network
 
     ref = build_network(gradsim.RunConfig(depth=1, width=200, init=rec.name, dtype="float64"))
     W = build_network(cfg).W[0]

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 import gradsim
-from gradsim.layers import Block
+from gradsim import streams
+from gradsim.draws import build_network
+from gradsim.engine import Block
 from gradsim.lsuv import TOL, lsuv
-from gradsim.network import _LSUV, _rng, blocks, build_network
+from gradsim.network import blocks_of
 
 
 def _pre_activation_vars(net, cfg, X):
@@ -28,7 +30,7 @@ def test_unit_pre_activation_variance_in_every_layer(act, bias):
     cfg = gradsim.RunConfig(depth=30, width=128, batch=256, activation=act, init="lsuv",
                             bias_init=bias, dtype="float64", seed=1)  # fmt: skip
     net = build_network(cfg)
-    lsuv_batch = _rng(cfg.seed, _LSUV).standard_normal((cfg.batch, cfg.width))
+    lsuv_batch = streams.rng(cfg.seed, streams.LSUV).standard_normal((cfg.batch, cfg.width))
     v = _pre_activation_vars(net, cfg, lsuv_batch)
     np.testing.assert_allclose(v, 1.0, rtol=TOL)
     # on the run's own batch (another draw) the variance is 1 up to sampling noise
@@ -40,7 +42,7 @@ def test_gain_sets_the_target_and_residual_nets_are_handled():
     cfg = gradsim.RunConfig(depth=20, width=64, batch=128, init="lsuv", gain=0.5,
                             residual=True, residual_scale=0.3, dtype="float64")  # fmt: skip
     net = build_network(cfg)
-    X = _rng(cfg.seed, _LSUV).standard_normal((cfg.batch, cfg.width))
+    X = streams.rng(cfg.seed, streams.LSUV).standard_normal((cfg.batch, cfg.width))
     np.testing.assert_allclose(_pre_activation_vars(net, cfg, X), 0.25, rtol=TOL)
 
 
@@ -63,7 +65,7 @@ def test_he_relu_lsuv_is_stable_at_depth_152():
 def test_a_dead_layer_is_left_alone():
     W = [np.zeros((4, 4)), np.eye(4)]
     b = [np.zeros(4), np.zeros(4)]
-    v = lsuv(W, b, np.ones((8, 4)), [Block(fn=np.tanh)] * 2)
+    v = lsuv(W, b, np.ones((8, 4)), [Block(gradsim.ACTIVATIONS["tanh"])] * 2)
     assert v == [0.0, 0.0]  # nothing to rescale by: no division by zero, no NaN
     assert not np.any(W[0])
 
@@ -78,4 +80,4 @@ def test_lsuv_is_refused_by_theory():
 
 def test_blocks_follow_the_config():
     cfg = gradsim.RunConfig(depth=3, residual=True, residual_scale=0.5, norm="layer")
-    assert blocks(cfg) == [Block("layer", gradsim.ACTIVATIONS["relu"].fn, 0.5)] * 3
+    assert blocks_of(cfg) == [Block(gradsim.ACTIVATIONS["relu"], "layer", 0.5)] * 3

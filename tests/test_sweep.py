@@ -89,7 +89,7 @@ def test_seeds_depend_only_on_the_point_master_and_replica():
 
 @pytest.mark.parametrize("chunk", [None, 7, 1000])
 def test_tasks_split_every_run_once_in_even_parts_of_one_shape(chunk):
-    from gradsim.batched import shape_key
+    from gradsim.network import shape_key
     from gradsim.sweep.tasks import make_tasks, seconds
 
     g = Grid({"depth": (4, 6), "width": 16, "batch": 8, "activation": ("relu", "tanh"),
@@ -122,7 +122,7 @@ def test_ranges_keep_common_values_exactly():
 
 def test_each_record_equals_gradsim_run(invoke, tmp_path):
     out = tmp_path / "s"
-    # the first two stack (batched pass), the wide one runs alone (single-run pass)
+    # the first two stack, the wide one runs alone (a stack of one)
     sweep(invoke, out, "--depth", "3,6", "--init", "he,normal", "--act", "tanh",
           "--gain", "0.5:1.5:2", "--seeds", 2, "--bias-init", "normal")  # fmt: skip
     sweep(invoke, out, "--depth", 2, "--width", 300, "--batch", 250)
@@ -462,7 +462,7 @@ def test_unreachable_scheduler_fails_fast(invoke, tmp_path):
 
 def test_sweep_core_imports_no_presentation_libraries():
     code = (
-        "import sys, gradsim.sweep, gradsim.sweep.tasks, gradsim.batched; "
+        "import sys, gradsim.sweep, gradsim.sweep.tasks, gradsim.simulation; "
         "print(sorted(m for m in ('click', 'rich', 'matplotlib') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -16,8 +16,8 @@ import gradsim
 from gradsim import theory as T
 from gradsim.activations import Activation
 from gradsim.config import RunConfig
+from gradsim.draws import build_network
 from gradsim.errors import GradsimError
-from gradsim.network import build_network
 
 A = gradsim.ACTIVATIONS
 ACT_IDS = list(A)

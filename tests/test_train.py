@@ -25,7 +25,7 @@ from gradsim.train.tasks import make_task
 
 
 def _energy(model, X, Y):
-    return loss_and_grad(forward(model, X).H[-1], Y, model.classification)[0]
+    return loss_and_grad(forward(model, X).output, Y, model.classification)[0]
 
 
 ARCH = [
@@ -51,7 +51,7 @@ def test_gradients_match_central_differences(arch, act, classification):
     X = rng.normal(size=(6, 4))
     Y = rng.integers(0, n_out, size=6) if classification else rng.normal(size=(6, n_out))
     gW, gb = backward(model, forward(model, X), loss_and_grad(
-        forward(model, X).H[-1], Y, classification)[1])  # fmt: skip
+        forward(model, X).output, Y, classification)[1])  # fmt: skip
     for l in range(4):
         fd_W = central(lambda: _energy(model, X, Y), model.W[l])
         fd_b = central(lambda: _energy(model, X, Y), model.b[l])
@@ -65,7 +65,7 @@ def test_the_skip_connections_are_where_the_widths_are_equal():
     m = build_model(cfg, 3, 2, False)
     assert [b.alpha for b in m.blocks] == [None, 1.0, 1.0, None]  # n: 3, 8, 8, 8, 2
     assert [b.norm for b in m.blocks] == ["layer"] * 3 + [None]  # the read-out is linear
-    assert m.acts[-1] is None and m.blocks[-1].fn is None
+    assert m.blocks[-1].act is None
 
 
 def test_he_beats_xavier_at_depth_30():
@@ -99,7 +99,7 @@ def test_zeros_never_break_symmetry(act):
     for _ in range(50):
         idx = next(order)
         c = forward(model, task.X[idx].astype(np.float32))
-        gW, gb = backward(model, c, loss_and_grad(c.H[-1], task.Y[idx], True)[1])
+        gW, gb = backward(model, c, loss_and_grad(c.output, task.Y[idx], True)[1])
         opt.step(model.params, [*gW, *gb])
     for l in range(3):
         assert np.all(model.W[l] == model.W[l][:, :1])
@@ -135,7 +135,8 @@ def test_lsuv_rescales_on_the_first_mini_batch():
     first = next(batches(512, 128, 0))
     model = build_model(net, task.n_in, task.n_out, True, task.X[first])
     c = forward(model, task.X[first])
-    np.testing.assert_allclose([z.var() for z in c.Z], 1.0, rtol=0.011)
+    Z = [H @ W + b for H, W, b in zip(c.activations, model.W, model.b, strict=False)]
+    np.testing.assert_allclose([z.var() for z in Z], 1.0, rtol=0.011)
 
 
 def test_same_config_same_curves():

@@ -59,10 +59,10 @@ def run_cmd(fmt, output, plot_path, save_net, hist, all_layers, theory, fail_on,
     gradsim run --depth 152 --init xavier --hist --plot xavier.png
     gradsim run --depth 50 --act tanh --init xavier --theory --plot tanh.png
     """
-    from gradsim.core import check_memory, simulate_network
-    from gradsim.network import build_network
+    from gradsim.draws import build_network
     from gradsim.report import export
     from gradsim.report.table import render_run
+    from gradsim.simulation import check_memory, simulate_network
 
     cfg = config_from(kwargs)
     fails = _parse_fail_on(fail_on)

@@ -194,9 +194,9 @@ def spectrum_cmd(fmt, output, inputs, plot_path, **kwargs):
     gradsim spectrum --act relu --init he --depth 64 --width 512 --plot relu.png
     gradsim spectrum --act linear --init lecun --depth 16 --format json
     """
-    from gradsim.core import check_memory
-    from gradsim.network import build_network
+    from gradsim.draws import build_network
     from gradsim.report.table_theory import render_spectrum
+    from gradsim.simulation import check_memory
     from gradsim.theory import activation_of, jacobian_spectrum, layer_params, spectrum_dict
 
     check_outputs(output, plot_path)

@@ -9,8 +9,8 @@ every core, or on a Dask cluster.
 ...     agg = aggregate(grid, records(p, store))
 
 ``grid``: expansion and seeds; ``store``: the SQLite file; ``tasks``: what a worker runs
-(stacked small networks, ``gradsim.batched``); ``executors``: where; ``runner``: plan and
-execute; ``aggregate``: statistics over the seeds.
+(small networks stacked, ``gradsim.simulation.simulate_many``); ``executors``: where;
+``runner``: plan and execute; ``aggregate``: statistics over the seeds.
 """
 
 from gradsim.sweep.aggregate import aggregate

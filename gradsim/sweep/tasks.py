@@ -1,10 +1,9 @@
 """What a worker does: run a task (a list of runs) and return its records.
 
 This module is what worker processes and Dask workers import; it needs NumPy and gradsim's
-numerical core only. Small networks of one shape are computed as one stack
-(``batched.simulate_batched``), larger ones one by one (``core.simulate_network``); the two
-give bitwise-equal statistics, so a record never depends on the path, the task it was in
-or the executor.
+numerical core only. Small networks of one shape are computed as one stack, larger ones one
+by one (``simulation.simulate_many``); a run's numbers never depend on its stack, so a
+record never depends on the task it was in or the executor.
 """
 
 from __future__ import annotations
@@ -15,30 +14,18 @@ import os
 
 from gradsim._version import __version__
 from gradsim.activations import ACTIVATIONS
-from gradsim.batched import shape_key, simulate_batched
 from gradsim.config import RunConfig
-from gradsim.core import estimate_bytes, simulate_network
 from gradsim.initializers import INITIALIZERS
-from gradsim.network import build_network
+from gradsim.network import shape_key
+from gradsim.simulation import STACK_RUNS, estimate_bytes, simulate_many, stackable
 from gradsim.stats import Result, _clean, _num
 from gradsim.sweep.grid import Run
 from gradsim.sweep.store import LAYER_FIELDS
 
-# a network is stacked with others when one pass over it is this small: per layer
-# B·max(n) entries (stacking saves Python overhead per layer, which matters only then)
-STACK_ENTRIES = 64 * 1024
-STACK_RUNS = 64  # at most this many runs in one stack
-STACK_MIN = 6  # below this a stack's fixed cost per layer outweighs the loop it saves
+STACK_MIN = 6  # a task holds at least this many runs of a shape, where there are as many
 TASK_SECONDS = 0.25  # about this much work per task: progress, balance and loss on a kill
 TASK_BYTES = 256 * 2**20  # memory of one task's stack
 TASKS_PER_WORKER = 5  # at least, where runs are many enough for stacks of STACK_MIN
-
-
-def stackable(cfg: RunConfig) -> bool:
-    """Small plain MLPs go through the stacked pass; residual or normalized networks
-    (gradsim.arch) and LSUV (which rescales each network on its own batch) run one by one."""
-    plain = not (cfg.residual or cfg.norm or INITIALIZERS[cfg.init].data_driven)
-    return plain and cfg.batch * max(cfg.layer_widths) <= STACK_ENTRIES
 
 
 def seconds(cfg: RunConfig) -> float:
@@ -51,7 +38,8 @@ def seconds(cfg: RunConfig) -> float:
     flops = sum(6.0 * cfg.batch * a * b for a, b in pairs)
     entries = cfg.batch * sum(cfg.layer_widths[1:])
     per_entry = 4e-9 if ACTIVATIONS[cfg.activation].homogeneous else 8e-9
-    draw = 2e-9 if stackable(cfg) else 15e-9
+    shared = stackable(cfg) and not INITIALIZERS[cfg.init].data_driven
+    draw = 2e-9 if shared else 15e-9
     return flops / 4e10 + entries * per_entry + sum(a * b for a, b in pairs) * draw + 1e-3
 
 
@@ -110,11 +98,8 @@ def record(run: Run, result: Result) -> dict:
 
 def run_task(task: list[Run]) -> list[dict]:
     """The records of a task's runs, in order."""
-    configs = [r.config for r in task]
-    if len(configs) >= STACK_MIN and all(stackable(c) for c in configs):
-        results = simulate_batched(configs, moments=False)  # a record holds no moments
-    else:
-        results = [simulate_network(c, build_network(c)) for c in configs]
+    # one stack per shape (gradsim.simulation.stacks_of); a record holds no moments
+    results = simulate_many([r.config for r in task], moments=False)
     return [record(run, res) for run, res in zip(task, results, strict=True)]
 
 

@@ -1,8 +1,8 @@
 """Train one configuration: mini-batch steps, logged curves, and a verdict.
 
-Data: the task's N samples in a fresh random order each epoch (stream (17, epoch) of the
-seed), cut into mini-batches of B; a partial batch at the end of an epoch is dropped. Every
-configuration of one seed sees the same batches in the same order.
+Data: the task's N samples in a fresh random order each epoch (the seed's stream
+(streams.ORDER, epoch)), cut into mini-batches of B; a partial batch at the end of an epoch
+is dropped. Every configuration of one seed sees the same batches in the same order.
 
 At each logged step s (0, then every ``log_every``, and the last) the curves get one point:
 at s = 0 the loss (and accuracy) of the whole training set before training; at s ≥ 1 the mean
@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gradsim import streams
 from gradsim._version import __version__
 from gradsim.train.config import TrainConfig
 from gradsim.train.model import (
@@ -51,7 +52,6 @@ from gradsim.train.optimizers import clip_by_global_norm
 from gradsim.train.tasks import Task, make_task
 
 Array = np.ndarray
-_ORDER = 17  # spawn key of the batch order (tasks use 16, the network 0..4)
 VERDICTS = ("learned", "slow", "stalled", "diverged")
 
 
@@ -68,7 +68,7 @@ def batches(n: int, B: int, seed: int):
     """Index arrays of the mini-batches, epoch after epoch, forever."""
     epoch = 0
     while True:
-        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_ORDER, epoch)))
+        rng = streams.rng(seed, streams.ORDER, epoch)
         order = rng.permutation(n)
         for i in range(0, n - B + 1, B):
             yield order[i : i + B]
@@ -125,7 +125,7 @@ class TrainRun:
 def _evaluate(model: Model, task: Task) -> tuple[float, float | None, object]:
     """(loss, accuracy, cache) on the whole training set."""
     c = forward(model, task.X)
-    out = c.H[-1]
+    out = c.output
     E, _ = loss_and_grad(out, task.Y, model.classification)
     acc = accuracy(out, task.Y) if model.classification else None
     return E, acc, c
@@ -173,11 +173,11 @@ def train(cfg: TrainConfig, task: Task | None = None,
             if step > 1:
                 idx = next(order)
             c = forward(model, X[idx])
-            Eb, dout = loss_and_grad(c.H[-1], task.Y[idx], classification)
+            Eb, dout = loss_and_grad(c.output, task.Y[idx], classification)
             if not math.isfinite(Eb):
                 stop(step, first_nonfinite(model, c))
                 break
-            window.append((Eb, accuracy(c.H[-1], task.Y[idx]) if classification else None))
+            window.append((Eb, accuracy(c.output, task.Y[idx]) if classification else None))
             gW, gb = backward(model, c, dout)
             grads = [*gW, *gb]
             if cfg.clip_norm is not None:

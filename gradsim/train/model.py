@@ -1,16 +1,20 @@
 """The network ``gradsim train`` trains: its parameters, forward pass, loss and exact backward.
 
 Widths n_0 = the task's inputs, n_1 … n_{L-1} = --width, n_L = the task's outputs. Layers
-1 … L-1 are those of ``gradsim run`` (gradsim.layers.Block: optional normalization, bias, φ,
-optional skip connection where the widths are equal, i.e. layers 2 … L-1); layer L is a
-linear read-out, Z_L = H_{L-1} W_L + b_L, because a network whose last layer is a ReLU cannot
-output a negative logit or target. Losses, over a batch of B:
+1 … L-1 are those of ``gradsim run`` (gradsim.engine.Block: optional normalization, bias,
+φ, optional skip connection where the widths are equal, i.e. layers 2 … L-1); layer L is a
+linear read-out, Z_L = H_{L-1} W_L + b_L, because a network whose last layer is a ReLU
+cannot output a negative logit or target. Losses, over a batch of B:
 
 * regression: E = 1/(2B) Σ ‖Z_L − Y‖² (the mse of ``gradsim run``);
 * classification: softmax cross-entropy, E = −1/B Σ log softmax(Z_L)_y.
 
-Arithmetic is plain, in the run's dtype (float32 or float64): an overflow in training is a
-result (the run diverged), so nothing is rescaled.
+The forward and backward passes are gradsim's one pass (gradsim.engine) with
+``keep="grads"``: the forward runs plainly in the run's dtype (float32 or float64), since the
+loss reads the true output and an overflow in training is a result (the run diverged); the
+backward carries δ rescaled by exact powers of two, as every pass does, and returns the
+gradients at their true scale, so they equal plain arithmetic's wherever that keeps them
+normal and stay exact where plain arithmetic would have lost them to underflow.
 """
 
 from __future__ import annotations
@@ -20,24 +24,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradsim.activations import ACTIVATIONS, Activation
+from gradsim import engine
 from gradsim.config import RunConfig
+from gradsim.draws import draw_parameters
+from gradsim.engine import Block
 from gradsim.initializers import INITIALIZERS
-from gradsim.layers import Block, block_output, normalize_backward, pre_activation
-from gradsim.network import draw_parameters
+from gradsim.network import Stack
 
 Array = np.ndarray
 
 
 @dataclass
 class Model:
-    """W[l-1]: (n_{l-1}, n_l), b[l-1]: (n_l,), both trained; blocks[l-1] and acts[l-1]
-    (None for the read-out) say what layer l does."""
+    """W[l-1]: (n_{l-1}, n_l), b[l-1]: (n_l,), both trained; blocks[l-1] says what layer l
+    does (gradsim.engine.Block; the read-out's is linear)."""
 
     W: list[Array]
     b: list[Array]
     blocks: list[Block]
-    acts: list[Activation | None]
     classification: bool
 
     @property
@@ -49,6 +53,12 @@ class Model:
         """Every trained array: W_1 … W_L, then b_1 … b_L (the optimizer's order)."""
         return [*self.W, *self.b]
 
+    def stack(self, X: Array) -> Stack:
+        """The model on the batch X as the pass takes it: a stack of one (views of the
+        trained arrays, so the optimizer's updates show), every layer's bias added."""
+        return Stack(tuple(w[None] for w in self.W), tuple(b[None] for b in self.b),
+                     X[None], None, (True,) * self.depth)  # fmt: skip
+
 
 def widths(cfg: RunConfig, n_in: int, n_out: int) -> tuple[int, ...]:
     return (n_in, *(cfg.width,) * (cfg.depth - 1), n_out)
@@ -59,44 +69,37 @@ def build_model(cfg: RunConfig, n_in: int, n_out: int, classification: bool,
     """Weights and biases from the seed's streams (as ``gradsim run`` draws them, layer by
     layer); an LSUV initializer rescales them on ``lsuv_batch`` (the first mini-batch)."""
     n = widths(cfg, n_in, n_out)
-    act = ACTIVATIONS[cfg.activation].with_param(cfg.slope)
-    blocks, acts = [], []
-    for l in range(1, cfg.depth):
-        skip = cfg.residual and n[l - 1] == n[l]
-        blocks.append(Block(cfg.norm, act.fn, cfg.residual_scale if skip else None))
-        acts.append(act)
+    blocks = [Block(cfg.phi, cfg.norm, cfg.alpha if n[l - 1] == n[l] else None)
+              for l in range(1, cfg.depth)]  # fmt: skip
     blocks.append(Block())  # the linear read-out
-    acts.append(None)
     if INITIALIZERS[cfg.init].data_driven and lsuv_batch is None:
         raise ValueError("an LSUV initializer needs a batch")
     W, b = draw_parameters(cfg, n, blocks, lsuv_batch)
-    return Model(W, b, blocks, acts, classification)
+    return Model(W, b, blocks, classification)
 
 
 @dataclass
 class Cache:
-    """What the backward pass needs, per layer: H_{l-1}, Z_l, φ(Z_l), the normalized Y_l and
-    its 1/s."""
+    """What the forward pass leaves for the backward pass (gradsim.engine.Forward)."""
 
-    H: list[Array]  # H_0 … H_L (H_L = the output Z_L)
-    Z: list[Array]
-    A: list[Array]
-    Y: list[Array | None]
-    inv: list[Array | None]
+    f: engine.Forward
+
+    @property
+    def output(self) -> Array:
+        """H_L = Z_L, the read-out: (B, n_L)."""
+        return self.f.H[0]
+
+    @property
+    def activations(self) -> list[Array]:
+        """H_0 … H_L."""
+        return [k.M[0] for k in self.f.kept] + [self.output]
 
 
 def forward(model: Model, X: Array) -> Cache:
-    H = X.astype(model.W[0].dtype, copy=False)
-    c = Cache([H], [], [], [], [])
-    for W, b, blk in zip(model.W, model.b, model.blocks, strict=True):
-        Z, Y, inv = pre_activation(H, W, b, blk)
-        A, H = block_output(H, Z, blk)
-        c.Z.append(Z)
-        c.A.append(A)
-        c.Y.append(Y)
-        c.inv.append(inv)
-        c.H.append(H)
-    return c
+    """The forward pass on the batch X (B, n_0), in the parameters' dtype."""
+    dtype = model.W[0].dtype
+    return Cache(engine.forward(model.stack(X.astype(dtype, copy=False)), model.blocks, dtype,
+                                keep="grads", stats=False))  # fmt: skip
 
 
 def loss_and_grad(out: Array, target: Array, classification: bool) -> tuple[float, Array]:
@@ -120,27 +123,10 @@ def accuracy(out: Array, labels: Array) -> float:
 
 
 def backward(model: Model, c: Cache, dout: Array) -> tuple[list[Array], list[Array]]:
-    """(∂E/∂W_l, ∂E/∂b_l) for every layer, given ∂E/∂H_L."""
-    L = model.depth
-    gW: list[Array] = [None] * L  # type: ignore[list-item]
-    gb: list[Array] = [None] * L  # type: ignore[list-item]
-    G = dout
-    for l in range(L - 1, -1, -1):
-        blk, act = model.blocks[l], model.acts[l]
-        delta = G
-        if act is not None:
-            D = act.grad(c.Z[l], c.A[l])
-            if D is not None:
-                delta = G * D
-        if blk.alpha is not None:
-            delta = delta * np.asarray(blk.alpha, dtype=G.dtype)
-        gb[l] = delta.sum(axis=0)
-        dU = normalize_backward(delta, c.Y[l], c.inv[l], blk.norm) if blk.norm else delta
-        gW[l] = c.H[l].T @ dU
-        if l > 0:
-            P = dU @ model.W[l].T
-            G = G + P if blk.alpha is not None else P
-    return gW, gb
+    """(∂E/∂W_l, ∂E/∂b_l) for every layer, given ∂E/∂H_L (B, n_L)."""
+    G = np.array(dout[None], dtype=c.f.p.compute)
+    grads = engine.backward(c.f, G, np.zeros(1))
+    return [g[0] for g in grads.dW], [g[0] for g in grads.db]
 
 
 def first_nonfinite(model: Model, c: Cache | None = None, grads=None) -> tuple[int, str] | None:
@@ -150,7 +136,7 @@ def first_nonfinite(model: Model, c: Cache | None = None, grads=None) -> tuple[i
         if not (np.isfinite(model.W[l]).all() and np.isfinite(model.b[l]).all()):
             return l + 1, "weights"
     if c is not None:
-        for l, H in enumerate(c.H[1:], start=1):
+        for l, H in enumerate(c.activations[1:], start=1):
             if not np.isfinite(H).all():
                 return l, "activations"
     if grads is not None:

@@ -1,9 +1,9 @@
 """Synthetic tasks for ``gradsim train``, generated from a seed: no download, NumPy only.
 One registry: ``TASKS``.
 
-Every draw comes from ``default_rng(SeedSequence(seed, spawn_key=(16, k)))`` with one k per
-stream (below), so a task never shares a stream with the network (spawn keys (0..4, …)) or
-with another task. The same seed gives the same arrays on any machine: besides the draws,
+Every draw comes from the stream (streams.TASK, k) of the seed, with one k per use
+(streams.TASK_STREAMS), so a task never shares a stream with the network or with another
+task. The same seed gives the same arrays on any machine: besides the draws,
 only correctly rounded operations are used (+, −, ×, ÷, √ and NumPy's fixed-order sums);
 the teacher's matrix product and tanh are computed here rather than by BLAS and libm, whose
 results may differ in the last bit between CPUs and builds.
@@ -18,16 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gradsim import streams
 from gradsim.errors import GradsimError, unknown_name
 
 Array = np.ndarray
-
-_TASK_STREAM = 16  # first spawn-key entry of every task stream; the network uses 0..4
-
-# the second entry: one per stream, distinct across tasks so that tasks are independent too
-_TEACHER_X, _TEACHER_NET = 0, 1
-_BLOBS_CENTRES, _BLOBS_ORDER, _BLOBS_NOISE = 2, 3, 4
-_CIRCLES_ORDER, _CIRCLES_DIRECTION, _CIRCLES_NOISE = 5, 6, 7
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: arrays have no single truth value to compare
@@ -58,8 +52,8 @@ class TaskSpec:
     make: Callable[[int, int], Task]
 
 
-def _rng(seed: int, stream: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_TASK_STREAM, stream)))
+def _rng(seed: int, name: str) -> np.random.Generator:
+    return streams.rng(seed, streams.TASK, streams.TASK_STREAMS[name])
 
 
 def _frozen(*arrays: Array) -> None:
@@ -118,8 +112,8 @@ def _teacher_net(X: Array, A1: Array, c1: Array, A2: Array, rows: int = 4096) ->
 
 def _teacher(samples: int, seed: int) -> Task:
     n_in, n_hidden, n_out = 16, 32, 4
-    X = _rng(seed, _TEACHER_X).standard_normal((samples, n_in))  # (N, 16)
-    net = _rng(seed, _TEACHER_NET)
+    X = _rng(seed, "teacher_x").standard_normal((samples, n_in))  # (N, 16)
+    net = _rng(seed, "teacher_net")
     # Var(X A1)_j = 2 and c1 ~ N(0, 0.5²): pre-activations of std 1.5, so tanh bends the
     # signal (a linear fit leaves ~15% of the variance) with most units out of saturation
     A1 = net.standard_normal((n_in, n_hidden)) * math.sqrt(2.0 / n_in)  # (16, 32)
@@ -147,14 +141,14 @@ def _balanced_labels(samples: int, classes: int, rng: np.random.Generator) -> Ar
 
 def _blobs(samples: int, seed: int) -> Task:
     n_in, classes = 16, 4
-    C = _rng(seed, _BLOBS_CENTRES).standard_normal((classes, n_in))  # (4, 16) centres
+    C = _rng(seed, "blobs_centres").standard_normal((classes, n_in))  # (4, 16) centres
     # Scaled so that the RMS distance between centres is 4 noise stds: a nearest-centre
     # classifier then scores ≈ 93% (88–95% over seeds), where unscaled N(0, σ²) centres
     # would range over 15 points from seed to seed.
     D2 = ((C[:, None, :] - C[None, :, :]) ** 2).sum(axis=-1)  # (4, 4) squared distances
     C *= 4.0 / np.sqrt(D2.sum() / (classes * (classes - 1)))
-    Y = _balanced_labels(samples, classes, _rng(seed, _BLOBS_ORDER))  # (N,)
-    X = C[Y] + _rng(seed, _BLOBS_NOISE).standard_normal((samples, n_in))  # (N, 16)
+    Y = _balanced_labels(samples, classes, _rng(seed, "blobs_order"))  # (N,)
+    X = C[Y] + _rng(seed, "blobs_noise").standard_normal((samples, n_in))  # (N, 16)
     _frozen(X, Y)
     return Task(
         "blobs",
@@ -170,12 +164,12 @@ def _blobs(samples: int, seed: int) -> Task:
 def _circles(samples: int, seed: int) -> Task:
     # sklearn.datasets.make_circles(noise=0.05, factor=0.5), with i.i.d. uniform angles
     noise, factor = 0.05, 0.5
-    Y = _balanced_labels(samples, 2, _rng(seed, _CIRCLES_ORDER))  # (N,): 0 outer, 1 inner
+    Y = _balanced_labels(samples, 2, _rng(seed, "circles_order"))  # (N,): 0 outer, 1 inner
     # a normalised 2-D Gaussian is uniform on the circle, without cos and sin
-    G = _rng(seed, _CIRCLES_DIRECTION).standard_normal((samples, 2))  # (N, 2)
+    G = _rng(seed, "circles_direction").standard_normal((samples, 2))  # (N, 2)
     U = G / np.sqrt(G[:, :1] * G[:, :1] + G[:, 1:] * G[:, 1:])
     radius = np.where(Y == 0, 1.0, factor)[:, None]  # (N, 1)
-    X = radius * U + noise * _rng(seed, _CIRCLES_NOISE).standard_normal((samples, 2))
+    X = radius * U + noise * _rng(seed, "circles_noise").standard_normal((samples, 2))
     _frozen(X, Y)
     return Task(
         "circles",

@@ -1,28 +1,39 @@
-"""``simulate``: config → network → forward/backward pass → statistics."""
+"""Configurations → networks → the one pass → statistics: ``simulate`` (one run),
+``simulate_network`` (a given network), ``simulate_many`` (many runs, stacked where that
+pays), and the memory guard they all pass first.
+"""
 
 from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
 
-from gradsim.activations import ACTIVATIONS
 from gradsim.config import RunConfig
+from gradsim.draws import build_stacks
 from gradsim.engine import run_pass
 from gradsim.errors import GradsimError
 from gradsim.initializers import INITIALIZERS
 from gradsim.losses import LOSSES
-from gradsim.network import Network, build_network
+from gradsim.network import Network, blocks_of, shape_key, split_by_bias
 from gradsim.stats import Result, hist_layers, histograms, summarize
+
+# a network is stacked with others when one pass over it is this small: per layer
+# B·max(n) entries (stacking saves Python overhead per layer, which matters only then)
+STACK_ENTRIES = 64 * 1024
+STACK_RUNS = 64  # at most this many runs in one stack
+STACK_BYTES = 256 * 2**20  # at most this much memory in one stack
 
 
 def estimate_bytes(cfg: RunConfig) -> int:
     """Peak memory of a run, estimated before anything is allocated.
 
     Weights (in the dtype, plus float32 copies for float16), the per-layer state the
-    backward pass keeps (φ'(Z_l) and HHᵀ or H_{l-1}), and a few (B, n) work arrays.
+    backward pass keeps (φ'(Z_l) and HHᵀ or H_{l-1}, and the normalized U_l with --norm),
+    and a few (B, n) work arrays.
     """
     n = cfg.layer_widths
     B = cfg.batch
@@ -33,7 +44,7 @@ def estimate_bytes(cfg: RunConfig) -> int:
     kept = sum(B * m * comp + min(B * B, B * k) * comp for k, m in pairs)
     # a few (B, n) work arrays, and the float64 draw of the largest weight matrix
     work = 8 * B * max(n) * 8 + 2 * max(a * b for a, b in pairs) * 8
-    if cfg.residual or cfg.norm:  # gradsim.arch keeps H_{l-1} and the normalized Z_l too
+    if cfg.residual or cfg.norm:  # the normalized Y_l, and skip connections' own arrays
         kept += sum(2 * B * m * comp for _, m in pairs)
     if INITIALIZERS[cfg.init].data_driven:  # LSUV holds every draw in float64 at once
         weights += sum(a * b for a, b in pairs) * 8
@@ -56,6 +67,7 @@ def available_bytes() -> int | None:
 
 
 def check_memory(cfg: RunConfig) -> None:
+    """Refuse, with one line, a run that would not fit in the memory available now."""
     need, have = estimate_bytes(cfg), available_bytes()
     if have is not None and need > 0.8 * have:
         raise GradsimError(
@@ -71,16 +83,8 @@ def simulate_network(cfg: RunConfig, net: Network, hist: bool = False, theory=No
     ``hist=True`` also returns histograms of H_l and log10|δ_l| at about five layers;
     ``theory``, a ``theory.RunPrediction``, puts the mean-field prediction beside the result.
     """
-    act = ACTIVATIONS[cfg.activation].with_param(cfg.slope)
     capture = hist_layers(cfg.depth) if hist else ()
-    if cfg.residual or cfg.norm:
-        from gradsim.arch import run_arch_pass
-
-        alpha = cfg.residual_scale if cfg.residual else None
-        trace = run_arch_pass(net, act, LOSSES[cfg.loss], cfg.dtype, residual=alpha,
-                              norm=cfg.norm, capture=capture)  # fmt: skip
-    else:
-        trace = run_pass(net, act, LOSSES[cfg.loss], cfg.dtype, capture=capture)
+    (trace,) = run_pass(net.stack, blocks_of(cfg), LOSSES[cfg.loss], cfg.dtype, capture=capture)
     result = summarize(cfg, trace, net.symmetric_layers)
     if hist:
         result = replace(result, hist=histograms(trace.samples))
@@ -90,6 +94,49 @@ def simulate_network(cfg: RunConfig, net: Network, hist: bool = False, theory=No
         measured = (result.column("log10_act_rms"), result.column("log10_delta_rms"))
         result = replace(result, theory=compare_run(*measured, theory))
     return result
+
+
+def stackable(cfg: RunConfig) -> bool:
+    """Whether a run is small enough that stacking it with others pays."""
+    return cfg.batch * max(cfg.layer_widths) <= STACK_ENTRIES
+
+
+def stacks_of(configs: Sequence[RunConfig]) -> list[list[int]]:
+    """Indices of ``configs`` in groups that run as one stack: equal ``shape_key``, small
+    networks only (``stackable``), at most STACK_RUNS runs and STACK_BYTES per stack; a
+    group keeps the given order."""
+    groups: dict[tuple, list[list[int]]] = {}
+    out: list[list[int]] = []
+    for i, cfg in enumerate(configs):
+        if not stackable(cfg):
+            out.append([i])
+            continue
+        parts = groups.setdefault(shape_key(cfg), [])
+        most = max(1, min(STACK_RUNS, STACK_BYTES // max(estimate_bytes(cfg), 1)))
+        if not parts or len(parts[-1]) >= most:
+            parts.append([])
+            out.append(parts[-1])
+        parts[-1].append(i)
+    return out
+
+
+def simulate_many(configs: Sequence[RunConfig], moments: bool = True) -> list[Result]:
+    """One Result per configuration, in order, each as ``simulate_network(cfg,
+    build_network(cfg))`` gives it, bit for bit: small networks of one shape run as one
+    stack (``stacks_of``).
+
+    ``moments=False`` skips what a sweep's record does not hold: the per-layer means and
+    standard deviations of Z_l and H_l are then NaN (everything else is as above)."""
+    results: list[Result | None] = [None] * len(configs)
+    groups = stacks_of(configs)
+    for idx, whole in zip(groups, build_stacks([[configs[i] for i in g] for g in groups]),
+                          strict=True):  # fmt: skip
+        c0 = configs[idx[0]]
+        for sub, stack in split_by_bias(whole):
+            traces = run_pass(stack, blocks_of(c0), LOSSES[c0.loss], c0.dtype, moments=moments)
+            for j, k in enumerate(sub):
+                results[idx[k]] = summarize(configs[idx[k]], traces[j], stack.symmetric_layers[j])
+    return results  # type: ignore[return-value]
 
 
 def simulate(
@@ -120,4 +167,6 @@ def simulate(
 
         prediction = predict_run(config)  # before the work: it may refuse the network
     check_memory(config)
+    from gradsim.draws import build_network
+
     return simulate_network(config, build_network(config), hist=hist, theory=prediction)

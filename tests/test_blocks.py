@@ -1,4 +1,4 @@
-"""Residual connections and normalization (gradsim.arch, gradsim.layers) against a plain
+"""Residual connections and normalization (gradsim.engine.blocks) against a plain
 float64 forward pass differentiated by central differences, and against known results."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import pytest
 from fd import central
 
 import gradsim
-from gradsim.core import simulate_network
+from gradsim.draws import build_network
+from gradsim.engine import normalize, normalize_backward
 from gradsim.errors import GradsimError
-from gradsim.layers import normalize, normalize_backward
-from gradsim.network import build_network
+from gradsim.simulation import simulate_network
 
 _LOSS = {
     "mse": lambda H, T: 0.5 * np.sum((H - T) ** 2) / H.shape[0],
@@ -23,7 +23,7 @@ _LOSS = {
 
 
 def _ref_norm(U, kind, eps=1e-5):
-    # written out independently of gradsim.layers
+    # written out independently of gradsim.engine.blocks
     if kind == "batch":
         mu, var = U.mean(axis=0), U.var(axis=0)
         return (U - mu) / np.sqrt(var + eps)

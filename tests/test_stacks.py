@@ -1,4 +1,5 @@
-"""The batched pass against the single-run pass: bitwise-equal networks and statistics."""
+"""Stacks of K runs against each run alone: bitwise-equal networks and statistics, for
+plain, residual, normalized and LSUV networks."""
 
 import math
 from dataclasses import asdict
@@ -7,11 +8,10 @@ import numpy as np
 import pytest
 
 from gradsim.activations import ACTIVATIONS
-from gradsim.batched import build_stack, build_stacks, simulate_batched
 from gradsim.config import RunConfig
-from gradsim.core import simulate_network
+from gradsim.draws import build_network, build_stacks
 from gradsim.initializers import INITIALIZERS, scaled_draw
-from gradsim.network import build_network
+from gradsim.simulation import simulate_many, simulate_network, stacks_of
 from gradsim.streams import StreamSet
 
 
@@ -22,7 +22,8 @@ def _same(a, b) -> bool:
 
 
 def _assert_equal_results(cfgs):
-    for cfg, got in zip(cfgs, simulate_batched(cfgs), strict=True):
+    assert any(len(g) > 1 for g in stacks_of(cfgs))  # some do share a stack
+    for cfg, got in zip(cfgs, simulate_many(cfgs), strict=True):
         ref = simulate_network(cfg, build_network(cfg))
         for a, b in zip(ref.layers, got.layers, strict=True):
             da, db = asdict(a), asdict(b)
@@ -50,7 +51,7 @@ def test_stack_holds_build_networks_arrays():
     cfgs = [RunConfig(depth=4, width=6, batch=3, init=i, seed=s, bias_init=b)
             for i, s, b in (("he", 0, None), ("orthogonal", 9, "normal"),
                             ("torch_default", 2**40, None))]  # fmt: skip
-    st = build_stack(cfgs)
+    (st,) = build_stacks([cfgs])
     for k, cfg in enumerate(cfgs):
         net = build_network(cfg)
         for l in range(cfg.depth):
@@ -102,8 +103,9 @@ def test_every_activation_bitwise_equal(dtype):
         RunConfig(widths=(13, 9, 11, 5), batch=7, activation=act, init=init, gain=g, seed=s,
                   dtype=dtype, loss=loss, bias_init=bias)
         for act in ACTIVATIONS
-        for init, g, s, loss, bias in (("he", 1.0, 0, "mse", None), ("normal", 3.0, 5, "probe",
-                                       "normal"), ("zeros", 1.0, 2, "sum", None))
+        for loss in ("mse", "probe", "sum")
+        for init, g, s, bias in (("he", 1.0, 0, None), ("normal", 3.0, 5, "normal"),
+                                 ("zeros", 1.0, 2, None), ("he", 0.5, 0, None))
     ]  # fmt: skip
     _assert_equal_results(cfgs)
 
@@ -119,10 +121,24 @@ def test_deep_overflow_and_underflow_bitwise_equal():
     _assert_equal_results([*cfgs, biased])
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_residual_normalized_and_lsuv_stacks_bitwise_equal(dtype):
+    # the blocks of every kind in one stack each, with biases, inits and seeds that differ
+    cfgs = [
+        RunConfig(depth=7, width=12, batch=5, activation=act, init=init, seed=s, dtype=dtype,
+                  residual=res, residual_scale=0.4, norm=norm, bias_init=bias)
+        for act in ("relu", "tanh")
+        for res, norm in ((True, None), (False, "batch"), (False, "layer"), (True, "batch"))
+        for init, s, bias in (("he", 0, None), ("xavier", 3, "normal"), ("lsuv", 1, None),
+                              ("orthogonal", 1, "uniform"), ("he", 2, None))
+    ]  # fmt: skip
+    _assert_equal_results(cfgs)
+
+
 def test_a_run_does_not_depend_on_its_stack():
     cfgs = [RunConfig(depth=6, width=24, batch=10, init="he", seed=s) for s in range(6)]
-    together = simulate_batched(cfgs)
-    alone = [simulate_batched([c])[0] for c in reversed(cfgs)][::-1]
+    together = simulate_many(cfgs)
+    alone = [simulate_many([c])[0] for c in reversed(cfgs)][::-1]
     for a, b in zip(together, alone, strict=True):
         assert asdict(a.summary) == asdict(b.summary)
         assert all(np.array_equal(a.column(f), b.column(f), equal_nan=True)
@@ -134,7 +150,7 @@ def test_without_moments_only_the_moments_are_missing():
     cfgs = [RunConfig(depth=12, width=10, batch=6, activation=a, init=i, gain=g, seed=s)
             for a, i, g, s in (("relu", "he", 1.0, 0), ("tanh", "xavier", 2.5, 1),
                                ("relu", "normal", 3.0, 2), ("sigmoid", "he", 0.3, 3))]  # fmt: skip
-    full, lean = simulate_batched(cfgs), simulate_batched(cfgs, moments=False)
+    full, lean = simulate_many(cfgs), simulate_many(cfgs, moments=False)
     for a, b in zip(full, lean, strict=True):
         assert asdict(a.summary) == asdict(b.summary)
         for f in ("log10_act_rms", "log10_delta_rms", "log10_grad_norm", "saturated_frac",

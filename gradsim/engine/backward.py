@@ -1,0 +1,179 @@
+"""The backward half of the one pass: ∂E/∂H_L back to layer 1, in log-scaled form.
+
+The array carried from layer to layer is δ_l = ∂E/∂Z_l where layer l has no skip connection,
+G_l = ∂E/∂H_l where it has one (δ_l = α·G_l ∘ φ'(Z_l) is then formed from it). It is kept
+as X̃·10^s with RMS(X̃) near 1, rescaled by an exact power of two whenever its RMS leaves
+2^±limit, so a δ of 1e-60 in float32 reads log10 = −60 instead of 0, and a gradient that a
+plain computation would lose to underflow on the way is still exact.
+
+‖∂E/∂W_l‖_F comes from what the forward pass kept (``Kept``): ‖Hᵀδ‖_F² = Σ (HHᵀ)∘(δδᵀ)
+from two B×B Grams where that pays, else the product Hᵀδ. With ``keep="grads"`` the pass
+forms ∂E/∂W_l = H_{l-1}ᵀ ∂E/∂U_l and ∂E/∂b_l = Σ_batch δ_l themselves, at their true scale.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+import gradsim.engine.numerics as nx
+from gradsim.engine.blocks import delta_of, through_norm
+from gradsim.engine.forward import Forward
+from gradsim.losses import Loss
+
+Array = np.ndarray
+
+
+@dataclass
+class Backward:
+    """What the backward pass found: per run, the first layer (from L down) whose δ is not
+    finite; with ``keep="grads"``, ∂E/∂W_l (K, n_{l-1}, n_l) and ∂E/∂b_l (K, n_l) at their
+    true scale (plain arithmetic's inf/NaN where a run is not finite)."""
+
+    bad: list[int | None]
+    dW: list[Array] | None = None
+    db: list[Array] | None = None
+
+
+def output_gradient(loss: Loss, H: Array, a: float, T: Array | None) -> tuple[Array, float]:
+    """(g, s) with ∂E/∂H_L = g·10^s for the output H_L = H·10^a of one run, g in float64
+    with RMS 1 (normalized in float64, before the run's dtype can lose it)."""
+    g, s = loss.grad(H.astype(np.float64), a, None if T is None else T.astype(np.float64))
+    rg = math.sqrt(float(np.mean(g * g)))
+    if rg > 0 and math.isfinite(rg):
+        g, s = g / rg, s + math.log10(rg)
+    return g, s
+
+
+@dataclass
+class _State:
+    X: Array  # δ_l or G_l (see the module's docstring), (K, B, n_l)
+    s: Array  # (K,) log10 scale: the true array is X · 10^s
+    e: Array  # (K,) int: the powers of two in s (the true scale of the gradients)
+    active: Array  # (K,) bool: runs still measured
+    out: Backward
+    rows: Array | None = None  # (K,) bool: runs whose δ_l is measured at this layer
+
+
+def backward(f: Forward, G: Array, s: Array) -> Backward:
+    """The backward pass of ``f``'s runs from ∂E/∂H_L = G·10^s (G: (K, B, n_L) in the
+    compute dtype, overwritten; s: (K,), 0 with ``keep="grads"``, whose gradients are
+    those of G itself). Runs that are not live (forward not finite) are
+    not measured; with ``keep="grads"`` every run is computed, as plain arithmetic would.
+    Fills the δ and gradient columns of ``f.out``; never raises on inf/NaN."""
+    K, L = f.size, len(f.blocks)
+    with np.errstate(all="ignore"):
+        out = Backward([None] * K)
+        if f.keep == "grads":
+            out.dW, out.db = [None] * L, [None] * L
+        if f.blocks[-1].alpha is None and f.D[-1] is not None:
+            G *= f.D[-1]
+        st = _State(f.p.round(G), np.array(s, dtype=float), np.zeros(K, dtype=int),
+                    f.live.copy(), out)  # fmt: skip
+        for l in range(L, 0, -1):
+            if not st.active.any() and f.keep != "grads":
+                break
+            delta = _delta(f, st, l)
+            Y = f.norm[l - 1]
+            dU = through_norm(f.blocks[l - 1], delta, *(Y or (None, None)), f.p)
+            if f.keep == "grads":
+                _gradients(f, st, l, delta, dU)
+            elif f.keep == "norms":
+                _grad_norm(f, st, l, dU)
+            if l > 1:
+                st.X = _carry(f, st, l, dU)
+        return out
+
+
+def _stop(f: Forward, st: _State, l: int, r: Array, below: bool) -> None:
+    """Runs whose δ (or G) is not finite stop here: their first bad layer is l. Where the
+    carried array is exactly zero (``below``), δ and the gradients are zero from layer l
+    down; where only δ_l is (a skip connection carries G on), at layer l alone."""
+    bad = st.active & ~np.isfinite(r)
+    zero = st.active & (r == 0)
+    if bad.any() or zero.any():
+        for k in np.flatnonzero(bad).tolist():
+            st.out.bad[k] = l
+        first = 1 if below else l
+        f.out["log10_delta_rms"][zero, first : l + 1] = nx.NEG_INF
+        f.out["log10_grad_norm"][zero, first : l + 1] = nx.NEG_INF
+        st.active &= ~bad
+        if below:
+            st.active &= ~zero
+    st.rows = st.active & ~zero
+
+
+def _measure(f: Forward, st: _State, l: int, delta: Array, r: Array) -> None:
+    """log10 RMS(δ_l) of the measured runs, and the copies asked for (histograms)."""
+    rows = st.rows
+    if rows.any():
+        f.out["log10_delta_rms"][rows, l] = nx.logs(r[rows], st.s[rows])
+        if l in f.capture:
+            for k in np.flatnonzero(rows).tolist():
+                f.samples[k]["delta"][l] = (delta[k].copy(), float(st.s[k]))
+
+
+def _delta(f: Forward, st: _State, l: int) -> Array:
+    """δ_l, measured, with the carried array rescaled."""
+    blk, p = f.blocks[l - 1], f.p
+    _, _, r = nx.moments_k(st.X, need_mean=False)
+    if blk.alpha is None:  # X is δ_l: measured as it is, then rescaled
+        _stop(f, st, l, r, below=True)
+        _measure(f, st, l, st.X, r)
+        nx.rescale(st.X, r, st.active, p.limit, st.s, st.e)
+        return st.X
+    # X is G_l: zero or not finite stops the run; else rescaled, δ_l = α·G_l ∘ φ'(Z_l)
+    _stop(f, st, l, r, below=True)
+    nx.rescale(st.X, r, st.active, p.limit, st.s, st.e)
+    delta = delta_of(blk, st.X, f.D[l - 1], p)
+    _, _, rd = nx.moments_k(delta, need_mean=False)
+    _stop(f, st, l, rd, below=False)
+    _measure(f, st, l, delta, rd)
+    return delta
+
+
+def _grad_norm(f: Forward, st: _State, l: int, dU: Array) -> None:
+    """log10 ‖∂E/∂W_l‖_F of the measured runs, from what the forward pass kept."""
+    kept, rows = f.kept[l - 1], st.rows
+    K, B = dU.shape[:2]
+    if kept.gram:
+        # Σ (HHᵀ)∘(δδᵀ) = ‖Hᵀδ‖²: B row sums of B products in the compute dtype, then
+        # their sum in float64 (10× faster than casting both B×B matrices to float64)
+        G = np.matmul(dU, dU.transpose(0, 2, 1), out=f.ws.get("G", (K, B, B)))
+        sq = np.einsum("kij,kij->ki", kept.M, G).sum(axis=1, dtype=np.float64)
+        gn = np.sqrt(np.maximum(sq, 0.0))
+    else:
+        P = np.matmul(kept.M.transpose(0, 2, 1), dU)  # H_{l-1}ᵀ δ_l: (K, n_in, n_out)
+        gn = np.sqrt(nx.dots(P, P).astype(P.dtype)).astype(np.float64)
+    if rows.any():  # (log10 ‖·‖ + s) + c, in this order: the last bit depends on it
+        f.out["log10_grad_norm"][rows, l] = np.add(nx.logs(gn[rows], st.s[rows]), kept.c[rows])
+
+
+def _gradients(f: Forward, st: _State, l: int, delta: Array, dU: Array) -> None:
+    """∂E/∂W_l = H_{l-1}ᵀ ∂E/∂U_l and ∂E/∂b_l = Σ_batch δ_l at their true scale (every run),
+    and log10 ‖∂E/∂W_l‖ of the measured runs."""
+    P = np.matmul(f.kept[l - 1].M.transpose(0, 2, 1), dU)  # (K, n_in, n_out)
+    gb = delta.sum(axis=1)  # (K, n_out)
+    if f.stats and st.rows.any():
+        gn = np.sqrt(nx.dots(P, P).astype(P.dtype)).astype(np.float64)
+        f.out["log10_grad_norm"][st.rows, l] = nx.logs(gn[st.rows], st.s[st.rows])
+    if st.e.any():  # 2^e exactly, also where 2^e alone would leave the dtype's range
+        P = np.ldexp(P, st.e[:, None, None].astype(np.intc))
+        gb = np.ldexp(gb, st.e[:, None].astype(np.intc))
+    st.out.dW[l - 1], st.out.db[l - 1] = P, gb
+
+
+def _carry(f: Forward, st: _State, l: int, dU: Array) -> Array:
+    """The carried array of layer l-1: G_{l-1} = (G_l if skip) + ∂E/∂U_l W_lᵀ, times
+    φ'(Z_{l-1}) where layer l-1 has no skip connection."""
+    K, B = dU.shape[:2]
+    W = f.W[l - 1]
+    P = np.matmul(dU, W.transpose(0, 2, 1), out=f.ws.get(f"d{l % 2}", (K, B, W.shape[1])))
+    if f.blocks[l - 1].alpha is not None:
+        P += st.X
+    D = f.D[l - 2]
+    if f.blocks[l - 2].alpha is None and D is not None:
+        P *= D
+    return f.p.round(P)

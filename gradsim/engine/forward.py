@@ -1,0 +1,239 @@
+"""The forward half of the one pass, over a stack of K networks of one shape.
+
+Layer by layer (gradsim.engine.blocks): Z = N(H W) + b, A = φ(Z), H' = H + α·A or A, with
+the statistics of Z and H' per run, φ'(Z) kept for the backward pass, and what the backward
+pass needs for ∂E/∂W_l (``Kept``).
+
+* **Tracked forward.** When every block is positively homogeneous (φ(cz) = cφ(z), no
+  normalization) and no layer has a bias, H is carried as H̃·10^a with RMS(H̃) near 1,
+  rescaled by exact powers of two, so magnitudes beyond the dtype's range stay known.
+  Otherwise the forward runs plainly in the dtype, and a run whose H goes non-finite stops
+  being measured at that layer (``Forward.bad``) while the others in its stack go on.
+* **Kept for ∂E/∂W_l.** For its norm (``keep="norms"``): the B×B Gram H_{l-1}H_{l-1}ᵀ where
+  that pays (``numerics.gram_pays``), else H_{l-1}, normalized when a plain signal is far
+  from 1 so that the products stay finite. For the gradient itself (``keep="grads"``,
+  training): H_{l-1} as it is, and the forward is never rescaled (a trainer's loss reads
+  the true output).
+* **Work arrays.** Z, A and H live in arrays reused from layer to layer; what the backward
+  pass keeps never does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import gradsim.engine.numerics as nx
+from gradsim.engine.blocks import Block, activate, derivative, pre_activation, skip
+from gradsim.engine.trace import blank
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What layer l keeps for ∂E/∂W_l: the Gram H_{l-1}H_{l-1}ᵀ (K, B, B) when ``gram``,
+    else H_{l-1} itself (K, B, n_{l-1}); the true H_{l-1} is the stored one · 10^c (c: (K,))."""
+
+    gram: bool
+    M: Array
+    c: Array
+
+
+@dataclass
+class Forward:
+    """The forward pass's results and the state its backward pass needs."""
+
+    p: nx.Precision
+    blocks: Sequence[Block]
+    W: list[Array]  # (K, n_{l-1}, n_l) in the compute dtype
+    out: dict[str, Array]  # the Trace's per-layer arrays, (K, L+1) each
+    keep: str | None
+    stats: bool
+    tracked: bool
+    ws: nx.Workspace
+    H: Array  # the output H_L, (K, B, n_L): true values H · 10^a
+    a: Array  # (K,)
+    live: Array  # (K,) bool: runs whose forward pass stayed finite
+    bad: list[int | None]  # per run, the first layer whose H went non-finite
+    kept: list[Kept] = field(default_factory=list)
+    D: list[Array | None] = field(default_factory=list)  # φ'(Z_l)
+    norm: list[tuple[Array, Array] | None] = field(default_factory=list)  # (Y_l, 1/s_l)
+    samples: list[dict] = field(default_factory=list)  # per run: {"act": {}, "delta": {}}
+    capture: frozenset = frozenset()  # layers whose H_l and δ_l are copied into samples
+
+    @property
+    def size(self) -> int:
+        return self.H.shape[0]
+
+
+def forward(
+    stack,
+    blocks: Sequence[Block],
+    dtype: str | np.dtype,
+    *,
+    keep: str | None = "norms",
+    stats: bool = True,
+    moments: bool = True,
+    capture=(),
+) -> Forward:
+    """The forward pass of every network of ``stack`` (gradsim.network.Stack: W[l-1]
+    (K, n_{l-1}, n_l), b[l-1] (K, n_l), X (K, B, n_0), ``biased``), one ``Block`` per layer.
+
+    ``keep``: "norms" (for ‖∂E/∂W_l‖), "grads" (for ∂E/∂W_l itself) or None (no backward
+    pass). ``stats=False`` measures nothing per layer (and never rescales the forward);
+    ``moments=False`` skips the means and standard deviations of Z and H (their RMS is taken
+    either way); ``capture``: layers whose H_l is copied into ``samples`` (histograms).
+    Never raises on inf/NaN."""
+    if keep == "norms" and not stats:
+        raise ValueError("keep='norms' needs the statistics (stats=True)")
+    with np.errstate(all="ignore"):
+        f = _start(stack, blocks, np.dtype(dtype), keep, stats)
+        f.capture = frozenset(capture)
+        r = _measure_input(f, moments)
+        for l in range(1, len(blocks) + 1):
+            r = _layer(f, stack, l, r, moments)
+            if not f.live.any():
+                break
+        return f
+
+
+def _start(stack, blocks, dtype, keep, stats) -> Forward:
+    p = nx.Precision(dtype)
+    K, L = stack.size, stack.depth
+    W = [w.astype(p.compute, copy=False) for w in stack.W]
+    tracked = (stats and keep != "grads" and not any(stack.biased)
+               and all(b.homogeneous for b in blocks))  # fmt: skip
+    B = stack.X.shape[1]
+    f = Forward(
+        p=p, blocks=blocks, W=W, out=blank(K, L), keep=keep, stats=stats, tracked=tracked,
+        ws=nx.Workspace(K * B * max(max(w.shape[1:]) for w in W), p.compute),
+        H=stack.X.astype(p.compute), a=np.zeros(K), live=np.ones(K, dtype=bool),
+        bad=[None] * K, samples=[{"act": {}, "delta": {}} for _ in range(K)],
+    )  # fmt: skip
+    if stats:
+        _, f.out["weight_std"][:, 1:], f.out["log10_weight_norm"][:, 1:] = stack.weight_stats
+    return f
+
+
+def _measure_input(f: Forward, moments: bool) -> Array | None:
+    """The statistics of H_0 = X; returns its RMS per run (None without statistics)."""
+    if not f.stats:
+        return None
+    mean, std, r = nx.moments_k(f.H)
+    if moments:
+        f.out["act_mean"][:, 0], f.out["act_std"][:, 0] = mean, std
+    f.out["log10_act_rms"][:, 0] = [nx.log10(x) for x in r.tolist()]
+    return r
+
+
+def _keep(f: Forward, l: int, r_prev: Array | None) -> Kept:
+    """What layer l keeps of H_{l-1} (= f.H) for the backward pass."""
+    H, K = f.H, f.size
+    if f.keep == "grads":
+        return Kept(False, H.copy() if f.ws.owns(H) else H, np.zeros(K))
+    Hs, c = H, f.a.copy()
+    if not f.tracked:  # a plain signal far from 1 is normalized, so the Gram stays finite
+        far = f.live & ~(((1e-12 < r_prev) & (r_prev < 1e12)) | (r_prev == 0))
+        if far.any():
+            Hs = H.copy()
+            for k in np.flatnonzero(far).tolist():
+                Hs[k] = H[k] / np.asarray(r_prev[k], dtype=H.dtype)
+                c[k] = math.log10(r_prev[k])
+    if nx.gram_pays(H.shape[1], *f.W[l - 1].shape[1:]):
+        return Kept(True, np.matmul(Hs, Hs.transpose(0, 2, 1)), c)
+    return Kept(False, Hs.copy() if f.ws.owns(Hs) else Hs, c)
+
+
+def _next_keeps_h(f: Forward, l: int) -> bool:
+    """Whether layer l+1 keeps H_l itself (so H_l must not live in a work array)."""
+    if f.keep is None or l == len(f.blocks):
+        return False
+    return f.keep == "grads" or not nx.gram_pays(f.H.shape[1], *f.W[l].shape[1:])
+
+
+def _layer(f: Forward, stack, l: int, r_prev, moments: bool) -> Array | None:
+    """Layer l: H_l from H_{l-1} (= f.H), its statistics, and what the backward pass needs.
+    Returns the RMS of the H now held (after any rescaling)."""
+    blk, p, ws = f.blocks[l - 1], f.p, f.ws
+    K, B = f.H.shape[:2]
+    n_out = f.W[l - 1].shape[2]
+    if f.keep is not None:
+        f.kept.append(_keep(f, l, r_prev))
+    U = np.matmul(f.H, f.W[l - 1], out=ws.get("Z", (K, B, n_out)))  # (K, B, n_l)
+    b = stack.b[l - 1].astype(p.compute, copy=False)[:, None, :] if stack.biased[l - 1] else None
+    Z, Y, inv = pre_activation(blk, U, b, p)
+    f.norm.append((Y, inv) if Y is not None else None)
+    every = f.live.all()  # (then plain assignments: quicker than masked ones)
+    if f.stats and moments:
+        zm, zs, _ = nx.moments_k(Z)
+        scale = nx.scales(f.a)
+        _put(f.out["z_mean"], l, zm * scale, f.live, every)
+        _put(f.out["z_std"], l, zs * scale, f.live, every)
+    # H_l goes straight into an array of its own where layer l+1 keeps it (no copy), else
+    # into one of two work arrays used in turn
+    fresh = _next_keeps_h(f, l)
+    into_h = np.empty((K, B, n_out), p.compute) if fresh else ws.get(f"H{l % 2}", (K, B, n_out))
+    A = activate(blk, Z, into_h if blk.alpha is None else ws.get("A", (K, B, n_out)), p)
+    f.D.append(derivative(blk.act, Z, A, p))
+    f.H = skip(blk, f.H, A, into_h, p)  # (a linear φ hands back Z: _keep copies it)
+    if not f.stats:
+        return None
+    return _measure(f, l, A, r_prev, moments, every)
+
+
+def _measure(f: Forward, l: int, A: Array, r_prev, moments, every) -> Array:
+    """The statistics of layer l's output (f.H), dead and saturated units; the rescaling of
+    a tracked forward. Returns the RMS of the H now held."""
+    H, a, live, out = f.H, f.a, f.live, f.out
+    K, B, n = H.shape
+    hm, hs, hr = nx.moments_k(H, need_mean=moments)  # the RMS is the same either way
+    bad = live & ~np.isfinite(hr)
+    if bad.any():
+        for k in np.flatnonzero(bad).tolist():
+            f.bad[k] = l
+        live &= ~bad
+        every = False
+    _put(out["dead"], l, _dead_fractions(f.D[-1], K, n), live, every)
+    act = f.blocks[l - 1].act
+    if act is not None and act.saturated:
+        # the share of entries, as np.mean gives it (an exact count over B·n)
+        sat = np.count_nonzero(act.saturated(A), axis=(1, 2)) / (B * n)
+        _put(out["saturated"], l, sat, live, every)
+    else:
+        _put(out["saturated"], l, np.zeros(K), live, every)
+    if moments:
+        scale = nx.scales(a)
+        _put(out["act_mean"], l, hm * scale, live, every)
+        _put(out["act_std"], l, hs * scale, live, every)
+    out["log10_act_rms"][:, l] = [
+        (nx.log10(r) + ak if r > 0 else nx.NEG_INF) if ok else nx.NAN
+        for r, ak, ok in zip(hr.tolist(), a.tolist(), live.tolist(), strict=True)
+    ]  # fmt: skip
+    if l in f.capture:
+        for k in np.flatnonzero(live).tolist():
+            f.samples[k]["act"][l] = (H[k].copy(), float(a[k]))
+    r_now = np.where(live, hr, r_prev)
+    if f.tracked:
+        for k, p in nx.rescale(H, hr, live, f.p.limit, a):
+            r_now[k] = hr[k] * 2.0**-p
+    return r_now
+
+
+def _put(col: Array, l: int, values: Array, live: Array, every: bool) -> None:
+    """col[k, l] = values[k] for the live runs."""
+    if every:
+        col[:, l] = values
+    else:
+        col[live, l] = values[live]
+
+
+def _dead_fractions(D: Array | None, K: int, n: int) -> Array:
+    """Per run (K,), the share of units whose φ' is zero for the whole batch."""
+    if D is None or D.all():  # no zero at all (tanh, sigmoid, ...): nothing is dead
+        return np.zeros(K)
+    alive = D.any(axis=1) if D.dtype == np.bool_ else (D != 0).any(axis=1)  # (K, n)
+    return 1.0 - alive.sum(axis=1) / n  # a count (np.count_nonzero with an axis is slower)

@@ -1,0 +1,207 @@
+"""The pass's numerical kit: log-scaled magnitudes, moments in one BLAS call, the storage
+precision, and work arrays.
+
+Magnitudes beyond the dtype's range are carried as A·10^s with A near unit RMS; rescaling is
+by exact powers of two (``pow2``), so it never rounds. Moments of a stack of K arrays are
+taken per run with the same BLAS routine a single array gets (``dot`` on each slice), so a
+run's numbers do not depend on the stack it is in.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+Array = np.ndarray
+NAN = float("nan")
+NEG_INF = float("-inf")
+LOG10_2 = math.log10(2.0)
+
+
+def exp10(x: float) -> float:
+    """10^x as a float: inf above float64's range, 0 below it."""
+    x = float(x)
+    if x > 308.25:
+        return math.inf
+    if x < -330:
+        return 0.0
+    return 10.0**x
+
+
+def log10(x: float) -> float:
+    """log10 x: −inf at 0, NaN where x is negative or not finite."""
+    if x == 0:
+        return NEG_INF
+    return math.log10(x) if x > 0 and math.isfinite(x) else NAN
+
+
+def pow2(r: float, limit: int) -> int:
+    """The power of two to divide by so that an RMS of r comes back near 1, or 0 when r is
+    within 2^±limit: scaling by a power of two is exact, and skipping it saves a pass."""
+    if r == 0 or 2.0**-limit <= r <= 2.0**limit:
+        return 0
+    return round(math.log2(r))
+
+
+def gram_pays(B: int, n_in: int, n_out: int) -> bool:
+    """Whether ‖Hᵀδ‖ is cheaper through the Grams HHᵀ and δδᵀ (B²(n_in + n_out)
+    multiply-adds, as two syrk) than through Hᵀδ itself (B·n_in·n_out, one gemm). Counted
+    alike: syrk does half a gemm's work but runs at about half its rate (OpenBLAS, one
+    thread: at B = n the Grams take 1.3–1.5× the product's time, at B = n/2 and n ≥ 256
+    0.6–0.7×)."""
+    return B * (n_in + n_out) <= n_in * n_out
+
+
+class Precision:
+    """The storage precision of a run: float32 and float64 compute and store in their own
+    dtype; float16 stores in float16 and computes in float32, rounding every result back to
+    float16 (``round``), as mixed-precision frameworks do (fp16 storage, fp32 accumulation).
+    ``limit``: rescale once an RMS leaves 2^±limit (float16 has less room)."""
+
+    def __init__(self, dtype: str | np.dtype):
+        self.dtype = np.dtype(dtype)
+        self.half = self.dtype == np.float16
+        self.compute = np.dtype(np.float32) if self.half else self.dtype
+        self.limit = 4 if self.half else 16
+
+    def round(self, A: Array) -> Array:
+        """A rounded to the storage dtype, in place (a no-op unless float16)."""
+        if self.half and A.dtype != np.bool_:
+            np.copyto(A, A.astype(np.float16))
+        return A
+
+
+class Workspace:
+    """Work arrays reused from layer to layer, so that a pass does not touch fresh memory for
+    every intermediate (first touches of fresh pages cost more than the arithmetic).
+    ``get(name, shape)`` returns a view of a flat buffer sized for the widest layer."""
+
+    def __init__(self, size: int, dtype: np.dtype):
+        self.size, self.dtype, self.bufs = size, dtype, {}
+
+    def get(self, name: str, shape: tuple[int, ...]) -> Array:
+        if name not in self.bufs:
+            self.bufs[name] = np.empty(self.size, dtype=self.dtype)
+        return self.bufs[name][: math.prod(shape)].reshape(shape)
+
+    def owns(self, A: Array) -> bool:
+        return any(np.shares_memory(A, b) for b in self.bufs.values())
+
+
+def ones(n: int, dtype: np.dtype, _cache: dict = {}) -> Array:  # noqa: B006 (a cache)
+    """A read-only vector of n ones, cached (the right-hand side of a BLAS sum)."""
+    key = (n, dtype.str)
+    if key not in _cache:
+        _cache.clear() if len(_cache) > 16 else None
+        v = np.ones(n, dtype=dtype)
+        v.flags.writeable = False
+        _cache[key] = v
+    return _cache[key]
+
+
+def moments(A: Array, need_mean: bool = True) -> tuple[float, float, float]:
+    """(mean, std, rms) of every entry of A, in float64; NaN if any entry is not finite.
+
+    Two BLAS dots (with a ones vector, and with itself), faster than ndarray.sum; a second
+    pass only when the squares overflow or underflow the dtype although the entries do not,
+    or when the variance is lost to cancellation. ``need_mean=False`` skips the sum (mean
+    and std are then NaN).
+    """
+    flat = A.reshape(-1)
+    N = flat.size
+    s1 = float(np.dot(flat, ones(N, flat.dtype))) if need_mean else 0.0
+    s2 = float(np.dot(flat, flat))
+    info = np.finfo(flat.dtype)
+    if not (math.isfinite(s1) and math.isfinite(s2)) or s2 < N * float(info.tiny / info.eps):
+        m = float(np.max(np.abs(flat)))
+        if not math.isfinite(m):
+            return NAN, NAN, NAN
+        if m == 0:
+            return 0.0, 0.0, 0.0
+        scaled = flat / np.asarray(m, dtype=flat.dtype)
+        s1 = float(scaled.sum(dtype=np.float64)) * m if need_mean else 0.0
+        s2 = float(np.dot(scaled, scaled)) * m * m
+    ms = s2 / N
+    if not need_mean:
+        return NAN, NAN, math.sqrt(ms)
+    mean = s1 / N
+    var = ms - mean * mean
+    if var < 1e-4 * mean * mean:  # cancellation: do it in two passes
+        d = flat.astype(np.float64) - mean
+        var = float(np.dot(d, d)) / N
+    return mean, math.sqrt(max(var, 0.0)), math.sqrt(ms)
+
+
+def dots(A: Array, B: Array | None = None) -> Array:
+    """Σ A_k·B_k per run k over all entries (B of A's shape), or Σ A_k when B is None, as
+    float64 (K,): BLAS dot on each slice, as np.dot gives for one run, through a
+    (1, N)·(N, 1) matmul per slice."""
+    K = A.shape[0]
+    a = A.reshape(K, 1, -1)
+    b = ones(a.shape[2], A.dtype)[:, None] if B is None else B.reshape(K, -1, 1)
+    return np.matmul(a, b).reshape(K).astype(np.float64)
+
+
+_TINY_OVER_EPS = {np.dtype(t).char: float(np.finfo(t).tiny / np.finfo(t).eps)
+                  for t in (np.float16, np.float32, np.float64)}  # fmt: skip
+
+
+def moments_k(A: Array, need_mean: bool = True) -> tuple[Array, Array, Array]:
+    """``moments`` of every run's slice A[k]: (mean, std, rms), float64 (K,) each.
+
+    The sums are batched, the float operations done elementwise (IEEE arithmetic and sqrt
+    give the same bits as ``moments``); the rare runs that need the second pass (squares out
+    of range, or cancellation) take it on their own slice."""
+    K = A.shape[0]
+    flat = A.reshape(K, -1)
+    N = flat.shape[1]
+    s2 = dots(flat, flat)
+    ms = s2 / N
+    rms = np.sqrt(ms)
+    small = N * _TINY_OVER_EPS[flat.dtype.char]  # squares too small for their precision
+    if need_mean:
+        s1 = dots(flat)
+        mean = s1 / N
+        var = ms - mean * mean
+        # a sum not finite (s1 + s2 is not finite then, and rarely otherwise: such runs only
+        # take the exact second pass), squares too small, or cancellation
+        slow = ~np.isfinite(s1 + s2) | (s2 < small) | (var < 1e-4 * mean * mean)
+        std = np.sqrt(np.maximum(var, 0.0))
+    else:
+        slow = ~np.isfinite(s2) | (s2 < small)
+        mean = std = np.full(K, NAN)
+    if slow.any():
+        for k in np.flatnonzero(slow).tolist():
+            mean[k], std[k], rms[k] = moments(flat[k], need_mean)
+    return mean, std, rms
+
+
+def scales(a: Array) -> Array:
+    """10^a per run, by ``exp10`` (a transcendental: never vectorized, so that every run gets
+    the bits a single run gets)."""
+    return np.array([exp10(x) for x in a.tolist()]) if np.any(a) else np.ones(len(a))
+
+
+def logs(r: Array, shift: Array) -> list[float]:
+    """log10 r_k + shift_k per run, as ``log10`` gives it (−inf at 0)."""
+    return [log10(x) + s for x, s in zip(r.tolist(), shift.tolist(), strict=True)]
+
+
+def rescale(A: Array, r: Array, which: Array, limit: int, shift: Array, count=None) -> list:
+    """Divide A[k] by the power of two ``pow2(r[k], limit)`` for the runs in ``which``,
+    adding its log10 to shift[k] (and its exponent to count[k], if given); returns the
+    (k, power) pairs applied."""
+    need = (r < 2.0**-limit) | (r > 2.0**limit)
+    if not need.any():  # the usual case: nothing far from 1
+        return []
+    need &= which & (r != 0)
+    done = []
+    for k in np.flatnonzero(need).tolist():
+        if p := pow2(float(r[k]), limit):
+            A[k] *= np.asarray(2.0**-p, dtype=A.dtype)
+            shift[k] += p * LOG10_2
+            if count is not None:
+                count[k] += p
+            done.append((k, p))
+    return done
