@@ -97,7 +97,7 @@ class Stack:
             and all(w.base is whole for w in self.W)
         ):
             w = whole.astype(np.float32) if whole.dtype == np.float16 else whole
-            mean, std, rms = (x.reshape(L, K).T for x in moments_k(w.reshape(L * K, -1)))
+            mean, std, rms = (np.reshape(x, (L, K)).T for x in moments_k(w.reshape(L * K, -1)))
         else:
             mean, std, rms = np.empty((K, L)), np.empty((K, L)), np.empty((K, L))
             for l, W in enumerate(self.W):

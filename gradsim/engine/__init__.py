@@ -7,7 +7,7 @@
 * ``trace``: what a pass measured of one run.
 """
 
-from gradsim.engine.backward import Backward, backward, output_gradient
+from gradsim.engine.backward_pass import Backward, backward, output_gradient
 from gradsim.engine.blocks import (
     Block,
     activate,
@@ -17,7 +17,7 @@ from gradsim.engine.blocks import (
     pre_activation,
     skip,
 )
-from gradsim.engine.forward import Forward, Kept, forward
+from gradsim.engine.forward_pass import Forward, Kept, forward
 from gradsim.engine.numerics import (
     LOG10_2,
     NAN,
@@ -31,7 +31,7 @@ from gradsim.engine.numerics import (
     moments_k,
     pow2,
 )
-from gradsim.engine.pass_ import run_pass, traces
+from gradsim.engine.run import run_pass, traces
 from gradsim.engine.trace import FIELDS, Trace
 
 __all__ = [

@@ -86,7 +86,8 @@ class Workspace:
         return self.bufs[name][: math.prod(shape)].reshape(shape)
 
     def owns(self, A: Array) -> bool:
-        return any(np.shares_memory(A, b) for b in self.bufs.values())
+        """Whether A is a view of one of the work arrays (``get`` hands out only views)."""
+        return A.base is not None and any(A.base is b for b in self.bufs.values())
 
 
 def ones(n: int, dtype: np.dtype, _cache: dict = {}) -> Array:  # noqa: B006 (a cache)
@@ -98,6 +99,11 @@ def ones(n: int, dtype: np.dtype, _cache: dict = {}) -> Array:  # noqa: B006 (a 
         v.flags.writeable = False
         _cache[key] = v
     return _cache[key]
+
+
+# tiny/eps: squares below N times this have lost precision (subnormal sums)
+_TINY_OVER_EPS = {np.dtype(t).char: float(np.finfo(t).tiny / np.finfo(t).eps)
+                  for t in (np.float16, np.float32, np.float64)}  # fmt: skip
 
 
 def moments(A: Array, need_mean: bool = True) -> tuple[float, float, float]:
@@ -112,8 +118,7 @@ def moments(A: Array, need_mean: bool = True) -> tuple[float, float, float]:
     N = flat.size
     s1 = float(np.dot(flat, ones(N, flat.dtype))) if need_mean else 0.0
     s2 = float(np.dot(flat, flat))
-    info = np.finfo(flat.dtype)
-    if not (math.isfinite(s1) and math.isfinite(s2)) or s2 < N * float(info.tiny / info.eps):
+    if not (math.isfinite(s1) and math.isfinite(s2)) or s2 < N * _TINY_OVER_EPS[flat.dtype.char]:
         m = float(np.max(np.abs(flat)))
         if not math.isfinite(m):
             return NAN, NAN, NAN
@@ -143,17 +148,16 @@ def dots(A: Array, B: Array | None = None) -> Array:
     return np.matmul(a, b).reshape(K).astype(np.float64)
 
 
-_TINY_OVER_EPS = {np.dtype(t).char: float(np.finfo(t).tiny / np.finfo(t).eps)
-                  for t in (np.float16, np.float32, np.float64)}  # fmt: skip
+def moments_k(A: Array, need_mean: bool = True) -> tuple[list[float], list[float], list[float]]:
+    """``moments`` of every run's slice A[k]: (mean, std, rms), lists of K floats.
 
-
-def moments_k(A: Array, need_mean: bool = True) -> tuple[Array, Array, Array]:
-    """``moments`` of every run's slice A[k]: (mean, std, rms), float64 (K,) each.
-
-    The sums are batched, the float operations done elementwise (IEEE arithmetic and sqrt
-    give the same bits as ``moments``); the rare runs that need the second pass (squares out
-    of range, or cancellation) take it on their own slice."""
+    A single run takes ``moments`` itself. For more, the sums are batched and the float
+    operations done elementwise (IEEE arithmetic and sqrt give the same bits); the rare
+    runs that need the second pass (squares out of range, or cancellation) take it on
+    their own slice."""
     K = A.shape[0]
+    if K == 1:
+        return tuple([x] for x in moments(A[0], need_mean))  # type: ignore[return-value]
     flat = A.reshape(K, -1)
     N = flat.shape[1]
     s2 = dots(flat, flat)
@@ -174,31 +178,17 @@ def moments_k(A: Array, need_mean: bool = True) -> tuple[Array, Array, Array]:
     if slow.any():
         for k in np.flatnonzero(slow).tolist():
             mean[k], std[k], rms[k] = moments(flat[k], need_mean)
-    return mean, std, rms
+    return mean.tolist(), std.tolist(), rms.tolist()
 
 
-def scales(a: Array) -> Array:
-    """10^a per run, by ``exp10`` (a transcendental: never vectorized, so that every run gets
-    the bits a single run gets)."""
-    return np.array([exp10(x) for x in a.tolist()]) if np.any(a) else np.ones(len(a))
-
-
-def logs(r: Array, shift: Array) -> list[float]:
-    """log10 r_k + shift_k per run, as ``log10`` gives it (−inf at 0)."""
-    return [log10(x) + s for x, s in zip(r.tolist(), shift.tolist(), strict=True)]
-
-
-def rescale(A: Array, r: Array, which: Array, limit: int, shift: Array, count=None) -> list:
+def rescale(A: Array, r: list[float], which: list[bool], limit: int, shift: list[float],
+            count: list[int] | None = None) -> list[tuple[int, int]]:  # fmt: skip
     """Divide A[k] by the power of two ``pow2(r[k], limit)`` for the runs in ``which``,
     adding its log10 to shift[k] (and its exponent to count[k], if given); returns the
     (k, power) pairs applied."""
-    need = (r < 2.0**-limit) | (r > 2.0**limit)
-    if not need.any():  # the usual case: nothing far from 1
-        return []
-    need &= which & (r != 0)
     done = []
-    for k in np.flatnonzero(need).tolist():
-        if p := pow2(float(r[k]), limit):
+    for k, (x, ok) in enumerate(zip(r, which, strict=True)):
+        if ok and (p := pow2(x, limit)):
             A[k] *= np.asarray(2.0**-p, dtype=A.dtype)
             shift[k] += p * LOG10_2
             if count is not None:

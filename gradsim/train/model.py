@@ -125,7 +125,7 @@ def accuracy(out: Array, labels: Array) -> float:
 def backward(model: Model, c: Cache, dout: Array) -> tuple[list[Array], list[Array]]:
     """(∂E/∂W_l, ∂E/∂b_l) for every layer, given ∂E/∂H_L (B, n_L)."""
     G = np.array(dout[None], dtype=c.f.p.compute)
-    grads = engine.backward(c.f, G, np.zeros(1))
+    grads = engine.backward(c.f, G, [0.0])
     return [g[0] for g in grads.dW], [g[0] for g in grads.db]
 
 

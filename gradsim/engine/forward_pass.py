@@ -36,11 +36,11 @@ Array = np.ndarray
 @dataclass(frozen=True)
 class Kept:
     """What layer l keeps for ∂E/∂W_l: the Gram H_{l-1}H_{l-1}ᵀ (K, B, B) when ``gram``,
-    else H_{l-1} itself (K, B, n_{l-1}); the true H_{l-1} is the stored one · 10^c (c: (K,))."""
+    else H_{l-1} itself (K, B, n_{l-1}); the true H_{l-1} is the stored one · 10^c[k]."""
 
     gram: bool
     M: Array
-    c: Array
+    c: list[float]
 
 
 @dataclass
@@ -54,10 +54,11 @@ class Forward:
     keep: str | None
     stats: bool
     tracked: bool
+    gram: list[bool]  # per layer: ‖∂E/∂W_l‖ from Grams (numerics.gram_pays)
     ws: nx.Workspace
     H: Array  # the output H_L, (K, B, n_L): true values H · 10^a
-    a: Array  # (K,)
-    live: Array  # (K,) bool: runs whose forward pass stayed finite
+    a: list[float]  # per run
+    live: list[bool]  # per run: its forward pass stayed finite
     bad: list[int | None]  # per run, the first layer whose H went non-finite
     kept: list[Kept] = field(default_factory=list)
     D: list[Array | None] = field(default_factory=list)  # φ'(Z_l)
@@ -96,7 +97,7 @@ def forward(
         r = _measure_input(f, moments)
         for l in range(1, len(blocks) + 1):
             r = _layer(f, stack, l, r, moments)
-            if not f.live.any():
+            if not any(f.live):
                 break
         return f
 
@@ -108,10 +109,12 @@ def _start(stack, blocks, dtype, keep, stats) -> Forward:
     tracked = (stats and keep != "grads" and not any(stack.biased)
                and all(b.homogeneous for b in blocks))  # fmt: skip
     B = stack.X.shape[1]
+    gram = [keep == "norms" and nx.gram_pays(B, *w.shape[1:]) for w in W]
     f = Forward(
         p=p, blocks=blocks, W=W, out=blank(K, L), keep=keep, stats=stats, tracked=tracked,
+        gram=gram,
         ws=nx.Workspace(K * B * max(max(w.shape[1:]) for w in W), p.compute),
-        H=stack.X.astype(p.compute), a=np.zeros(K), live=np.ones(K, dtype=bool),
+        H=stack.X.astype(p.compute), a=[0.0] * K, live=[True] * K,
         bad=[None] * K, samples=[{"act": {}, "delta": {}} for _ in range(K)],
     )  # fmt: skip
     if stats:
@@ -119,40 +122,40 @@ def _start(stack, blocks, dtype, keep, stats) -> Forward:
     return f
 
 
-def _measure_input(f: Forward, moments: bool) -> Array | None:
+def _measure_input(f: Forward, moments: bool) -> list[float] | None:
     """The statistics of H_0 = X; returns its RMS per run (None without statistics)."""
     if not f.stats:
         return None
     mean, std, r = nx.moments_k(f.H)
     if moments:
         f.out["act_mean"][:, 0], f.out["act_std"][:, 0] = mean, std
-    f.out["log10_act_rms"][:, 0] = [nx.log10(x) for x in r.tolist()]
+    f.out["log10_act_rms"][:, 0] = [nx.log10(x) for x in r]
     return r
 
 
-def _keep(f: Forward, l: int, r_prev: Array | None) -> Kept:
+def _keep(f: Forward, l: int, r_prev: list[float] | None) -> Kept:
     """What layer l keeps of H_{l-1} (= f.H) for the backward pass."""
     H, K = f.H, f.size
     if f.keep == "grads":
-        return Kept(False, H.copy() if f.ws.owns(H) else H, np.zeros(K))
-    Hs, c = H, f.a.copy()
+        return Kept(False, H.copy() if f.ws.owns(H) else H, [0.0] * K)
+    Hs, c = H, list(f.a)
     if not f.tracked:  # a plain signal far from 1 is normalized, so the Gram stays finite
-        far = f.live & ~(((1e-12 < r_prev) & (r_prev < 1e12)) | (r_prev == 0))
-        if far.any():
+        far = [
+            k for k in range(K) if f.live[k] and not (1e-12 < r_prev[k] < 1e12 or r_prev[k] == 0)
+        ]
+        if far:
             Hs = H.copy()
-            for k in np.flatnonzero(far).tolist():
+            for k in far:
                 Hs[k] = H[k] / np.asarray(r_prev[k], dtype=H.dtype)
                 c[k] = math.log10(r_prev[k])
-    if nx.gram_pays(H.shape[1], *f.W[l - 1].shape[1:]):
+    if f.gram[l - 1]:
         return Kept(True, np.matmul(Hs, Hs.transpose(0, 2, 1)), c)
     return Kept(False, Hs.copy() if f.ws.owns(Hs) else Hs, c)
 
 
 def _next_keeps_h(f: Forward, l: int) -> bool:
     """Whether layer l+1 keeps H_l itself (so H_l must not live in a work array)."""
-    if f.keep is None or l == len(f.blocks):
-        return False
-    return f.keep == "grads" or not nx.gram_pays(f.H.shape[1], *f.W[l].shape[1:])
+    return f.keep is not None and l < len(f.blocks) and not f.gram[l]
 
 
 def _layer(f: Forward, stack, l: int, r_prev, moments: bool) -> Array | None:
@@ -167,12 +170,10 @@ def _layer(f: Forward, stack, l: int, r_prev, moments: bool) -> Array | None:
     b = stack.b[l - 1].astype(p.compute, copy=False)[:, None, :] if stack.biased[l - 1] else None
     Z, Y, inv = pre_activation(blk, U, b, p)
     f.norm.append((Y, inv) if Y is not None else None)
-    every = f.live.all()  # (then plain assignments: quicker than masked ones)
     if f.stats and moments:
         zm, zs, _ = nx.moments_k(Z)
-        scale = nx.scales(f.a)
-        _put(f.out["z_mean"], l, zm * scale, f.live, every)
-        _put(f.out["z_std"], l, zs * scale, f.live, every)
+        _put(f.out["z_mean"], l, _scaled(zm, f.a), f.live)
+        _put(f.out["z_std"], l, _scaled(zs, f.a), f.live)
     # H_l goes straight into an array of its own where layer l+1 keeps it (no copy), else
     # into one of two work arrays used in turn
     fresh = _next_keeps_h(f, l)
@@ -182,58 +183,66 @@ def _layer(f: Forward, stack, l: int, r_prev, moments: bool) -> Array | None:
     f.H = skip(blk, f.H, A, into_h, p)  # (a linear φ hands back Z: _keep copies it)
     if not f.stats:
         return None
-    return _measure(f, l, A, r_prev, moments, every)
+    return _measure(f, l, A, r_prev, moments)
 
 
-def _measure(f: Forward, l: int, A: Array, r_prev, moments, every) -> Array:
+def _measure(f: Forward, l: int, A: Array, r_prev, moments) -> list[float]:
     """The statistics of layer l's output (f.H), dead and saturated units; the rescaling of
     a tracked forward. Returns the RMS of the H now held."""
     H, a, live, out = f.H, f.a, f.live, f.out
     K, B, n = H.shape
     hm, hs, hr = nx.moments_k(H, need_mean=moments)  # the RMS is the same either way
-    bad = live & ~np.isfinite(hr)
-    if bad.any():
-        for k in np.flatnonzero(bad).tolist():
-            f.bad[k] = l
-        live &= ~bad
-        every = False
-    _put(out["dead"], l, _dead_fractions(f.D[-1], K, n), live, every)
+    for k in range(K):
+        if live[k] and not math.isfinite(hr[k]):
+            f.bad[k], live[k] = l, False
+    _put(out["dead"], l, _dead_fractions(f.D[-1], K, n), live)
     act = f.blocks[l - 1].act
     if act is not None and act.saturated:
         # the share of entries, as np.mean gives it (an exact count over B·n)
-        sat = np.count_nonzero(act.saturated(A), axis=(1, 2)) / (B * n)
-        _put(out["saturated"], l, sat, live, every)
+        sat = (np.count_nonzero(act.saturated(A), axis=(1, 2)) / (B * n)).tolist()
+        _put(out["saturated"], l, sat, live)
     else:
-        _put(out["saturated"], l, np.zeros(K), live, every)
+        _put(out["saturated"], l, [0.0] * K, live)
     if moments:
-        scale = nx.scales(a)
-        _put(out["act_mean"], l, hm * scale, live, every)
-        _put(out["act_std"], l, hs * scale, live, every)
+        _put(out["act_mean"], l, _scaled(hm, a), live)
+        _put(out["act_std"], l, _scaled(hs, a), live)
     out["log10_act_rms"][:, l] = [
         (nx.log10(r) + ak if r > 0 else nx.NEG_INF) if ok else nx.NAN
-        for r, ak, ok in zip(hr.tolist(), a.tolist(), live.tolist(), strict=True)
+        for r, ak, ok in zip(hr, a, live, strict=True)
     ]  # fmt: skip
     if l in f.capture:
-        for k in np.flatnonzero(live).tolist():
-            f.samples[k]["act"][l] = (H[k].copy(), float(a[k]))
-    r_now = np.where(live, hr, r_prev)
+        for k in range(K):
+            if live[k]:
+                f.samples[k]["act"][l] = (H[k].copy(), a[k])
+    r_now = [x if ok else x0 for x, x0, ok in zip(hr, r_prev, live, strict=True)]
     if f.tracked:
         for k, p in nx.rescale(H, hr, live, f.p.limit, a):
             r_now[k] = hr[k] * 2.0**-p
     return r_now
 
 
-def _put(col: Array, l: int, values: Array, live: Array, every: bool) -> None:
-    """col[k, l] = values[k] for the live runs."""
-    if every:
-        col[:, l] = values
-    else:
-        col[live, l] = values[live]
+def _scaled(x: list[float], a: list[float]) -> list[float]:
+    """x_k · 10^a_k (by ``exp10``, so that every run gets a single run's bits)."""
+    if not any(a):  # untracked: nothing to scale (× 1.0 is exact)
+        return x
+    return [v * nx.exp10(s) for v, s in zip(x, a, strict=True)]
 
 
-def _dead_fractions(D: Array | None, K: int, n: int) -> Array:
-    """Per run (K,), the share of units whose φ' is zero for the whole batch."""
-    if D is None or D.all():  # no zero at all (tanh, sigmoid, ...): nothing is dead
-        return np.zeros(K)
+def _put(col: Array, l: int, values: list[float], live: list[bool]) -> None:
+    """col[k, l] = values[k] for the live runs (the others stay NaN)."""
+    col[:, l] = (
+        values if all(live) else [v if ok else nx.NAN for v, ok in zip(values, live, strict=True)]
+    )
+
+
+def _dead_fractions(D: Array | None, K: int, n: int) -> list[float]:
+    """Per run, the share of units whose φ' is zero for the whole batch."""
+    if D is None:
+        return [0.0] * K
+    if K == 1:
+        alive = D[0].any(axis=0) if D.dtype == np.bool_ else (D[0] != 0).any(axis=0)
+        return [1.0 - float(np.count_nonzero(alive)) / n]
+    if D.all():  # no zero at all (tanh, sigmoid, ...): nothing is dead
+        return [0.0] * K
     alive = D.any(axis=1) if D.dtype == np.bool_ else (D != 0).any(axis=1)  # (K, n)
-    return 1.0 - alive.sum(axis=1) / n  # a count (np.count_nonzero with an axis is slower)
+    return (1.0 - alive.sum(axis=1) / n).tolist()  # a count (count_nonzero with an axis is slower)

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gradsim.engine.backward import backward, output_gradient
+from gradsim.engine.backward_pass import backward, output_gradient
 from gradsim.engine.blocks import Block
-from gradsim.engine.forward import Forward, forward
+from gradsim.engine.forward_pass import Forward, forward
 from gradsim.engine.trace import FIELDS, Trace
 from gradsim.losses import Loss
 
@@ -31,14 +31,15 @@ def run_pass(
     into the traces' ``samples`` (histograms). Never raises on inf/NaN."""
     f = forward(stack, blocks, dtype, moments=moments, capture=capture)
     bad: list[int | None] = [None] * f.size
-    if f.live.any():
+    if any(f.live):
         G = np.zeros(f.H.shape, dtype=f.p.compute)
-        s = np.zeros(f.size)
+        s = [0.0] * f.size
         with np.errstate(all="ignore"):
-            for k in np.flatnonzero(f.live).tolist():
-                T = None if stack.T is None else stack.T[k]
-                g, s[k] = output_gradient(loss, f.H[k], float(f.a[k]), T)  # ∂E/∂H_L = g·10^s
-                G[k] = g.astype(f.p.compute)
+            for k in range(f.size):
+                if f.live[k]:
+                    T = None if stack.T is None else stack.T[k]
+                    g, s[k] = output_gradient(loss, f.H[k], f.a[k], T)  # ∂E/∂H_L = g·10^s
+                    G[k] = g.astype(f.p.compute)
         bad = backward(f, G, s).bad
     return traces(f, bad)
 

@@ -20,7 +20,7 @@ import numpy as np
 
 import gradsim.engine.numerics as nx
 from gradsim.engine.blocks import delta_of, through_norm
-from gradsim.engine.forward import Forward
+from gradsim.engine.forward_pass import Forward
 from gradsim.losses import Loss
 
 Array = np.ndarray
@@ -50,19 +50,19 @@ def output_gradient(loss: Loss, H: Array, a: float, T: Array | None) -> tuple[Ar
 @dataclass
 class _State:
     X: Array  # δ_l or G_l (see the module's docstring), (K, B, n_l)
-    s: Array  # (K,) log10 scale: the true array is X · 10^s
-    e: Array  # (K,) int: the powers of two in s (the true scale of the gradients)
-    active: Array  # (K,) bool: runs still measured
+    s: list[float]  # per run, the log10 scale: the true array is X · 10^s
+    e: list[int]  # per run, the powers of two in s (the true scale of the gradients)
+    active: list[bool]  # per run: still measured
     out: Backward
-    rows: Array | None = None  # (K,) bool: runs whose δ_l is measured at this layer
+    rows: list[bool] | None = None  # per run: its δ_l is measured at this layer
 
 
-def backward(f: Forward, G: Array, s: Array) -> Backward:
+def backward(f: Forward, G: Array, s) -> Backward:
     """The backward pass of ``f``'s runs from ∂E/∂H_L = G·10^s (G: (K, B, n_L) in the
-    compute dtype, overwritten; s: (K,), 0 with ``keep="grads"``, whose gradients are
-    those of G itself). Runs that are not live (forward not finite) are
-    not measured; with ``keep="grads"`` every run is computed, as plain arithmetic would.
-    Fills the δ and gradient columns of ``f.out``; never raises on inf/NaN."""
+    compute dtype, overwritten; s: K floats, 0 with ``keep="grads"``, whose gradients are
+    those of G itself). Runs that are not live (forward not finite) are not measured; with
+    ``keep="grads"`` every run is computed, as plain arithmetic would. Fills the δ and
+    gradient columns of ``f.out``; never raises on inf/NaN."""
     K, L = f.size, len(f.blocks)
     with np.errstate(all="ignore"):
         out = Backward([None] * K)
@@ -70,10 +70,9 @@ def backward(f: Forward, G: Array, s: Array) -> Backward:
             out.dW, out.db = [None] * L, [None] * L
         if f.blocks[-1].alpha is None and f.D[-1] is not None:
             G *= f.D[-1]
-        st = _State(f.p.round(G), np.array(s, dtype=float), np.zeros(K, dtype=int),
-                    f.live.copy(), out)  # fmt: skip
+        st = _State(f.p.round(G), [float(x) for x in s], [0] * K, list(f.live), out)
         for l in range(L, 0, -1):
-            if not st.active.any() and f.keep != "grads":
+            if not any(st.active) and f.keep != "grads":
                 break
             delta = _delta(f, st, l)
             Y = f.norm[l - 1]
@@ -87,45 +86,45 @@ def backward(f: Forward, G: Array, s: Array) -> Backward:
         return out
 
 
-def _stop(f: Forward, st: _State, l: int, r: Array, below: bool) -> None:
+def _stop(f: Forward, st: _State, l: int, r: list[float], below: bool) -> None:
     """Runs whose δ (or G) is not finite stop here: their first bad layer is l. Where the
     carried array is exactly zero (``below``), δ and the gradients are zero from layer l
     down; where only δ_l is (a skip connection carries G on), at layer l alone."""
-    bad = st.active & ~np.isfinite(r)
-    zero = st.active & (r == 0)
-    if bad.any() or zero.any():
-        for k in np.flatnonzero(bad).tolist():
-            st.out.bad[k] = l
-        first = 1 if below else l
-        f.out["log10_delta_rms"][zero, first : l + 1] = nx.NEG_INF
-        f.out["log10_grad_norm"][zero, first : l + 1] = nx.NEG_INF
-        st.active &= ~bad
-        if below:
-            st.active &= ~zero
-    st.rows = st.active & ~zero
+    rows = list(st.active)
+    first = 1 if below else l
+    for k, x in enumerate(r):
+        if not st.active[k] or (x != 0 and math.isfinite(x)):
+            continue
+        rows[k] = False
+        if x == 0:
+            f.out["log10_delta_rms"][k, first : l + 1] = nx.NEG_INF
+            f.out["log10_grad_norm"][k, first : l + 1] = nx.NEG_INF
+            st.active[k] = not below
+        else:
+            st.out.bad[k], st.active[k] = l, False
+    st.rows = rows
 
 
-def _measure(f: Forward, st: _State, l: int, delta: Array, r: Array) -> None:
+def _measure(f: Forward, st: _State, l: int, delta: Array, r: list[float]) -> None:
     """log10 RMS(δ_l) of the measured runs, and the copies asked for (histograms)."""
-    rows = st.rows
-    if rows.any():
-        f.out["log10_delta_rms"][rows, l] = nx.logs(r[rows], st.s[rows])
-        if l in f.capture:
-            for k in np.flatnonzero(rows).tolist():
-                f.samples[k]["delta"][l] = (delta[k].copy(), float(st.s[k]))
+    col = f.out["log10_delta_rms"]
+    for k, ok in enumerate(st.rows):
+        if ok:
+            col[k, l] = math.log10(r[k]) + st.s[k]
+            if l in f.capture:
+                f.samples[k]["delta"][l] = (delta[k].copy(), st.s[k])
 
 
 def _delta(f: Forward, st: _State, l: int) -> Array:
     """δ_l, measured, with the carried array rescaled."""
     blk, p = f.blocks[l - 1], f.p
     _, _, r = nx.moments_k(st.X, need_mean=False)
+    _stop(f, st, l, r, below=True)
     if blk.alpha is None:  # X is δ_l: measured as it is, then rescaled
-        _stop(f, st, l, r, below=True)
         _measure(f, st, l, st.X, r)
         nx.rescale(st.X, r, st.active, p.limit, st.s, st.e)
         return st.X
-    # X is G_l: zero or not finite stops the run; else rescaled, δ_l = α·G_l ∘ φ'(Z_l)
-    _stop(f, st, l, r, below=True)
+    # X is G_l: rescaled, then δ_l = α·G_l ∘ φ'(Z_l) measured
     nx.rescale(st.X, r, st.active, p.limit, st.s, st.e)
     delta = delta_of(blk, st.X, f.D[l - 1], p)
     _, _, rd = nx.moments_k(delta, need_mean=False)
@@ -136,19 +135,29 @@ def _delta(f: Forward, st: _State, l: int) -> Array:
 
 def _grad_norm(f: Forward, st: _State, l: int, dU: Array) -> None:
     """log10 ‖∂E/∂W_l‖_F of the measured runs, from what the forward pass kept."""
-    kept, rows = f.kept[l - 1], st.rows
+    kept = f.kept[l - 1]
     K, B = dU.shape[:2]
     if kept.gram:
         # Σ (HHᵀ)∘(δδᵀ) = ‖Hᵀδ‖²: B row sums of B products in the compute dtype, then
         # their sum in float64 (10× faster than casting both B×B matrices to float64)
         G = np.matmul(dU, dU.transpose(0, 2, 1), out=f.ws.get("G", (K, B, B)))
-        sq = np.einsum("kij,kij->ki", kept.M, G).sum(axis=1, dtype=np.float64)
-        gn = np.sqrt(np.maximum(sq, 0.0))
+        sq = np.einsum("kij,kij->ki", kept.M, G).sum(axis=1, dtype=np.float64).tolist()
+        gn = [math.sqrt(max(x, 0.0)) for x in sq]
     else:
-        P = np.matmul(kept.M.transpose(0, 2, 1), dU)  # H_{l-1}ᵀ δ_l: (K, n_in, n_out)
-        gn = np.sqrt(nx.dots(P, P).astype(P.dtype)).astype(np.float64)
-    if rows.any():  # (log10 ‖·‖ + s) + c, in this order: the last bit depends on it
-        f.out["log10_grad_norm"][rows, l] = np.add(nx.logs(gn[rows], st.s[rows]), kept.c[rows])
+        gn = _norms(np.matmul(kept.M.transpose(0, 2, 1), dU))  # H_{l-1}ᵀ δ_l
+    col = f.out["log10_grad_norm"]
+    for k, ok in enumerate(st.rows):
+        if ok:  # (log10 ‖·‖ + s) + c, in this order: the last bit depends on it
+            col[k, l] = nx.log10(gn[k]) + st.s[k] + kept.c[k]
+
+
+def _norms(P: Array) -> list[float]:
+    """‖P_k‖_F per run: √(Σ P_k²) with the sum by BLAS dot and the root in P's dtype, as
+    np.linalg.norm takes it."""
+    if P.shape[0] == 1:
+        p = P.reshape(-1)
+        return [float(np.sqrt(np.dot(p, p)))]
+    return np.sqrt(nx.dots(P, P).astype(P.dtype)).astype(np.float64).tolist()
 
 
 def _gradients(f: Forward, st: _State, l: int, delta: Array, dU: Array) -> None:
@@ -156,12 +165,16 @@ def _gradients(f: Forward, st: _State, l: int, delta: Array, dU: Array) -> None:
     and log10 ‖∂E/∂W_l‖ of the measured runs."""
     P = np.matmul(f.kept[l - 1].M.transpose(0, 2, 1), dU)  # (K, n_in, n_out)
     gb = delta.sum(axis=1)  # (K, n_out)
-    if f.stats and st.rows.any():
-        gn = np.sqrt(nx.dots(P, P).astype(P.dtype)).astype(np.float64)
-        f.out["log10_grad_norm"][st.rows, l] = nx.logs(gn[st.rows], st.s[st.rows])
-    if st.e.any():  # 2^e exactly, also where 2^e alone would leave the dtype's range
-        P = np.ldexp(P, st.e[:, None, None].astype(np.intc))
-        gb = np.ldexp(gb, st.e[:, None].astype(np.intc))
+    if f.stats and any(st.rows):
+        gn = _norms(P)
+        col = f.out["log10_grad_norm"]
+        for k, ok in enumerate(st.rows):
+            if ok:
+                col[k, l] = nx.log10(gn[k]) + st.s[k]
+    if any(st.e):  # 2^e exactly, also where 2^e alone would leave the dtype's range
+        e = np.array(st.e, dtype=np.intc)
+        P = np.ldexp(P, e[:, None, None])
+        gb = np.ldexp(gb, e[:, None])
     st.out.dW[l - 1], st.out.db[l - 1] = P, gb
 
 
