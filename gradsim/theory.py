@@ -251,24 +251,24 @@ def _G(act, q, s2w, s2b, mu):
     return F - q, s2w * sl - q, F
 
 
-def _q_star_flat(act, s2w: Array, s2b: Array, mu: Array, q1: Array) -> Array:
-    """The fixed point of the length map reached from q1: (N,) with 0 and inf allowed.
+class _LengthRoot:
+    """The search for the length map's fixed point per entry (N,), in t = ln q: the roots
+    found (``qs``, NaN while open) and the bracket ends (G > 0 at ``lo``, G < 0 at ``hi``)
+    with G and dG/dt there."""
 
-    In t = ln q: a Newton step from q1, then steps of 1, 2, 4, … decades in the direction
-    of F(q1) − q1 until the sign of G = F(q) − q changes; then Newton inside the bracket,
-    bisecting whenever Newton would leave it. Converged when |G| ≤ 1e-10 q."""
-    N = q1.size
-    qs = np.full(N, np.nan)
-    # per entry: the bracket ends (G > 0 at lo, G < 0 at hi) and G, dG/dt there
-    lo, hi = np.full(N, -np.inf), np.full(N, np.inf)
-    G_lo, G_hi, D_lo, D_hi = (np.full(N, np.nan) for _ in range(4))
+    def __init__(self, act, s2w: Array, s2b: Array, mu: Array, N: int):
+        self.act, self.s2w, self.s2b, self.mu = act, s2w, s2b, mu
+        self.qs = np.full(N, np.nan)
+        self.lo, self.hi = np.full(N, -np.inf), np.full(N, np.inf)
+        self.G_lo, self.G_hi, self.D_lo, self.D_hi = (np.full(N, np.nan) for _ in range(4))
 
-    def evaluate(i, t, up):
+    def evaluate(self, i, t, up):
         """G at t for entries i; records bracket ends; returns the entries still open."""
+        qs = self.qs
         q = np.exp(t)
-        G, dG, F = _G(act, q, s2w[i], s2b[i], mu[i])
+        G, dG, F = _G(self.act, q, self.s2w[i], self.s2b[i], self.mu[i])
         if not np.all(np.isfinite(G)):
-            raise _not_converging(act, float(q[~np.isfinite(G)][0]))
+            raise _not_converging(self.act, float(q[~np.isfinite(G)][0]))
         hit = np.abs(G) <= _G_TOL * np.maximum(q, F)
         # a drift below 1e-10 per layer where the map's slope is 1 is no fixed point: the
         # length creeps on without bound (relu at σ_w² = 2 with σ_b > 0) or to 0 (tanh at
@@ -279,64 +279,90 @@ def _q_star_flat(act, s2w: Array, s2b: Array, mu: Array, q1: Array) -> Array:
         else:
             qs[i[hit]] = q[hit]
         pos = G > 0
-        for sel, end, g, d in ((pos, lo, G_lo, D_lo), (~pos, hi, G_hi, D_hi)):
+        for sel, end, g, d in ((pos, self.lo, self.G_lo, self.D_lo),
+                               (~pos, self.hi, self.G_hi, self.D_hi)):  # fmt: skip
             k = i[sel & ~hit]
             end[k], g[k], d[k] = t[sel & ~hit], G[sel & ~hit], dG[sel & ~hit]
         return ~hit
 
-    i = np.arange(N)
-    t1 = np.log(np.maximum(q1, Q_MIN))
-    open_ = evaluate(i, t1, None)
-    # q1 = 0 (σ_w = σ_b = 0) is its own fixed point; so is any q1 where G vanishes
-    up = np.isfinite(lo) & ~np.isfinite(hi)  # G(q1) > 0: the length grows toward q*
-    # from below σ_b², F(q) ≥ σ_b² > q: σ_b² bounds q* from below without evaluating
-    with np.errstate(divide="ignore"):
-        floor = np.where(s2b > 0, np.log(s2b), -np.inf)
-    down_floor = open_ & ~up & (s2b > 0)
-    lo[down_floor], G_lo[down_floor] = floor[down_floor], np.inf
-    with np.errstate(all="ignore"):
-        newton = np.where(up, -G_lo / D_lo, -G_hi / D_hi)
-    step = np.where(np.isfinite(newton) & ((newton > 0) == up), np.abs(newton), _LN10)
-    step = np.clip(step, 1e-3, _LN10)
-    # bracket
-    active = open_ & ~(np.isfinite(lo) & np.isfinite(hi))
-    while active.any():
-        i = np.flatnonzero(active)
-        t = np.where(up[i], lo[i] + step[i], np.maximum(hi[i] - step[i], floor[i]))
-        over, under = up[i] & (t > math.log(Q_MAX)), ~up[i] & (t < math.log(Q_MIN))
-        qs[i[over]], qs[i[under]] = np.inf, 0.0  # the length diverges, or dies out
-        active[i[over | under]] = False
-        keep = ~(over | under)
-        i, t = i[keep], t[keep]
-        if i.size == 0:
-            continue
-        still = evaluate(i, t, up[i])
-        active[i] = still & ~(np.isfinite(lo[i]) & np.isfinite(hi[i]))
-        step[i] = np.maximum(2 * step[i], _LN10)
-    # refine: Newton from the end nearer the root, bisecting when Newton leaves the bracket
-    active = np.isnan(qs)
-    for it in range(300):
-        i = np.flatnonzero(active)
-        if i.size == 0:
-            break
+    def start(self, q1: Array) -> tuple[Array, Array, Array, Array]:
+        """Evaluate at q1; return the entries still open, the direction (``up``: G(q1) > 0),
+        the floor ln σ_b² and the first step in t toward the fixed point."""
+        s2b, lo, hi = self.s2b, self.lo, self.hi
+        G_lo, G_hi, D_lo, D_hi = self.G_lo, self.G_hi, self.D_lo, self.D_hi
+        i = np.arange(q1.size)
+        t1 = np.log(np.maximum(q1, Q_MIN))
+        open_ = self.evaluate(i, t1, None)
+        # q1 = 0 (σ_w = σ_b = 0) is its own fixed point; so is any q1 where G vanishes
+        up = np.isfinite(lo) & ~np.isfinite(hi)  # G(q1) > 0: the length grows toward q*
+        # from below σ_b², F(q) ≥ σ_b² > q: σ_b² bounds q* from below without evaluating
+        with np.errstate(divide="ignore"):
+            floor = np.where(s2b > 0, np.log(s2b), -np.inf)
+        down_floor = open_ & ~up & (s2b > 0)
+        lo[down_floor], G_lo[down_floor] = floor[down_floor], np.inf
         with np.errstate(all="ignore"):
-            n_lo, n_hi = lo[i] - G_lo[i] / D_lo[i], hi[i] - G_hi[i] / D_hi[i]
-        ok_lo = np.isfinite(n_lo) & (n_lo > lo[i]) & (n_lo < hi[i])
-        ok_hi = np.isfinite(n_hi) & (n_hi > lo[i]) & (n_hi < hi[i])
-        near_lo = np.abs(n_lo - lo[i]) < np.abs(n_hi - hi[i])
-        mid = (lo[i] + hi[i]) / 2
-        t = np.where(ok_lo & (near_lo | ~ok_hi), n_lo, np.where(ok_hi, n_hi, mid))
-        if it >= 30:  # Newton crawls (a near double root): bisect to the end
-            t = mid
-        tiny = hi[i] - lo[i] < 1e-10
-        qs[i[tiny]] = np.exp(mid[tiny])
-        active[i[tiny]] = False
-        i, t = i[~tiny], t[~tiny]
-        if i.size:
-            active[i] = evaluate(i, t, None)
-    left = np.isnan(qs)
-    qs[left] = np.exp((lo[left] + hi[left]) / 2)
-    return qs
+            newton = np.where(up, -G_lo / D_lo, -G_hi / D_hi)
+        step = np.where(np.isfinite(newton) & ((newton > 0) == up), np.abs(newton), _LN10)
+        step = np.clip(step, 1e-3, _LN10)
+        return open_, up, floor, step
+
+    def bracket(self, open_: Array, up: Array, floor: Array, step: Array) -> None:
+        """Steps of 1, 2, 4, … decades in the direction ``up`` until the sign of G changes;
+        q* is ∞ (or 0) where the steps leave [Q_MIN, Q_MAX] first."""
+        qs, lo, hi = self.qs, self.lo, self.hi
+        active = open_ & ~(np.isfinite(lo) & np.isfinite(hi))
+        while active.any():
+            i = np.flatnonzero(active)
+            t = np.where(up[i], lo[i] + step[i], np.maximum(hi[i] - step[i], floor[i]))
+            over, under = up[i] & (t > math.log(Q_MAX)), ~up[i] & (t < math.log(Q_MIN))
+            qs[i[over]], qs[i[under]] = np.inf, 0.0  # the length diverges, or dies out
+            active[i[over | under]] = False
+            keep = ~(over | under)
+            i, t = i[keep], t[keep]
+            if i.size == 0:
+                continue
+            still = self.evaluate(i, t, up[i])
+            active[i] = still & ~(np.isfinite(lo[i]) & np.isfinite(hi[i]))
+            step[i] = np.maximum(2 * step[i], _LN10)
+
+    def refine(self) -> None:
+        """Newton from the end nearer the root, bisecting when Newton leaves the bracket."""
+        qs, lo, hi = self.qs, self.lo, self.hi
+        G_lo, G_hi, D_lo, D_hi = self.G_lo, self.G_hi, self.D_lo, self.D_hi
+        active = np.isnan(qs)
+        for it in range(300):
+            i = np.flatnonzero(active)
+            if i.size == 0:
+                break
+            with np.errstate(all="ignore"):
+                n_lo, n_hi = lo[i] - G_lo[i] / D_lo[i], hi[i] - G_hi[i] / D_hi[i]
+            ok_lo = np.isfinite(n_lo) & (n_lo > lo[i]) & (n_lo < hi[i])
+            ok_hi = np.isfinite(n_hi) & (n_hi > lo[i]) & (n_hi < hi[i])
+            near_lo = np.abs(n_lo - lo[i]) < np.abs(n_hi - hi[i])
+            mid = (lo[i] + hi[i]) / 2
+            t = np.where(ok_lo & (near_lo | ~ok_hi), n_lo, np.where(ok_hi, n_hi, mid))
+            if it >= 30:  # Newton crawls (a near double root): bisect to the end
+                t = mid
+            tiny = hi[i] - lo[i] < 1e-10
+            qs[i[tiny]] = np.exp(mid[tiny])
+            active[i[tiny]] = False
+            i, t = i[~tiny], t[~tiny]
+            if i.size:
+                active[i] = self.evaluate(i, t, None)
+        left = np.isnan(qs)
+        qs[left] = np.exp((lo[left] + hi[left]) / 2)
+
+
+def _q_star_flat(act, s2w: Array, s2b: Array, mu: Array, q1: Array) -> Array:
+    """The fixed point of the length map reached from q1: (N,) with 0 and inf allowed.
+
+    In t = ln q: a Newton step from q1, then steps of 1, 2, 4, … decades in the direction
+    of F(q1) − q1 until the sign of G = F(q) − q changes; then Newton inside the bracket,
+    bisecting whenever Newton would leave it. Converged when |G| ≤ 1e-10 q."""
+    root = _LengthRoot(act, s2w, s2b, mu, q1.size)
+    root.bracket(*root.start(q1))
+    root.refine()
+    return root.qs
 
 
 def _flat_args(*arrays):
