@@ -30,11 +30,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 
 from gradsim.config import RunConfig
+from gradsim.memory import keep_freed_memory
 from gradsim.train.config import TrainConfig
 from gradsim.train.loop import train
 from gradsim.train.model import backward, build_model, forward, loss_and_grad
 from gradsim.train.optimizers import make_optimizer
 from gradsim.train.tasks import make_task
+
+# as the CLI does: freed arrays stay in the process for the next pass (no page faults)
+keep_freed_memory()
 
 L, N, B = 30, 256, 128
 STEPS = 20  # steps per timed round

@@ -1,23 +1,19 @@
 """Configurations → networks → the one pass → statistics: ``simulate`` (one run),
 ``simulate_network`` (a given network), ``simulate_many`` (many runs, stacked where that
-pays), and the memory guard they all pass first.
+pays). Each passes the memory guard (gradsim.memory) first.
 """
 
 from __future__ import annotations
 
-import itertools
-import os
 from collections.abc import Sequence
 from dataclasses import replace
-
-import numpy as np
 
 from gradsim.config import RunConfig
 from gradsim.draws import build_stacks
 from gradsim.engine import run_pass
 from gradsim.errors import GradsimError
-from gradsim.initializers import INITIALIZERS
 from gradsim.losses import LOSSES
+from gradsim.memory import check_memory, estimate_bytes
 from gradsim.network import Network, blocks_of, shape_key, split_by_bias
 from gradsim.stats import Result, hist_layers, histograms, summarize
 
@@ -26,55 +22,6 @@ from gradsim.stats import Result, hist_layers, histograms, summarize
 STACK_ENTRIES = 64 * 1024
 STACK_RUNS = 64  # at most this many runs in one stack
 STACK_BYTES = 256 * 2**20  # at most this much memory in one stack
-
-
-def estimate_bytes(cfg: RunConfig) -> int:
-    """Peak memory of a run, estimated before anything is allocated.
-
-    Weights (in the dtype, plus float32 copies for float16), the per-layer state the
-    backward pass keeps (φ'(Z_l) and HHᵀ or H_{l-1}, and the normalized U_l with --norm),
-    and a few (B, n) work arrays.
-    """
-    n = cfg.layer_widths
-    B = cfg.batch
-    item = np.dtype(cfg.dtype).itemsize
-    comp = 4 if cfg.dtype == "float16" else item  # float16 computes in float32
-    pairs = list(itertools.pairwise(n))
-    weights = sum(a * b for a, b in pairs) * (item + (comp if item < comp else 0))
-    kept = sum(B * m * comp + min(B * B, B * k) * comp for k, m in pairs)
-    # a few (B, n) work arrays, and the float64 draw of the largest weight matrix
-    work = 8 * B * max(n) * 8 + 2 * max(a * b for a, b in pairs) * 8
-    if cfg.residual or cfg.norm:  # the normalized Y_l, and skip connections' own arrays
-        kept += sum(2 * B * m * comp for _, m in pairs)
-    if INITIALIZERS[cfg.init].data_driven:  # LSUV holds every draw in float64 at once
-        weights += sum(a * b for a, b in pairs) * 8
-    return int(weights + kept + work)
-
-
-def available_bytes() -> int | None:
-    """Memory the machine can give now (Linux MemAvailable), or None if unknown."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def check_memory(cfg: RunConfig) -> None:
-    """Refuse, with one line, a run that would not fit in the memory available now."""
-    need, have = estimate_bytes(cfg), available_bytes()
-    if have is not None and need > 0.8 * have:
-        raise GradsimError(
-            f"this run needs about {need / 2**30:.1f} GiB but only {have / 2**30:.1f} GiB "
-            "is available: shrink --width, --depth or --batch (memory grows with depth × "
-            "width² for the weights and depth × batch × width for the pass)"
-        )
 
 
 def simulate_network(cfg: RunConfig, net: Network, hist: bool = False, theory=None) -> Result:

@@ -54,6 +54,9 @@ def cli() -> None:
       gradsim phase --act tanh -o phase.png
       gradsim list
     """
+    from gradsim.memory import keep_freed_memory
+
+    keep_freed_memory()  # a command may run many passes: reuse their memory (no page faults)
 
 
 def main() -> None:

@@ -60,9 +60,10 @@ def run_cmd(fmt, output, plot_path, save_net, hist, all_layers, theory, fail_on,
     gradsim run --depth 50 --act tanh --init xavier --theory --plot tanh.png
     """
     from gradsim.draws import build_network
+    from gradsim.memory import check_memory
     from gradsim.report import export
     from gradsim.report.table import render_run
-    from gradsim.simulation import check_memory, simulate_network
+    from gradsim.simulation import simulate_network
 
     cfg = config_from(kwargs)
     fails = _parse_fail_on(fail_on)

@@ -195,8 +195,8 @@ def spectrum_cmd(fmt, output, inputs, plot_path, **kwargs):
     gradsim spectrum --act linear --init lecun --depth 16 --format json
     """
     from gradsim.draws import build_network
+    from gradsim.memory import check_memory
     from gradsim.report.table_theory import render_spectrum
-    from gradsim.simulation import check_memory
     from gradsim.theory import activation_of, jacobian_spectrum, layer_params, spectrum_dict
 
     check_outputs(output, plot_path)

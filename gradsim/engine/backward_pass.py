@@ -75,8 +75,7 @@ def backward(f: Forward, G: Array, s) -> Backward:
             if not any(st.active) and f.keep != "grads":
                 break
             delta = _delta(f, st, l)
-            Y = f.norm[l - 1]
-            dU = through_norm(f.blocks[l - 1], delta, *(Y or (None, None)), f.p)
+            dU = _through_norm(f, l, delta)
             if f.keep == "grads":
                 _gradients(f, st, l, delta, dU)
             elif f.keep == "norms":
@@ -126,11 +125,20 @@ def _delta(f: Forward, st: _State, l: int) -> Array:
         return st.X
     # X is G_l: rescaled, then δ_l = α·G_l ∘ φ'(Z_l) measured
     nx.rescale(st.X, r, st.active, p.limit, st.s, st.e)
-    delta = delta_of(blk, st.X, f.D[l - 1], p)
+    delta = delta_of(blk, st.X, f.D[l - 1], p, out=f.ws.get("delta", st.X.shape))
     _, _, rd = nx.moments_k(delta, need_mean=False)
     _stop(f, st, l, rd, below=False)
     _measure(f, st, l, delta, rd)
     return delta
+
+
+def _through_norm(f: Forward, l: int, delta: Array) -> Array:
+    """∂E/∂U_l: δ_l through layer l's normalization (into a work array), or δ_l itself."""
+    blk, Y = f.blocks[l - 1], f.norm[l - 1]
+    if Y is None:
+        return delta
+    out, work = f.ws.get("dU", delta.shape), f.ws.get("N", delta.shape)
+    return through_norm(blk, delta, *Y, f.p, out=out, work=work)
 
 
 def _grad_norm(f: Forward, st: _State, l: int, dU: Array) -> None:

@@ -54,24 +54,36 @@ class Block:
         return (self.act is None or self.act.homogeneous) and self.norm is None
 
 
-def normalize(U: Array, kind: str, eps: float = EPS) -> tuple[Array, Array]:
+def normalize(
+    U: Array, kind: str, eps: float = EPS, work: Array | None = None
+) -> tuple[Array, Array]:
     """(Y, 1/s): Y = (U − μ)/s along ``kind``'s axis; 1/s keeps the reduced axis (length 1)
-    so that it broadcasts against U. Computed in U's dtype, into a new array."""
+    so that it broadcasts against U. Computed in U's dtype, into a new array (``work``, of
+    U's shape, holds the squares if given)."""
     axis = AXIS[kind]
     mu = U.mean(axis=axis, keepdims=True)
     C = U - mu
-    var = np.mean(C * C, axis=axis, keepdims=True)
+    var = np.multiply(C, C, out=work).mean(axis=axis, keepdims=True)
     inv = 1.0 / np.sqrt(var + np.asarray(eps, dtype=U.dtype))
     C *= inv
     return C, inv
 
 
-def normalize_backward(dY: Array, Y: Array, inv: Array, kind: str) -> Array:
-    """∂E/∂U from ∂E/∂Y, the normalized Y and the 1/s that ``normalize`` returned."""
+def normalize_backward(
+    dY: Array, Y: Array, inv: Array, kind: str, out: Array | None = None,
+    work: Array | None = None,
+) -> Array:  # fmt: skip
+    """∂E/∂U = (dY − mean(dY) − Y · mean(dY ∘ Y)) / s from ∂E/∂Y, the normalized Y and the
+    1/s that ``normalize`` returned; into ``out`` (a new array if None), with ``work`` (of
+    dY's shape) for the products if given. Neither may be dY or Y."""
     axis = AXIS[kind]
     m1 = dY.mean(axis=axis, keepdims=True)
-    m2 = np.mean(dY * Y, axis=axis, keepdims=True)
-    return (dY - m1 - Y * m2) * inv
+    t = np.multiply(dY, Y, out=work)
+    m2 = t.mean(axis=axis, keepdims=True)
+    out = np.subtract(dY, m1, out=out)
+    out -= np.multiply(Y, m2, out=t)
+    out *= inv
+    return out
 
 
 def derivative(act: Activation | None, Z: Array, A: Array, p: Precision) -> Array | None:
@@ -84,16 +96,16 @@ def derivative(act: Activation | None, Z: Array, A: Array, p: Precision) -> Arra
 
 
 def pre_activation(
-    blk: Block, U: Array, b: Array | None, p: Precision
+    blk: Block, U: Array, b: Array | None, p: Precision, work: Array | None = None
 ) -> tuple[Array, Array | None, Array | None]:
     """(Z, Y, 1/s) from U = H W (overwritten where Z can take its place): Z = N(U) + b, with
     Y = N(U) kept apart for the backward pass (None without a normalization); b broadcasts
-    against U (None: no bias)."""
+    against U (None: no bias). ``work``: scratch of U's shape for the normalization."""
     if blk.norm is None:
         if b is not None:
             U += b
         return p.round(U), None, None
-    Y, inv = normalize(p.round(U), blk.norm)
+    Y, inv = normalize(p.round(U), blk.norm, work=work)
     if b is not None:
         Z = np.add(Y, b, out=U)
     elif p.half:  # float16's rounding of Z in place must not reach the kept Y
@@ -122,18 +134,28 @@ def skip(blk: Block, H: Array, A: Array, into: Array | None, p: Precision) -> Ar
     return p.round(out)
 
 
-def delta_of(blk: Block, G: Array, D: Array | None, p: Precision) -> Array:
-    """δ = α·G ∘ φ'(Z) of a block with a skip connection, into a new array (G is kept: it
-    flows on through the skip)."""
-    delta = G * D if D is not None else G.copy()
+def delta_of(
+    blk: Block, G: Array, D: Array | None, p: Precision, out: Array | None = None
+) -> Array:
+    """δ = α·G ∘ φ'(Z) of a block with a skip connection, into ``out`` (a new array if None;
+    G is kept: it flows on through the skip)."""
+    if D is not None:
+        delta = np.multiply(G, D, out=out)
+    elif out is None:
+        delta = G.copy()
+    else:
+        np.copyto(out, G)
+        delta = out
     delta *= np.asarray(blk.alpha, dtype=delta.dtype)
     return p.round(delta)
 
 
 def through_norm(
-    blk: Block, delta: Array, Y: Array | None, inv: Array | None, p: Precision
-) -> Array:
-    """∂E/∂U from δ = ∂E/∂Z: the normalization's backward, or δ itself."""
+    blk: Block, delta: Array, Y: Array | None, inv: Array | None, p: Precision,
+    out: Array | None = None, work: Array | None = None,
+) -> Array:  # fmt: skip
+    """∂E/∂U from δ = ∂E/∂Z: the normalization's backward (into ``out``, with ``work``), or
+    δ itself."""
     if blk.norm is None:
         return delta
-    return p.round(normalize_backward(delta, Y, inv, blk.norm))
+    return p.round(normalize_backward(delta, Y, inv, blk.norm, out, work))

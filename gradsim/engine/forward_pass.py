@@ -168,7 +168,7 @@ def _layer(f: Forward, stack, l: int, r_prev, moments: bool) -> Array | None:
         f.kept.append(_keep(f, l, r_prev))
     U = np.matmul(f.H, f.W[l - 1], out=ws.get("Z", (K, B, n_out)))  # (K, B, n_l)
     b = stack.b[l - 1].astype(p.compute, copy=False)[:, None, :] if stack.biased[l - 1] else None
-    Z, Y, inv = pre_activation(blk, U, b, p)
+    Z, Y, inv = pre_activation(blk, U, b, p, ws.get("N", U.shape) if blk.norm else None)
     f.norm.append((Y, inv) if Y is not None else None)
     if f.stats and moments:
         zm, zs, _ = nx.moments_k(Z)

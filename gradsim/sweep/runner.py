@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from gradsim._version import __version__
 from gradsim.errors import GradsimError
-from gradsim.simulation import check_memory
+from gradsim.memory import check_memory
 from gradsim.sweep.grid import Grid, Run
 from gradsim.sweep.store import Store
 from gradsim.sweep.tasks import make_tasks, run_task
@@ -48,7 +48,7 @@ def plan(grid: Grid, store: Store, force: bool = False, max_runs: int | None = N
 
 def check_memory_for(plan: Plan, workers: int) -> None:
     """Refuse a sweep whose largest run does not fit, or does not fit ``workers`` times."""
-    from gradsim.simulation import available_bytes, estimate_bytes
+    from gradsim.memory import available_bytes, estimate_bytes
 
     if not plan.pending:
         return

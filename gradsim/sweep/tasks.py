@@ -16,8 +16,9 @@ from gradsim._version import __version__
 from gradsim.activations import ACTIVATIONS
 from gradsim.config import RunConfig
 from gradsim.initializers import INITIALIZERS
+from gradsim.memory import estimate_bytes, keep_freed_memory
 from gradsim.network import shape_key
-from gradsim.simulation import STACK_RUNS, estimate_bytes, simulate_many, stackable
+from gradsim.simulation import STACK_RUNS, simulate_many, stackable
 from gradsim.stats import Result, _clean, _num
 from gradsim.sweep.grid import Run
 from gradsim.sweep.store import LAYER_FIELDS
@@ -119,29 +120,8 @@ def init_worker(threads: int, parent: int) -> None:
         os.environ[var] = str(threads)
     limit_blas_threads(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _keep_freed_memory()
+    keep_freed_memory()
     _exit_with_parent(parent)
-
-
-def _keep_freed_memory() -> None:
-    """glibc only: serve arrays up to 32 MiB from the heap and do not give freed memory back
-    to the OS (mallopt M_MMAP_THRESHOLD 32 MiB, the most every glibc accepts, and
-    M_TRIM_THRESHOLD 1 GiB). A task allocates and frees tens of MB of arrays; by default
-    much of it is mapped afresh for every task, and every page then costs a page fault and
-    zeroing when first written (about 16,000 faults per 200 small runs, each several µs in
-    a virtual machine). A worker keeps its largest task's memory, about TASK_BYTES at most,
-    until the sweep ends."""
-    import ctypes
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
-        return
-    mallopt(-3, 32 * 2**20)  # M_MMAP_THRESHOLD
-    mallopt(-1, 2**30)  # M_TRIM_THRESHOLD
 
 
 def _exit_with_parent(parent: int) -> None:
