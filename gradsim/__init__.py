@@ -12,7 +12,7 @@ from gradsim.core import simulate
 from gradsim.errors import GradsimError
 from gradsim.initializers import INIT_ALIASES, INITIALIZERS, Initializer
 from gradsim.losses import LOSSES
-from gradsim.stats import LayerStats, Result, Summary
+from gradsim.result import LayerStats, Result, Summary
 
 __all__ = [
     "ACTIVATIONS",

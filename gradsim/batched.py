@@ -48,8 +48,9 @@ from gradsim.engine import (
 from gradsim.initializers import INITIALIZERS
 from gradsim.losses import LOSSES, Loss
 from gradsim.network import _BIASES, _INPUTS, _TARGETS, _WEIGHTS, draw_bias
-from gradsim.stats import Result, summarize
+from gradsim.result import Result
 from gradsim.streams import StreamSet
+from gradsim.verdicts import summarize
 
 Array = np.ndarray
 _NAN = float("nan")

@@ -13,7 +13,7 @@ from gradsim._version import __version__
 from gradsim.config import RunConfig
 from gradsim.core import check_memory, simulate_network
 from gradsim.network import build_network
-from gradsim.stats import Result
+from gradsim.result import Result
 
 _RANK = {"stable": 0, "vanishing": 1, "exploding": 2, "overflow": 3}
 

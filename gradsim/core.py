@@ -12,10 +12,12 @@ from gradsim.activations import ACTIVATIONS
 from gradsim.config import RunConfig
 from gradsim.engine import run_pass
 from gradsim.errors import GradsimError
+from gradsim.histograms import hist_layers, histograms
 from gradsim.initializers import INITIALIZERS
 from gradsim.losses import LOSSES
 from gradsim.network import Network, build_network
-from gradsim.stats import Result, hist_layers, histograms, summarize
+from gradsim.result import Result
+from gradsim.verdicts import summarize
 
 
 def estimate_bytes(cfg: RunConfig) -> int:

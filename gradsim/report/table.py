@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradsim.report.labels import architecture_parts
-from gradsim.stats import Result
+from gradsim.result import Result
 
 VERDICT_STYLE = {
     "stable": "bold green",
