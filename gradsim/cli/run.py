@@ -62,7 +62,7 @@ def run_cmd(fmt, output, plot_path, save_net, hist, all_layers, theory, fail_on,
     from gradsim.core import check_memory, simulate_network
     from gradsim.network import build_network
     from gradsim.report import export
-    from gradsim.report.table import render_run
+    from gradsim.report.tables.run import render_run
 
     cfg = config_from(kwargs)
     fails = _parse_fail_on(fail_on)

@@ -191,7 +191,7 @@ def _report(plan, store, ex, agg, records, table, csv_out, plot_path, x_axis, y_
 
     if table:
         from gradsim.cli._console import console
-        from gradsim.report.table_sweep import render_sweep
+        from gradsim.report.tables.sweep import render_sweep
 
         head = (f"sweep · {_n(plan.points, 'point')} × {_n(plan.grid.seeds, 'seed')} = "
                 f"{_n(len(plan.runs), 'run')} ({len(plan.pending)} new, {plan.stored} stored) · "

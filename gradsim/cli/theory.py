@@ -63,7 +63,7 @@ def theory_cmd(ctx, fmt, output, sigma_w, sigma_b, all_layers, **kwargs):
     gradsim theory --act relu --init he             # σ_w = √2 from the initializer
     gradsim theory --act tanh --init xavier --width 512 --format json
     """
-    from gradsim.report.table_theory import render_theory
+    from gradsim.report.tables.theory import render_theory
     from gradsim.theory import describe
 
     _sigma("--sigma-w", sigma_w)
@@ -139,7 +139,7 @@ def phase_cmd(output, sw2, sb2, grid, overlay, data, **kwargs):
     from gradsim.report import export
     from gradsim.report.plots import check_figure_path, save_figure
     from gradsim.report.plots_theory import plot_phase
-    from gradsim.report.table_theory import render_phase
+    from gradsim.report.tables.theory import render_phase
     from gradsim.theory import (
         activation_of,
         critical_sigma_w,
@@ -196,7 +196,7 @@ def spectrum_cmd(fmt, output, inputs, plot_path, **kwargs):
     """
     from gradsim.core import check_memory
     from gradsim.network import build_network
-    from gradsim.report.table_theory import render_spectrum
+    from gradsim.report.tables.theory import render_spectrum
     from gradsim.theory import activation_of, jacobian_spectrum, layer_params, spectrum_dict
 
     check_outputs(output, plot_path)

@@ -17,17 +17,11 @@ import math
 import numpy as np
 
 from gradsim.errors import GradsimError
-from gradsim.report.labels import architecture_parts
+from gradsim.report.labels import axis_label, base_text, value_text
 
 MAX_PANELS = 24
 MAX_LINES = 12
-_NAMES = {"activation": "act", "bias_init": "bias-init", "bias_std": "bias-std",
-          "bias_value": "bias-value"}  # as the CLI spells them  # fmt: skip
 _QUANTITY = r"median $\delta_1/\delta_L$"
-
-
-def axis_label(name: str) -> str:
-    return _NAMES.get(name, name)
 
 
 def _resolve(name: str, axes: dict) -> str:
@@ -117,37 +111,14 @@ def _lookup(agg: dict) -> dict:
     return {tuple(_key(p["values"][k]) for k in names): p for p in agg["points"]}
 
 
-def _fmt(v) -> str:
-    if v is None:
-        return "none"
-    if isinstance(v, float):
-        return f"{v:.3g}"
-    if isinstance(v, list):
-        return "×".join(map(str, v))
-    return str(v)
-
-
 def _facet_title(rest: list[str], combo: tuple) -> str:
-    return " ".join(f"{axis_label(k)}={_fmt(v)}" for k, v in zip(rest, combo, strict=True))
-
-
-def _base_text(agg: dict) -> str:
-    b, varying = agg.get("base") or {}, set(agg["axes"])
-    parts = []
-    for key, fmt in (("depth", "L={}"), ("width", "n={}"), ("batch", "B={}"),
-                     ("activation", "{}"), ("init", "{}"), ("gain", "γ={:g}"),
-                     ("loss", "{} loss"), ("dtype", "{}")):  # fmt: skip
-        if key in b and key not in varying and b[key] is not None:
-            if key == "gain" and b[key] == 1:
-                continue
-            parts.append(fmt.format(b[key]))
-    return " · ".join(parts + architecture_parts(b, varying))
+    return " ".join(f"{axis_label(k)}={value_text(v)}" for k, v in zip(rest, combo, strict=True))
 
 
 def _ticks(ax_axis, values: list, most: int = 9) -> None:
     """Tick labels at the cells: numbers thinned to about ``most``, names all (rotated on
     the x axis when they would collide)."""
-    labels = [_fmt(v) for v in values]
+    labels = [value_text(v) for v in values]
     step = max(1, math.ceil(len(labels) / most)) if _numeric(values) else 1
     pos = list(range(0, len(labels), step))
     ax_axis.set_ticks(pos, [labels[i] for i in pos])
@@ -247,7 +218,7 @@ def plot_heatmap(agg: dict, x: str, y: str, *, fig=None):
         note = "in the cells: the median's power of ten"
     if not np.all([np.isfinite(p).all() for p in panels]):
         note += ("; " if note else "") + "grey: no seed with a finite δ ratio (inf/NaN or δ = 0)"
-    fig.suptitle(f"{_QUANTITY} over {agg['seeds']} seed(s) · {_base_text(agg)}\n{note}",
+    fig.suptitle(f"{_QUANTITY} over {agg['seeds']} seed(s) · {base_text(agg)}\n{note}",
                  fontsize=10)  # fmt: skip
     return fig
 
@@ -308,7 +279,7 @@ def plot_lines(agg: dict, x: str, *, fig=None):
                 label=label)  # fmt: skip
         ax.fill_between(pos, d["q25"], d["q75"], color=c, alpha=0.25, linewidth=0)
     if not numeric:
-        ax.set_xticks(pos, [_fmt(v) for v in xs])
+        ax.set_xticks(pos, [value_text(v) for v in xs])
     ax.set_xlabel(axis_label(x))
     ax.set_ylabel(r"$\delta_1/\delta_L$: median over seeds, band: interquartile range")
     lin = math.log10(thr) if thr else 1.0
@@ -323,7 +294,7 @@ def plot_lines(agg: dict, x: str, *, fig=None):
     note = f" · dashed: ×{thr:g} and ÷{thr:g}" if thr else ""
     # over the whole figure, in two lines: a title over the axes alone is clipped when the
     # legend stands beside them
-    fig.suptitle(f"{_QUANTITY} over {agg['seeds']} seed(s)\n{_base_text(agg)}{note}",
+    fig.suptitle(f"{_QUANTITY} over {agg['seeds']} seed(s)\n{base_text(agg)}{note}",
                  fontsize=9)  # fmt: skip
     return fig
 

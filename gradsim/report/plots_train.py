@@ -20,12 +20,11 @@ import textwrap
 import numpy as np
 
 from gradsim.errors import GradsimError
-from gradsim.report.labels import architecture_parts
+from gradsim.report.labels import RATIO_GUIDE, run_label, settings_text
 
 # verdict → colour, as the terminal table shows them (learned green, slow yellow, else red)
 VERDICT_COLORS = {"learned": "#2ca02c", "slow": "#b8860b", "stalled": "#d62728",
                   "diverged": "#d62728"}  # fmt: skip
-RATIO_GUIDE = -3.0  # log10 ‖ΔW‖/‖W‖ of Karpathy's rule of thumb (updates ~1e-3 of weights)
 HEATMAPS_PER_ROW = 4
 
 _WIDTH = 12.5  # inches
@@ -89,17 +88,6 @@ def plot_train(d: dict, *, fig=None):
     return fig
 
 
-def run_label(run: dict, i: int) -> str:
-    """The run's label, or 'run i+1' when it has none (a single configuration)."""
-    return run.get("label") or f"run {i + 1}"
-
-
-def settings_text(runs: list[dict]) -> str:
-    """The settings every run shares, as short phrases: 'L=12 · n=32 · B=32 · relu · ...'."""
-    parts = [_setting_parts(run["config"]) for run in runs]
-    return " · ".join(p for k, p in enumerate(parts[0]) if p and all(q[k] == p for q in parts))
-
-
 # ---------------------------------------------------------------- checks and labels
 
 
@@ -123,30 +111,6 @@ def _title(d: dict) -> str:
         return f"train · {task}"
     over = f" over {', '.join(axes)}" if axes else ""
     return f"train {len(runs)} configurations{over} · {task}"
-
-
-def _setting_parts(cfg: dict) -> list[str]:
-    """One phrase per setting, '' where it is at its plain default, in a fixed order."""
-    gain = cfg.get("gain")
-    arch = architecture_parts(cfg)
-    clip = cfg.get("clip_norm")
-    return [
-        f"L={cfg.get('depth', '?')}",
-        f"n={cfg.get('width', '?')}",
-        f"B={cfg.get('batch', '?')}",
-        str(cfg.get("activation", "?")),
-        str(cfg.get("init", "?")) + (f" γ={gain:g}" if gain not in (None, 1) else ""),
-        " ".join(arch),
-        f"{cfg.get('optimizer', '?')} lr={_g(cfg.get('lr'))}",
-        f"clip ‖g‖≤{clip:g}" if clip else "",
-        f"{cfg.get('steps', '?')} step" + ("" if cfg.get("steps") == 1 else "s"),
-        str(cfg.get("dtype", "")),
-        f"seed {cfg['seed']}" if "seed" in cfg else "",
-    ]
-
-
-def _g(v) -> str:
-    return f"{v:g}" if isinstance(v, (int, float)) else str(v)
 
 
 def _floats(values) -> np.ndarray:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from gradsim.report.plots_train import RATIO_GUIDE, run_label, settings_text
+from gradsim.explain import pow10
+from gradsim.report.labels import RATIO_GUIDE, run_label, settings_text
 
 VERDICT_STYLE = {
     "learned": "bold green",
@@ -53,10 +53,10 @@ def render_train(d: dict) -> Group:
         parts.append(Text(""))
         parts += said
     parts += [Text(""), Text("gradients over training", style="bold"), gradients_table(d)]
-    lo, hi = (f"1e{v:.0f}" for v in RATIO_RANGE)
+    lo, hi = (_e(v) for v in RATIO_RANGE)
     parts.append(Text(
         "‖∂E/∂W‖ at the first and last logged update; ‖ΔW‖/‖W‖ of the last update, yellow "
-        f"outside {lo}…{hi} (rule of thumb: ~1e{RATIO_GUIDE:.0f}); —: zero or inf/NaN",
+        f"outside {lo}…{hi} (rule of thumb: ~{_e(RATIO_GUIDE)}); —: zero or inf/NaN",
         style="dim",
     ))  # fmt: skip
     return Group(*parts)
@@ -252,13 +252,7 @@ def _loss(v: float | None) -> str:
 
 def _e(log10v: float | None) -> str:
     """10^log10v to one significant digit: '3e-2', '1e0'; '—' for null."""
-    if log10v is None or not math.isfinite(log10v):
-        return "—"
-    e = math.floor(log10v)
-    m = round(10 ** (log10v - e))
-    if m >= 10:
-        m, e = 1, e + 1
-    return f"{m}e{e}"
+    return pow10(log10v, style="short", digits=1, plain=None)
 
 
 def _row(r: dict, field: str, k: int) -> list | None:
