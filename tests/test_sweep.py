@@ -342,7 +342,7 @@ def test_heatmap_and_lines_show_the_aggregated_numbers(tmp_path):
     pytest.importorskip("matplotlib")
     from matplotlib.collections import PolyCollection, QuadMesh
 
-    from gradsim.report.plots_sweep import plot_sweep
+    from gradsim.report.figures.sweep import plot_sweep
 
     g = Grid({"depth": (3, 8, 20), "gain": (0.6, 1.0, 1.4, 1.8), "activation": ("relu", "tanh"),
               "init": ("xavier",), "width": (8,), "batch": (4,)}, seeds=3)  # fmt: skip

@@ -137,8 +137,8 @@ def phase_cmd(output, sw2, sb2, grid, overlay, data, **kwargs):
     import numpy as np
 
     from gradsim.report import export
-    from gradsim.report.plots import check_figure_path, save_figure
-    from gradsim.report.plots_theory import plot_phase
+    from gradsim.report.figures.common import check_figure_path, save_figure
+    from gradsim.report.figures.registry import plot_result
     from gradsim.report.tables.theory import render_phase
     from gradsim.theory import (
         activation_of,
@@ -170,7 +170,7 @@ def phase_cmd(output, sw2, sb2, grid, overlay, data, **kwargs):
     line = np.linspace(b_lo, b_hi, 101)  # the critical line from edge to edge
     grid_ = phase_grid(act, x, y, line)
     d = phase_dict(grid_, initializer_points(cfg.width, act), runs, cfg.width)
-    save_figure(plot_phase(d), output)
+    save_figure(plot_result(d), output)
     if data:
         export.write_atomic(data, export.to_json(d))
     console().print(render_phase(d, output))

@@ -6,7 +6,7 @@ explodes), with contours at ±log10(threshold), the verdicts' borders; one panel
 combination of the other varying axes. One axis: the median against it, with the seeds'
 interquartile range as a band, one line per combination of the others.
 
-matplotlib is imported inside the functions, through ``matplotlib.figure.Figure`` only.
+matplotlib is imported inside the functions only (``common``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from gradsim.errors import GradsimError
+from gradsim.report.figures.common import check_result, colors, new_figure, pow10_formatter
 from gradsim.report.labels import axis_label, base_text, value_text
 
 MAX_PANELS = 24
@@ -85,9 +86,8 @@ def plot_sweep(agg: dict, x: str | None = None, y: str | None = None, *, fig=Non
     -------
     matplotlib.figure.Figure
     """
-    if agg.get("kind") != "sweep":
-        raise GradsimError("not a sweep aggregate")
-    x, y = choose_axes(agg["axes"], x, y)
+    check_result(agg, "sweep", need=("points",))
+    x, y = choose_axes(agg.get("axes") or {}, x, y)
     if y is None:
         return plot_lines(agg, x, fig=fig)
     return plot_heatmap(agg, x, y, fig=fig)
@@ -129,12 +129,6 @@ def _ticks(ax_axis, values: list, most: int = 9) -> None:
             t.set_rotation_mode("anchor")
 
 
-def _pow10_formatter():
-    from matplotlib.ticker import FuncFormatter
-
-    return FuncFormatter(lambda v, _: f"$10^{{{v:g}}}$" if float(v).is_integer() else f"{v:g}")
-
-
 # ---------------------------------------------------------------- heatmap
 
 
@@ -162,7 +156,6 @@ def plot_heatmap(agg: dict, x: str, y: str, *, fig=None):
     whatever the values' spacing; tick labels give the values."""
     import matplotlib
     from matplotlib.colors import SymLogNorm
-    from matplotlib.figure import Figure
 
     x, y = choose_axes(agg["axes"], x, y)
     rest, combos = _facets(agg, (x, y))
@@ -173,8 +166,7 @@ def plot_heatmap(agg: dict, x: str, y: str, *, fig=None):
     # inches per panel: names need room (and are never thinned), numbers less
     cell_w = min(9.0, max(2.6, (0.32 if _numeric(xs) else 0.42) * len(xs)))
     cell_h = min(7.0, max(2.2, (0.26 if _numeric(ys) else 0.32) * len(ys)))
-    if fig is None:
-        fig = Figure(figsize=(cell_w * ncols + 1.6, cell_h * nrows + 1.2), layout="constrained")
+    fig = new_figure(fig, (cell_w * ncols + 1.6, cell_h * nrows + 1.2))
     axs = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     panels = [heatmap_data(agg, x, y, c) for c in combos]
     finite = np.concatenate([p[np.isfinite(p)] for p in panels])
@@ -211,7 +203,7 @@ def plot_heatmap(agg: dict, x: str, y: str, *, fig=None):
         ax.set_visible(False)
     cbar = fig.colorbar(mesh, ax=list(axs[: len(combos)]), shrink=0.9)
     cbar.set_label(r"median over seeds of $\delta_1/\delta_L$ (layer 1 / layer L)")
-    cbar.ax.yaxis.set_major_formatter(_pow10_formatter())
+    cbar.ax.yaxis.set_major_formatter(pow10_formatter())
     if numeric:
         note = f"contours at ×{thr:g} and ÷{thr:g}" if thr else ""
     else:
@@ -255,25 +247,22 @@ def line_data(agg: dict, x: str, combo: tuple = ()) -> dict[str, np.ndarray]:
 def plot_lines(agg: dict, x: str, *, fig=None):
     """Median log10 δ₁/δ_L against ``x`` with the seeds' interquartile range as a band,
     one line per combination of the other varying axes; ±log10(threshold) dashed."""
-    from matplotlib.figure import Figure
-
     x, _ = choose_axes(agg["axes"], x, None)
     rest, combos = _facets(agg, (x,))
     xs = agg["axes"][x]
     numeric = _numeric(xs)
     pos = np.asarray(xs, dtype=float) if numeric else np.arange(len(xs), dtype=float)
-    if fig is None:
-        fig = Figure(figsize=(7.5, 4.5), layout="constrained")
+    fig = new_figure(fig, (7.5, 4.5))
     ax = fig.subplots()
     thr = agg.get("threshold")
     ax.axhline(0.0, color="0.6", linewidth=0.8)
     if thr:
         for v in (-math.log10(thr), math.log10(thr)):
             ax.axhline(v, color="0.35", linewidth=0.9, linestyle="--")
-    colors = _colors(len(combos))
+    palette = colors(len(combos))
     for i, combo in enumerate(combos):
         d = line_data(agg, x, combo)
-        c = colors[i % len(colors)]
+        c = palette[i % len(palette)]
         label = _facet_title(rest, combo) if rest else None
         ax.plot(pos, d["median"], color=c, marker="o", markersize=3, linewidth=1.5,
                 label=label)  # fmt: skip
@@ -286,7 +275,7 @@ def plot_lines(agg: dict, x: str, *, fig=None):
     ys = np.concatenate([line.get_ydata() for line in ax.get_lines()[1:]] or [np.zeros(1)])
     if np.nanmax(np.abs(ys), initial=0.0) > 10 * lin:  # compress the decades beyond ±10 lin
         ax.set_yscale("symlog", linthresh=lin, linscale=1.0)
-    ax.yaxis.set_major_formatter(_pow10_formatter())
+    ax.yaxis.set_major_formatter(pow10_formatter())
     if rest and len(combos) > 6:  # beside the axes, not over the lines
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     elif rest:
@@ -297,9 +286,3 @@ def plot_lines(agg: dict, x: str, *, fig=None):
     fig.suptitle(f"{_QUANTITY} over {agg['seeds']} seed(s)\n{base_text(agg)}{note}",
                  fontsize=9)  # fmt: skip
     return fig
-
-
-def _colors(n: int) -> list:
-    import matplotlib
-
-    return list(matplotlib.colormaps["tab10" if n <= 10 else "tab20"].colors)
