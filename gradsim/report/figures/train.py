@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from gradsim.explain import pow10
 from gradsim.report.figures.common import check_result, colors, floats, light_grid, new_figure
 from gradsim.report.figures.train_heatmaps import HEATMAPS_PER_ROW, heatmaps
 from gradsim.report.figures.train_scales import (
@@ -33,6 +34,7 @@ from gradsim.report.labels import RATIO_GUIDE, run_label, settings_text
 _TOP_HEIGHT = 3.6  # the row of curves
 _HEATMAP_HEIGHT = 2.3  # one row of heatmaps
 _BASELINE_COLOR = "0.45"
+_GUIDE = "~" + pow10(RATIO_GUIDE, style="short", digits=1, plain=None)  # '~1e-3'
 
 
 def plot_train(d: dict, *, fig=None):
@@ -202,7 +204,7 @@ def _ratio_panel(ax, runs, labels, palette) -> None:
         ax.fill_between(steps, lo, hi, color=_color(palette, i),
                         alpha=0.18 if len(runs) <= 4 else 0.08, linewidth=0)  # fmt: skip
     ax.axhline(10.0**RATIO_GUIDE, color="0.2", linestyle=":", linewidth=1.3,
-               label="_~1e-3 rule of thumb")  # fmt: skip
+               label=f"_{_GUIDE} rule of thumb")  # fmt: skip
     ax.set_yscale("log")
     lo, hi, cut = log_range(values, core)
     pad = 0.05 * (hi - lo) if hi > lo else 0.3
@@ -258,7 +260,7 @@ def _legend(subfig, axs, runs, labels, palette) -> None:
     ]
     dashed = "(a) constant prediction's loss" + (", (c) chance" if len(axs) > 2 else "")
     handles.append(Line2D([], [], color=_BASELINE_COLOR, linestyle="--", label=dashed))
-    handles.append(Line2D([], [], color="0.2", linestyle=":", label="(b) ~1e-3 rule of thumb"))
+    handles.append(Line2D([], [], color="0.2", linestyle=":", label=f"(b) {_GUIDE} rule of thumb"))
     if any(run["verdict"] == "diverged" for run in runs):
         handles.append(Line2D([], [], color="0.3", marker="x", linestyle="none",
                               markeredgewidth=2, label="last finite loss"))  # fmt: skip
