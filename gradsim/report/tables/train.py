@@ -68,14 +68,8 @@ def results_table(d: dict) -> Table:
     runs = d["runs"]
     classification = any(r.get("final_accuracy") is not None or r.get("accuracy") is not None
                          for r in runs)  # fmt: skip
-    t = Table(box=None, padding=(0, 1, 0, 0), header_style="bold", pad_edge=False)
-    t.add_column("run", overflow="fold", ratio=1)
-    t.add_column("verdict", no_wrap=True)
-    t.add_column("initial loss", justify="right", no_wrap=True)
-    t.add_column("final loss", justify="right", no_wrap=True)
-    t.add_column("½ at step", justify="right", no_wrap=True)
-    if classification:
-        t.add_column("final acc", justify="right", no_wrap=True)
+    numbers = ["initial loss", "final loss", "½ at step"]
+    t = _runs_table("verdict", [*numbers, "final acc"] if classification else numbers)
     for i, r in enumerate(runs):
         half = r.get("half_step")
         row = [
@@ -110,13 +104,7 @@ def gradients_table(d: dict) -> Table:
     """Per run, at its first, middle and last layer: log10 ‖∂E/∂W_l‖ at the first logged
     step ≥ 1 and at the last, and ‖ΔW_l‖/‖W_l‖ of the last logged update, as '3e-2'; the
     ratio in yellow outside ``RATIO_RANGE``."""
-    t = Table(box=None, padding=(0, 1, 0, 0), header_style="bold", pad_edge=False)
-    t.add_column("run", overflow="fold", ratio=1)
-    t.add_column("steps", no_wrap=True)
-    t.add_column("layer", justify="right", no_wrap=True)
-    t.add_column("‖∂E/∂W‖ first", justify="right", no_wrap=True)
-    t.add_column("last", justify="right", no_wrap=True)
-    t.add_column("‖ΔW‖/‖W‖ last", justify="right", no_wrap=True)
+    t = _runs_table("steps", ["layer", "‖∂E/∂W‖ first", "last", "‖ΔW‖/‖W‖ last"])
     for i, r in enumerate(d["runs"]):
         label = run_label(r, i)
         logged = [k for k, s in enumerate(r["steps"]) if s >= 1 and _row(r, "log10_grad_norm", k)]
@@ -165,6 +153,17 @@ def train_csv(d: dict) -> str:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _runs_table(second: str, numbers: list[str]) -> Table:
+    """A borderless table: the run's label (folded to fit), ``second``, then the columns
+    ``numbers``, right-aligned; none but the label wraps."""
+    t = Table(box=None, padding=(0, 1, 0, 0), header_style="bold", pad_edge=False)
+    t.add_column("run", overflow="fold", ratio=1)
+    t.add_column(second, no_wrap=True)
+    for name in numbers:
+        t.add_column(name, justify="right", no_wrap=True)
+    return t
 
 
 def _head(d: dict) -> tuple[str, str]:
