@@ -9,7 +9,7 @@ What is measured, and why:
    * loop: ``gradsim.simulate(cfg)`` for every run's configuration, one after the other,
      what a user would write;
    * sweep, one core: the whole machinery (grid, store, tasks of stacked networks through
-     ``gradsim.batched``, records committed to SQLite), ``--jobs 1``;
+     ``gradsim.simulation.simulate_many``, records committed to SQLite), ``--jobs 1``;
    * sweep, every core: the same with one worker process per core (``--jobs`` default),
      from start-up of the workers to the last commit.
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import gradsim
 from gradsim.compare import label, ranked, run_all, to_dict
 from gradsim.report.export import to_json, write_atomic
-from gradsim.report.plots import plot_result, save_figure
+from gradsim.report.figures.common import save_figure
+from gradsim.report.figures.registry import plot_result
 
 
 def main(outdir: Path, depth: int = 152) -> dict:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from gradsim import RunConfig
 from gradsim.report.export import to_json, write_atomic
-from gradsim.report.plots import save_figure
-from gradsim.report.plots_train import plot_train
+from gradsim.report.figures.common import save_figure
+from gradsim.report.figures.registry import plot_result
 from gradsim.train import TrainConfig, to_dict, train_all
 
 INITS = (("zeros", 1.0, "zeros"), ("normal", 10.0, "N(0,1)·10"), ("he", 1.0, "he"))
@@ -41,7 +41,7 @@ def main(outdir: Path, steps: int = 2000) -> dict:
     d = to_dict({"init": [name for *_, name in INITS]}, runs)
     outdir.mkdir(parents=True, exist_ok=True)
     write_atomic(outdir / "circles_inits.json", to_json(d))
-    save_figure(plot_train(d), outdir / "circles_inits.png")
+    save_figure(plot_result(d), outdir / "circles_inits.png")
     return d
 
 

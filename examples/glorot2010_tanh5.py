@@ -17,7 +17,8 @@ import argparse
 from pathlib import Path
 
 import gradsim
-from gradsim.report.plots import plot_result, save_figure
+from gradsim.report.figures.common import save_figure
+from gradsim.report.figures.registry import plot_result
 
 SETUPS = {
     # PyTorch's default is exactly U(±1/√fan_in); Glorot & Bengio's biases were zero

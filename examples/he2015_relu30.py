@@ -14,7 +14,8 @@ from pathlib import Path
 
 from gradsim import RunConfig
 from gradsim.compare import run_all, to_dict
-from gradsim.report.plots import plot_result, save_figure
+from gradsim.report.figures.common import save_figure
+from gradsim.report.figures.registry import plot_result
 
 
 def main(outdir: Path, depth: int = 30) -> dict:

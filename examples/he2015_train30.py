@@ -15,8 +15,8 @@ from pathlib import Path
 
 from gradsim import RunConfig
 from gradsim.report.export import to_json, write_atomic
-from gradsim.report.plots import save_figure
-from gradsim.report.plots_train import plot_train
+from gradsim.report.figures.common import save_figure
+from gradsim.report.figures.registry import plot_result
 from gradsim.train import TrainConfig, to_dict, train_all
 
 
@@ -35,7 +35,7 @@ def main(outdir: Path, depth: int = 30, steps: int = 500) -> dict:
     d = to_dict({"init": ["xavier_uniform", "he_normal"]}, runs)
     outdir.mkdir(parents=True, exist_ok=True)
     write_atomic(outdir / "he2015_train30.json", to_json(d))
-    save_figure(plot_train(d), outdir / "he2015_train30.png")
+    save_figure(plot_result(d), outdir / "he2015_train30.png")
     return d
 
 

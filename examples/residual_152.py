@@ -22,8 +22,8 @@ from pathlib import Path
 
 from gradsim import RunConfig, simulate
 from gradsim.report.export import to_json, write_atomic
-from gradsim.report.plots import save_figure
-from gradsim.report.plots_train import plot_train
+from gradsim.report.figures.common import save_figure
+from gradsim.report.figures.registry import plot_result
 from gradsim.train import TrainConfig, to_dict, train_all
 
 
@@ -56,7 +56,7 @@ def main(outdir: Path, depth: int = 152, steps: int = 300) -> dict:
     d = to_dict({"architecture": list(archs)}, runs)
     outdir.mkdir(parents=True, exist_ok=True)
     write_atomic(outdir / "residual_152.json", to_json(d))
-    save_figure(plot_train(d), outdir / "residual_152.png")
+    save_figure(plot_result(d), outdir / "residual_152.png")
     return d
 
 

@@ -11,8 +11,8 @@ from gradsim.config import RunConfig
 from gradsim.errors import GradsimError
 from gradsim.initializers import INIT_ALIASES, INITIALIZERS, Initializer
 from gradsim.losses import LOSSES
+from gradsim.result import LayerStats, Result, Summary
 from gradsim.simulation import simulate
-from gradsim.stats import LayerStats, Result, Summary
 
 __all__ = [
     "ACTIVATIONS",

@@ -12,8 +12,8 @@ import math
 from gradsim._version import __version__
 from gradsim.config import RunConfig
 from gradsim.memory import check_memory
+from gradsim.result import Result
 from gradsim.simulation import simulate_many
-from gradsim.stats import Result
 
 _RANK = {"stable": 0, "vanishing": 1, "exploding": 2, "overflow": 3}
 

@@ -12,10 +12,12 @@ from gradsim.config import RunConfig
 from gradsim.draws import build_stacks
 from gradsim.engine import run_pass
 from gradsim.errors import GradsimError
+from gradsim.histograms import hist_layers, histograms
 from gradsim.losses import LOSSES
 from gradsim.memory import check_memory, estimate_bytes
 from gradsim.network import Network, blocks_of, shape_key, split_by_bias
-from gradsim.stats import Result, hist_layers, histograms, summarize
+from gradsim.result import Result
+from gradsim.verdicts import summarize
 
 # a network is stacked with others when one pass over it is this small: per layer
 # B·max(n) entries (stacking saves Python overhead per layer, which matters only then)

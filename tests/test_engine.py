@@ -361,7 +361,7 @@ def test_same_config_same_numbers():
 
 
 def test_layers_are_made_when_read_and_columns_agree():
-    from gradsim.stats import Layers
+    from gradsim.result import Layers
 
     res = gradsim.simulate(depth=6, width=16, batch=8, init="normal", activation="tanh")
     assert isinstance(res.layers, Layers) and len(res.layers) == 6
@@ -452,7 +452,7 @@ def test_grad_norm_paths_match_reference(width, batch, act, init, std, bias):
 
 
 def test_mean_of_numbers_is_nanmean_bit_for_bit():
-    from gradsim.stats import _mean_of_numbers
+    from gradsim.verdicts import mean_of_numbers
 
     rng = np.random.default_rng(3)
     for n in (1, 7, 8, 9, 50, 152, 1000):
@@ -461,8 +461,8 @@ def test_mean_of_numbers_is_nanmean_bit_for_bit():
             y = x.copy()
             y[rng.choice(n, holes, replace=False)] = np.nan
             if np.isnan(y).all():
-                assert _mean_of_numbers(y) == 0.0
+                assert mean_of_numbers(y) == 0.0
                 continue
-            assert _mean_of_numbers(y) == np.nanmean(y), (n, holes)
-    assert _mean_of_numbers(np.array([np.nan, np.inf])) == 0.0  # no finite number
-    assert _mean_of_numbers(np.array([np.nan, np.nan])) == 0.0
+            assert mean_of_numbers(y) == np.nanmean(y), (n, holes)
+    assert mean_of_numbers(np.array([np.nan, np.inf])) == 0.0  # no finite number
+    assert mean_of_numbers(np.array([np.nan, np.nan])) == 0.0

@@ -12,17 +12,11 @@ import pytest
 
 import gradsim
 from gradsim.errors import GradsimError
-from gradsim.report.plots import (
-    ACT,
-    DELTA,
-    FIGURE_SUFFIXES,
-    GRAD,
-    check_figure_path,
-    plot_compare,
-    plot_result,
-    plot_run,
-    save_figure,
-)
+from gradsim.report.figures.common import FIGURE_SUFFIXES, check_figure_path, save_figure
+from gradsim.report.figures.compare import plot_compare
+from gradsim.report.figures.panels import ACT, DELTA, GRAD
+from gradsim.report.figures.registry import plot_result
+from gradsim.report.figures.run import plot_run
 
 SMALL = {"width": 16, "batch": 8}
 
@@ -263,8 +257,9 @@ def test_figure_suffix_is_case_insensitive(tmp_path):
     assert check_figure_path(tmp_path / "FIG.PNG") == tmp_path / "FIG.PNG"
 
 
-def test_importing_plots_does_not_import_matplotlib():
-    code = "import sys, gradsim.report.plots; print('matplotlib' in sys.modules)"
+def test_importing_the_figures_does_not_import_matplotlib():
+    # the registry imports every figure module
+    code = "import sys, gradsim.report.figures.registry; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -294,8 +289,6 @@ def test_run_plot_and_redraw_from_json(invoke, tmp_path, suffix, magic):
     assert r.exit_code == 0, r.stderr
     assert again.read_bytes()[: len(magic)] == magic
     # the redrawn figure holds the same numbers as the JSON
-    from gradsim.report.plots import plot_result
-
     d = json.loads(json_path.read_text())
     fig = plot_result(d)
     ys = [line.get_ydata() for ax in fig.axes for line in ax.get_lines()]

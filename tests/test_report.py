@@ -8,7 +8,8 @@ import pytest
 
 import gradsim
 from gradsim.cli._console import render_text
-from gradsim.report.table import render_run, sample_layers, sci, sparkline
+from gradsim.report.tables.common import sci, sparkline
+from gradsim.report.tables.run import render_run, sample_layers
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -342,7 +342,7 @@ def test_heatmap_and_lines_show_the_aggregated_numbers(tmp_path):
     pytest.importorskip("matplotlib")
     from matplotlib.collections import PolyCollection, QuadMesh
 
-    from gradsim.report.plots_sweep import plot_sweep
+    from gradsim.report.figures.sweep import plot_sweep
 
     g = Grid({"depth": (3, 8, 20), "gain": (0.6, 1.0, 1.4, 1.8), "activation": ("relu", "tanh"),
               "init": ("xavier",), "width": (8,), "batch": (4,)}, seeds=3)  # fmt: skip
@@ -368,6 +368,11 @@ def test_heatmap_and_lines_show_the_aggregated_numbers(tmp_path):
     lines = [ln for ln in ax.get_lines() if ln.get_label() in ("depth=3 act=relu",)]
     assert list(lines[0].get_ydata()) == [median[(3, g_, "relu")] for g_ in (0.6, 1.0, 1.4, 1.8)]
     assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 6  # IQR bands
+    # the registry draws an aggregate too, its axes passed on
+    from gradsim.report.figures.registry import plot_result
+
+    again = plot_result(agg, x="gain").axes[0]
+    assert [ln.get_label() for ln in again.get_lines()] == [ln.get_label() for ln in ax.get_lines()]
 
 
 def test_plot_csv_and_export(invoke, tmp_path):

@@ -342,7 +342,7 @@ def test_cli_run_theory(invoke, tmp_path):
     csv = ok(invoke(*args, "--format", "csv")).stdout.splitlines()
     assert csv[0].endswith("log10_act_pred,log10_delta_pred")
     # the figure draws the predictions dashed, in the measured colors
-    from gradsim.report.plots import plot_run
+    from gradsim.report.figures.run import plot_run
 
     fig = plot_run(d)
     dashed = [ln for ax in fig.axes for ln in ax.lines if ln.get_linestyle() == "--"

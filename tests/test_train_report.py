@@ -15,9 +15,9 @@ from matplotlib.collections import QuadMesh
 from gradsim import RunConfig
 from gradsim.cli._console import render_text
 from gradsim.errors import GradsimError
-from gradsim.report.plots import plot_result
-from gradsim.report.plots_train import plot_train
-from gradsim.report.table_train import gradients_table, render_train, train_csv
+from gradsim.report.figures.registry import plot_result
+from gradsim.report.figures.train import plot_train
+from gradsim.report.tables.train import gradients_table, render_train, train_csv
 from gradsim.train.config import TrainConfig
 from gradsim.train.loop import to_dict, train_all
 

@@ -54,7 +54,7 @@ def check_outputs(output: str | None, plot_path: str | None, *others: str | None
         if path:
             export.check_writable(path)
     if plot_path:
-        from gradsim.report.plots import check_figure_path
+        from gradsim.report.figures.common import check_figure_path
 
         check_figure_path(plot_path)
 
@@ -80,7 +80,8 @@ def emit(
         if not output:
             console().print(r)
     if plot_path:
-        from gradsim.report.plots import plot_result, save_figure
+        from gradsim.report.figures.common import save_figure
+        from gradsim.report.figures.registry import plot_result
 
         save_figure(plot_result(d), plot_path)
     if output:

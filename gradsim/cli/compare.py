@@ -26,7 +26,7 @@ def compare_cmd(fmt, output, plot_path, max_configs, **kwargs):
     """
     from gradsim import compare
     from gradsim.report.export import compare_csv
-    from gradsim.report.table import render_compare
+    from gradsim.report.tables.compare import render_compare
 
     axes, configs = configs_from(kwargs, max_configs)
     check_outputs(output, plot_path)

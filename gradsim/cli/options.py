@@ -86,6 +86,7 @@ OPTIONS = (
 )  # fmt: skip
 
 CONFIG_KEYS = tuple(o.dest for o in OPTIONS)
+LIST_HELP = " A comma list (or start:stop:count) compares several."
 
 
 def _click_option(o: _Opt, listable: bool):
@@ -95,7 +96,7 @@ def _click_option(o: _Opt, listable: bool):
     if listable and o.listable:
         kw["type"] = str
         kw["metavar"] = "LIST"
-        kw["help"] = o.help + " A comma list (or start:stop:count) compares several."
+        kw["help"] = o.help + LIST_HELP
     elif o.choices:
         kw["type"] = click.Choice(o.choices)
     else:

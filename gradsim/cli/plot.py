@@ -10,11 +10,12 @@ import click
 from gradsim.cli import cli
 from gradsim.errors import GradsimError
 
-PLOTTABLE = ("run", "compare", "phase", "spectrum", "train")
-
 
 def load_result(path: str) -> dict:
-    """A gradsim result from a JSON file, or a one-line GradsimError."""
+    """A gradsim result of a kind ``plot_result`` draws, from a JSON file, or a one-line
+    GradsimError."""
+    from gradsim.report.figures.registry import FIGURES
+
     try:
         with open(path, encoding="utf-8") as f:
             d = json.load(f)
@@ -22,8 +23,8 @@ def load_result(path: str) -> dict:
         raise GradsimError(f"cannot read {path}: {e.strerror or e}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise GradsimError(f"{path} is not JSON ({e})") from None
-    if not isinstance(d, dict) or "gradsim" not in d or d.get("kind") not in PLOTTABLE:
-        raise GradsimError(f"{path} is not a gradsim {', '.join(PLOTTABLE)} result")
+    if not isinstance(d, dict) or "gradsim" not in d or d.get("kind") not in tuple(FIGURES):
+        raise GradsimError(f"{path} is not a gradsim {', '.join(FIGURES)} result")
     return d
 
 
@@ -39,7 +40,8 @@ def plot_cmd(result, output):
     gradsim run --depth 152 --init xavier --hist --format json -o run.json
     gradsim plot run.json -o run.png
     """
-    from gradsim.report.plots import check_figure_path, plot_result, save_figure
+    from gradsim.report.figures.common import check_figure_path, save_figure
+    from gradsim.report.figures.registry import plot_result
 
     check_figure_path(output)
     save_figure(plot_result(load_result(result)), output)

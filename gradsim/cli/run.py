@@ -62,7 +62,7 @@ def run_cmd(fmt, output, plot_path, save_net, hist, all_layers, theory, fail_on,
     from gradsim.draws import build_network
     from gradsim.memory import check_memory
     from gradsim.report import export
-    from gradsim.report.table import render_run
+    from gradsim.report.tables.run import render_run
     from gradsim.simulation import simulate_network
 
     cfg = config_from(kwargs)

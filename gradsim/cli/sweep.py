@@ -112,7 +112,7 @@ def sweep_cmd(ctx, grid_file, seeds, out, jobs, scheduler, connect_timeout, forc
     from gradsim import sweep
     from gradsim.cli._grid import grid_from
     from gradsim.report.export import check_writable
-    from gradsim.report.plots_sweep import choose_axes
+    from gradsim.report.figures.sweep import choose_axes
 
     grid = grid_from(ctx, grid_file, kwargs, seeds)
     if y_axis and not x_axis:
@@ -121,7 +121,7 @@ def sweep_cmd(ctx, grid_file, seeds, out, jobs, scheduler, connect_timeout, forc
     try:
         with sweep.Store.open(out) as store:  # (the figure may go into DIR: check it after)
             if plot_path:
-                from gradsim.report.plots import check_figure_path
+                from gradsim.report.figures.common import check_figure_path
 
                 check_figure_path(plot_path)
             if csv_out:
@@ -191,7 +191,7 @@ def _report(plan, store, ex, agg, records, table, csv_out, plot_path, x_axis, y_
 
     if table:
         from gradsim.cli._console import console
-        from gradsim.report.table_sweep import render_sweep
+        from gradsim.report.tables.sweep import render_sweep
 
         head = (f"sweep · {_n(plan.points, 'point')} × {_n(plan.grid.seeds, 'seed')} = "
                 f"{_n(len(plan.runs), 'run')} ({len(plan.pending)} new, {plan.stored} stored) · "
@@ -202,10 +202,10 @@ def _report(plan, store, ex, agg, records, table, csv_out, plot_path, x_axis, y_
 
         write_atomic(store.path.parent / "sweep.csv", records_csv(records))
     if plot_path:
-        from gradsim.report.plots import save_figure
-        from gradsim.report.plots_sweep import plot_sweep
+        from gradsim.report.figures.common import save_figure
+        from gradsim.report.figures.registry import plot_result
 
-        save_figure(plot_sweep(agg, x_axis, y_axis), plot_path)
+        save_figure(plot_result(agg, x=x_axis, y=y_axis), plot_path)
 
 
 @cli.command("export")

@@ -63,7 +63,7 @@ def theory_cmd(ctx, fmt, output, sigma_w, sigma_b, all_layers, **kwargs):
     gradsim theory --act relu --init he             # σ_w = √2 from the initializer
     gradsim theory --act tanh --init xavier --width 512 --format json
     """
-    from gradsim.report.table_theory import render_theory
+    from gradsim.report.tables.theory import render_theory
     from gradsim.theory import describe
 
     _sigma("--sigma-w", sigma_w)
@@ -137,9 +137,9 @@ def phase_cmd(output, sw2, sb2, grid, overlay, data, **kwargs):
     import numpy as np
 
     from gradsim.report import export
-    from gradsim.report.plots import check_figure_path, save_figure
-    from gradsim.report.plots_theory import plot_phase
-    from gradsim.report.table_theory import render_phase
+    from gradsim.report.figures.common import check_figure_path, save_figure
+    from gradsim.report.figures.registry import plot_result
+    from gradsim.report.tables.theory import render_phase
     from gradsim.theory import (
         activation_of,
         critical_sigma_w,
@@ -170,7 +170,7 @@ def phase_cmd(output, sw2, sb2, grid, overlay, data, **kwargs):
     line = np.linspace(b_lo, b_hi, 101)  # the critical line from edge to edge
     grid_ = phase_grid(act, x, y, line)
     d = phase_dict(grid_, initializer_points(cfg.width, act), runs, cfg.width)
-    save_figure(plot_phase(d), output)
+    save_figure(plot_result(d), output)
     if data:
         export.write_atomic(data, export.to_json(d))
     console().print(render_phase(d, output))
@@ -196,7 +196,7 @@ def spectrum_cmd(fmt, output, inputs, plot_path, **kwargs):
     """
     from gradsim.draws import build_network
     from gradsim.memory import check_memory
-    from gradsim.report.table_theory import render_spectrum
+    from gradsim.report.tables.theory import render_spectrum
     from gradsim.theory import activation_of, jacobian_spectrum, layer_params, spectrum_dict
 
     check_outputs(output, plot_path)

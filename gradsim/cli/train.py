@@ -99,7 +99,7 @@ def train_cmd(task, samples, steps, lr, optimizer, momentum, beta1, beta2, eps, 
     gradsim train --task blobs --init he --residual --norm batch --optimizer adam --lr 0.001
     """
     from gradsim import compare
-    from gradsim.report.table_train import render_train, train_csv
+    from gradsim.report.tables.train import render_train, train_csv
     from gradsim.train.config import TrainConfig
     from gradsim.train.loop import to_dict
 

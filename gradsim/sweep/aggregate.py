@@ -8,8 +8,8 @@ from collections import defaultdict
 import numpy as np
 
 from gradsim._version import __version__
-from gradsim.stats import VERDICTS
 from gradsim.sweep.grid import Grid
+from gradsim.verdicts import VERDICTS
 
 
 def _canonical_axes(grid: Grid, points: list) -> dict[str, list]:

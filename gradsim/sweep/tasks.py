@@ -18,8 +18,8 @@ from gradsim.config import RunConfig
 from gradsim.initializers import INITIALIZERS
 from gradsim.memory import estimate_bytes, keep_freed_memory
 from gradsim.network import shape_key
+from gradsim.result import Result, clean, num
 from gradsim.simulation import STACK_RUNS, simulate_many, stackable
-from gradsim.stats import Result, _clean, _num
 from gradsim.sweep.grid import Run
 from gradsim.sweep.store import LAYER_FIELDS
 
@@ -84,15 +84,15 @@ def make_tasks(runs: list[Run], workers: int, chunk: int | None = None) -> list[
 def record(run: Run, result: Result) -> dict:
     """The stored form of a run: its key, configuration, summary (without the sentences)
     and per-layer log10 norms, with the names and nulls of ``gradsim run --format json``."""
-    summary = _clean(vars(result.summary))  # a new dict: _clean copies while it cleans
+    summary = clean(vars(result.summary))  # a new dict: clean copies while it cleans
     summary.pop("sentences", None)
     return {
         "point": run.point,
         "replica": run.replica,
         "seed": run.config.seed,
-        "config": _clean(result.config.to_dict()),
+        "config": clean(result.config.to_dict()),
         "summary": summary,
-        "layers": {f: [_num(x) for x in result.column(f).tolist()] for f in LAYER_FIELDS},
+        "layers": {f: [num(x) for x in result.column(f).tolist()] for f in LAYER_FIELDS},
         "gradsim": __version__,
     }
 

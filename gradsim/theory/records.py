@@ -8,7 +8,9 @@ import math
 import numpy as np
 
 from gradsim.config import RunConfig
+from gradsim.explain import pow10
 from gradsim.losses import LOSSES
+from gradsim.result import num
 from gradsim.theory.field import MeanField, critical_sigma_w, mean_field
 from gradsim.theory.maps import check_sigma
 from gradsim.theory.phase import PhaseGrid
@@ -27,27 +29,13 @@ from gradsim.theory.spectrum import Spectrum
 # ---------------------------------------------------------------- beside a measured run
 
 
-def _num(x) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def _pow(x: float | None) -> str:
-    """10^x as people read it: 10^-23, 0.03, 450 ('—' for None)."""
-    if x is None:
-        return "—"
-    if not math.isfinite(x):
-        return "0" if x < 0 else "∞"
-    return f"{10**x:.3g}" if -2 <= x <= 3 else f"10^{x:.0f}"
-
-
 def field_summary(field: MeanField) -> dict:
     """The scalar fixed-point quantities of a one-point MeanField, JSON-ready (null for
     non-finite; ``q_star_infinite`` tells ∞ from undefined)."""
     return {
-        "q_star": _num(field.q_star), "q_star_infinite": bool(np.isinf(field.q_star)),
-        "chi1": _num(field.chi1), "chi_q": _num(field.chi_q), "xi_q": _num(field.xi_q),
-        "c_star": _num(field.c_star), "chi_c": _num(field.chi_c), "xi_c": _num(field.xi_c),
+        "q_star": num(field.q_star), "q_star_infinite": bool(np.isinf(field.q_star)),
+        "chi1": num(field.chi1), "chi_q": num(field.chi_q), "xi_q": num(field.xi_q),
+        "c_star": num(field.c_star), "chi_c": num(field.chi_c), "xi_c": num(field.xi_c),
         "phase": str(field.phase),
     }  # fmt: skip
 
@@ -79,15 +67,15 @@ def compare_run(measured_act: Array, measured_delta: Array, pred: RunPrediction)
     with np.errstate(invalid="ignore"):  # −∞ − (−∞) where σ_w = 0
         ratio = float(prof.log10_delta[0] - prof.log10_delta[-1]) if L > 1 else 0.0
     s |= {
-        "log10_delta_ratio_pred": _num(ratio),
-        "log10_act_ratio_pred": _num(prof.log10_act[-1]),  # the input's RMS is 1
+        "log10_delta_ratio_pred": num(ratio),
+        "log10_act_ratio_pred": num(prof.log10_act[-1]),  # the input's RMS is 1
         "log10_delta_dev_max": d_max, "log10_delta_dev_mean": d_mean,
         "log10_act_dev_max": a_max, "log10_act_dev_mean": a_mean,
         "output_share": pred.output_share,
         "finite_width_warning": pred.beta > BETA_WARN,
     }  # fmt: skip
     s["sentences"] = _sentences(s, pred.loss)
-    layers = [{"log10_act_pred": _num(a), "log10_delta_pred": _num(d)}
+    layers = [{"log10_act_pred": num(a), "log10_delta_pred": num(d)}
               for a, d in zip(prof.log10_act, prof.log10_delta, strict=True)]  # fmt: skip
     return {"layers": layers, "summary": s}
 
@@ -99,7 +87,7 @@ def _sentences(s: dict, loss: str) -> list[str]:
         out.append(
             f"Mean field (σ_w = {s['sigma_w']:.3g}, σ_b = {s['sigma_b']:.3g}): q* = {q}, "
             f"χ₁ = {s['chi1']:.4g}, {s['phase']}: δ should change ×{math.sqrt(s['chi1']):.3g} "
-            f"per layer; predicted δ ratio (layer 1 / L) {_pow(s['log10_delta_ratio_pred'])}."
+            f"per layer; predicted δ ratio (layer 1 / L) {pow10(s['log10_delta_ratio_pred'])}."
         )
     else:
         out.append(
@@ -169,29 +157,29 @@ def describe(cfg: RunConfig, sigma_w: float | None = None, sigma_b: float | None
     d |= dict.fromkeys(keys)
     if lp.uniform:
         d |= field_summary(mean_field(act, lp.sigma_w[0], lp.sigma_b[0], lp.mu_b[0]))
-        d["critical_sigma_w"] = _num(critical_sigma_w(act, lp.sigma_b[0], lp.mu_b[0]))
+        d["critical_sigma_w"] = num(critical_sigma_w(act, lp.sigma_b[0], lp.mu_b[0]))
     d["beta"] = beta(cfg.layer_widths)
     with np.errstate(invalid="ignore"):  # −∞ − (−∞) where σ_w = 0
-        d["log10_delta_ratio_pred"] = _num(prof.log10_delta[0] - prof.log10_delta[-1])
-    d["log10_act_ratio_pred"] = _num(prof.log10_act[-1])
+        d["log10_delta_ratio_pred"] = num(prof.log10_delta[0] - prof.log10_delta[-1])
+    d["log10_act_ratio_pred"] = num(prof.log10_act[-1])
     d["layers"] = [
         {"layer": l + 1, "sigma_w": float(lp.sigma_w[l]), "sigma_b": float(lp.sigma_b[l]),
-         "q": _num(prof.q[l]), "log10_q": _num(prof.log10_q[l]),
-         "log10_act_pred": _num(prof.log10_act[l]),
-         "log10_delta_pred": _num(prof.log10_delta[l]), "chi": _num(prof.chi[l])}
+         "q": num(prof.q[l]), "log10_q": num(prof.log10_q[l]),
+         "log10_act_pred": num(prof.log10_act[l]),
+         "log10_delta_pred": num(prof.log10_delta[l]), "chi": num(prof.chi[l])}
         for l in range(L)
     ]  # fmt: skip
     return d
 
 
 def phase_dict(grid: PhaseGrid, points: list[dict], overlay: list[dict], width: int) -> dict:
-    """The JSON form of a phase diagram (kind "phase"), which ``plots_theory.plot_phase``
+    """The JSON form of a phase diagram (kind "phase"), which ``report.figures.theory.plot_phase``
     draws: ξ_c and χ₁ as rows over σ_b², columns over σ_w² (null where undefined or ∞;
     ``q_star_infinite`` marks where the length diverges)."""
     f = grid.field
 
     def rows(a):
-        return [[_num(x) for x in row] for row in np.asarray(a, float)]
+        return [[num(x) for x in row] for row in np.asarray(a, float)]
 
     return {
         "gradsim": _version(), "kind": "phase", "activation": grid.activation,
@@ -199,7 +187,7 @@ def phase_dict(grid: PhaseGrid, points: list[dict], overlay: list[dict], width: 
         "chi1": rows(f.chi1), "xi_c": rows(f.xi_c),
         "q_star_infinite": np.isinf(f.q_star).tolist(),
         "critical_line": {"sigma_b2": grid.line_sigma_b2.tolist(),
-                          "sigma_w2": [_num(x) for x in grid.line_sigma_w2]},
+                          "sigma_w2": [num(x) for x in grid.line_sigma_w2]},
         "initializers": points, "overlay": overlay,
     }  # fmt: skip
 
@@ -218,30 +206,30 @@ def spectrum_dict(cfg: RunConfig, spec: Spectrum, lp: LayerParams | None) -> dic
         with np.errstate(divide="ignore"):
             pred = float(np.sum(np.log10(prof.chi)) + math.log10(n[-1] / min(n[0], n[-1])))
     with np.errstate(over="ignore"):
-        sv = [[_num(10.0**x) for x in row] for row in ls]
+        sv = [[num(10.0**x) for x in row] for row in ls]
     lm = spec.log10_mean_sq
     cond = top - bottom
     d = {
         "gradsim": _version(), "kind": "spectrum", "config": cfg.to_dict(),
         "inputs": int(ls.shape[0]), "singular_values": sv,
-        "mean_sq": _num(10.0**lm) if lm < 308 else None, "log10_mean_sq": _num(lm),
-        "spread": _num(spec.spread),
-        "max": _num(10.0**top) if top < 308 else None, "log10_max": _num(top),
-        "min": 0.0 if bottom == -np.inf else _num(10.0**bottom) if bottom > -308 else None,
-        "log10_min": _num(bottom),
-        "log10_condition": _num(cond),
-        "log10_mean_sq_pred": _num(pred) if pred is not None else None,
+        "mean_sq": num(10.0**lm) if lm < 308 else None, "log10_mean_sq": num(lm),
+        "spread": num(spec.spread),
+        "max": num(10.0**top) if top < 308 else None, "log10_max": num(top),
+        "min": 0.0 if bottom == -np.inf else num(10.0**bottom) if bottom > -308 else None,
+        "log10_min": num(bottom),
+        "log10_condition": num(cond),
+        "log10_mean_sq_pred": num(pred) if pred is not None else None,
     }  # fmt: skip
     out = [
         f"Spread Var λ/(E λ)² = {spec.spread:.3g} over {ls.size} singular values at "
-        f"{ls.shape[0]} input{'s' if ls.shape[0] > 1 else ''}; s_max/s_min = {_pow(cond)}: "
+        f"{ls.shape[0]} input{'s' if ls.shape[0] > 1 else ''}; s_max/s_min = {pow10(cond)}: "
         + ("they concentrate, close to dynamical isometry (Pennington et al. 2017)."
            if spec.spread <= 0.25 and cond <= 1 else
            "far from isometry: the input–output map stretches some directions much more "
            "than others.")
     ]  # fmt: skip
     if pred is not None:
-        out.append(f"Mean field: E[λ] = Π χ_l = {_pow(pred)} (measured {_pow(lm)}); the "
+        out.append(f"Mean field: E[λ] = Π χ_l = {pow10(pred)} (measured {pow10(lm)}); the "
                    "spread is beyond mean-field theory's first moment.")  # fmt: skip
     d["sentences"] = out
     return d

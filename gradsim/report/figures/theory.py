@@ -3,17 +3,24 @@ of the input–output Jacobian, drawn from their JSON forms (``theory.phase_dict
 ``theory.spectrum_dict``), so a saved result is redrawn without recomputing.
 
 matplotlib is imported inside the functions, never at module level, and only through
-``matplotlib.figure.Figure`` (no pyplot, no global state), as in ``report/plots.py``.
+``matplotlib.figure.Figure`` (no pyplot, no global state), as in ``figures/common.py``.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from gradsim.errors import GradsimError
-from gradsim.report.plots import _colors, _new_figure, _pow10_axis, _title_parts
+from gradsim.explain import pow10
+from gradsim.report.figures.common import (
+    check_result,
+    colors,
+    floats,
+    light_grid,
+    new_figure,
+    pow10_axis,
+    title_parts,
+)
 
 _SIZE_PHASE = (8.0, 5.6)  # inches
 _SIZE_SPECTRUM = (8.0, 4.6)
@@ -22,11 +29,6 @@ _MARKERS = "osD^vP*Xhp"
 # measured runs on the phase diagram, by verdict (the table's colours)
 _VERDICT_COLORS = {"stable": "#2ca02c", "vanishing": "#1f77b4", "exploding": "#d62728",
                    "overflow": "#c051c0"}  # fmt: skip
-
-
-def _check(d, kind: str) -> None:
-    if not isinstance(d, dict) or d.get("kind") != kind or "gradsim" not in d:
-        raise GradsimError(f"expected a gradsim {kind} result")
 
 
 def plot_phase(d: dict, *, fig=None):
@@ -53,8 +55,8 @@ def plot_phase(d: dict, *, fig=None):
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    _check(d, "phase")
-    fig = _new_figure(fig, _SIZE_PHASE)
+    check_result(d, "phase")
+    fig = new_figure(fig, _SIZE_PHASE)
     ax = fig.subplots()
     x = np.asarray(d["sigma_w2"], float)
     y = np.asarray(d["sigma_b2"], float)
@@ -78,7 +80,7 @@ def plot_phase(d: dict, *, fig=None):
     cbar = fig.colorbar(mesh, ax=ax, extend="both", pad=0.02)
     cbar.set_label(r"$\xi_c$: depth scale of correlations (layers)")
     line = d.get("critical_line") or {}
-    crit = np.array([np.nan if v is None else v for v in line.get("sigma_w2", [])], float)
+    crit = floats(line.get("sigma_w2"))
     ly = np.asarray(line.get("sigma_b2", []), float)
     if np.isfinite(crit).any():
         ax.plot(crit, ly, color="white", linewidth=2.2, zorder=4)
@@ -86,29 +88,9 @@ def plot_phase(d: dict, *, fig=None):
         handles.append(Line2D([], [], color="0.1", linestyle="--", linewidth=1,
                               label=r"critical line $\chi_1 = 1$"))  # fmt: skip
         _phase_labels(ax, crit, ly, xe, diverges)
-    colors = _colors()
-    k = 0
-    tol_x, tol_y = 1e-9 * (xe[-1] - xe[0]), 1e-9 * (ye[-1] - ye[0])
-    for p in d.get("initializers") or []:
-        if not (xe[0] - tol_x <= p["sigma_w2"] <= xe[-1] + tol_x
-                and ye[0] - tol_y <= p["sigma_b2"] <= ye[-1] + tol_y):  # fmt: skip
-            continue
-        marker = _MARKERS[k % len(_MARKERS)]
-        ax.plot(p["sigma_w2"], p["sigma_b2"], marker=marker, markersize=8, color=colors[k % 10],
-                markeredgecolor="white", markeredgewidth=1.0, linestyle="none", zorder=6,
-                clip_on=False)  # fmt: skip
-        handles.append(Line2D([], [], marker=marker, color=colors[k % 10], linestyle="none",
-                              markeredgecolor="white", label=_names(p["names"])))  # fmt: skip
-        k += 1
+    handles += _initializer_marks(ax, d.get("initializers") or [], xe, ye)
     overlay = [r for r in d.get("overlay") or [] if r.get("activation") == d["activation"]]
-    for verdict in dict.fromkeys(r.get("verdict") for r in overlay):
-        pts = [r for r in overlay if r.get("verdict") == verdict]
-        color = _VERDICT_COLORS.get(verdict, "white")
-        xs, ys = [r["sigma_w2"] for r in pts], [r["sigma_b2"] for r in pts]
-        ax.scatter(xs, ys, s=46, marker="o", facecolor="none", edgecolor=color, linewidth=1.8,
-                   zorder=7, clip_on=False)  # fmt: skip
-        handles.append(Line2D([], [], marker="o", markerfacecolor="none", color=color,
-                              linestyle="none", label=f"measured: {verdict}"))  # fmt: skip
+    handles += _overlay_marks(ax, overlay)
     ax.set_xlim(xe[0], xe[-1])
     ax.set_ylim(ye[0], ye[-1])
     ax.set_xlabel(r"$\sigma_w^2$   (Var $W$ = $\sigma_w^2$/fan_in)")
@@ -119,6 +101,44 @@ def plot_phase(d: dict, *, fig=None):
     ax.set_title(f"order-to-chaos phase diagram · {d['activation']} · markers at width "
                  f"{d['width']}{note}", fontsize=10)  # fmt: skip
     return fig
+
+
+def _initializer_marks(ax, points: list[dict], xe: np.ndarray, ye: np.ndarray) -> list:
+    """A marker per registered initializer's (σ_w², σ_b²) within the edges; their legend
+    handles."""
+    from matplotlib.lines import Line2D
+
+    palette = colors()
+    handles = []
+    tol_x, tol_y = 1e-9 * (xe[-1] - xe[0]), 1e-9 * (ye[-1] - ye[0])
+    for p in points:
+        if not (xe[0] - tol_x <= p["sigma_w2"] <= xe[-1] + tol_x
+                and ye[0] - tol_y <= p["sigma_b2"] <= ye[-1] + tol_y):  # fmt: skip
+            continue
+        k = len(handles)
+        marker, color = _MARKERS[k % len(_MARKERS)], palette[k % 10]
+        ax.plot(p["sigma_w2"], p["sigma_b2"], marker=marker, markersize=8, color=color,
+                markeredgecolor="white", markeredgewidth=1.0, linestyle="none", zorder=6,
+                clip_on=False)  # fmt: skip
+        handles.append(Line2D([], [], marker=marker, color=color, linestyle="none",
+                              markeredgecolor="white", label=_names(p["names"])))  # fmt: skip
+    return handles
+
+
+def _overlay_marks(ax, overlay: list[dict]) -> list:
+    """Measured runs as open circles coloured by their verdict; their legend handles."""
+    from matplotlib.lines import Line2D
+
+    handles = []
+    for verdict in dict.fromkeys(r.get("verdict") for r in overlay):
+        pts = [r for r in overlay if r.get("verdict") == verdict]
+        color = _VERDICT_COLORS.get(verdict, "white")
+        xs, ys = [r["sigma_w2"] for r in pts], [r["sigma_b2"] for r in pts]
+        ax.scatter(xs, ys, s=46, marker="o", facecolor="none", edgecolor=color, linewidth=1.8,
+                   zorder=7, clip_on=False)  # fmt: skip
+        handles.append(Line2D([], [], marker="o", markerfacecolor="none", color=color,
+                              linestyle="none", label=f"measured: {verdict}"))  # fmt: skip
+    return handles
 
 
 def _edges(c: np.ndarray) -> np.ndarray:
@@ -187,8 +207,8 @@ def plot_spectrum(d, *, fig=None):
     if not ds:
         raise GradsimError("no spectrum to draw")
     for one in ds:
-        _check(one, "spectrum")
-    fig = _new_figure(fig, _SIZE_SPECTRUM)
+        check_result(one, "spectrum")
+    fig = new_figure(fig, _SIZE_SPECTRUM)
     ax = fig.subplots()
     logs = [_log_values(one) for one in ds]
     finite = np.concatenate([v[np.isfinite(v)] for v in logs])
@@ -196,7 +216,7 @@ def plot_spectrum(d, *, fig=None):
         raise GradsimError("every singular value is zero or not finite: nothing to draw")
     lo, hi = float(finite.min()), float(finite.max())
     use_log = hi - lo > 1.0
-    colors = _colors()
+    palette = colors()
     edges = np.linspace(lo, hi, 61) if use_log else np.linspace(10**lo, 10**hi, 61)
     if edges[-1] - edges[0] < 1e-9 * max(1.0, abs(edges[-1])):  # all equal: one thin bin
         mid = edges[0]
@@ -214,26 +234,25 @@ def plot_spectrum(d, *, fig=None):
         if zeros:
             notes.append(f"{zeros / v.size:.0%} at 0 or below rounding, not drawn")
         label += f"  ({', '.join(notes)})" if notes else ""
-        ax.stairs(share, edges, color=colors[i % 10], linewidth=1.5, label=label,
+        ax.stairs(share, edges, color=palette[i % 10], linewidth=1.5, label=label,
                   fill=len(ds) == 1, alpha=0.85 if len(ds) > 1 else 0.35)  # fmt: skip
         if len(ds) == 1:
-            ax.stairs(share, edges, color=colors[0], linewidth=1.5)
+            ax.stairs(share, edges, color=palette[0], linewidth=1.5)
     if len(ds) > 1:  # a spike (an isometric net) beside spreads over decades: log shares
         ax.set_yscale("log")
     if use_log:
-        _pow10_axis(ax.xaxis)
+        pow10_axis(ax.xaxis)
         ax.set_xlabel("singular value $s$ of $J = \\partial H_L/\\partial H_0$ (log scale)")
     else:
         ax.set_xlabel("singular value $s$ of $J = \\partial H_L/\\partial H_0$")
     ax.set_ylabel("share of the singular values (log)" if len(ds) > 1 else
                   "share of the singular values")  # fmt: skip
-    ax.grid(True, color="0.92", linewidth=0.8)
-    ax.set_axisbelow(True)
+    light_grid(ax)
     ax.legend(loc="best", fontsize=8)
     if len(ds) == 1:
         one = ds[0]
         parts = [
-            t for keys, t in _title_parts(one["config"]) if not keys & {"batch", "loss", "dtype"}
+            t for keys, t in title_parts(one["config"]) if not keys & {"batch", "loss", "dtype"}
         ]
         ax.set_title(" · ".join(parts) + f" · {one['inputs']} inputs\n"
                      + _moments_text(one), fontsize=10)  # fmt: skip
@@ -270,7 +289,5 @@ def _moments_text(d: dict) -> str:
 
 
 def _fmt(log10v: float) -> str:
-    if -2 <= log10v <= 3:
-        return f"{10**log10v:.3g}"
-    e = math.floor(log10v)
-    return f"${10 ** (log10v - e):.1f}{{\\cdot}}10^{{{e}}}$"
+    """0.01 … 1000 as plain numbers, beyond as mathtext: '$3.4{\\cdot}10^{38}$'."""
+    return pow10(log10v, style="tex", digits=2)

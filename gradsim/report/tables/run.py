@@ -11,34 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from gradsim.report.labels import architecture_parts
-from gradsim.stats import Result
-
-VERDICT_STYLE = {
-    "stable": "bold green",
-    "vanishing": "bold blue",
-    "exploding": "bold red",
-    "overflow": "bold magenta",
-}
-_SPARK = "▁▂▃▄▅▆▇█"
-
-
-def sci(log10v: float | None) -> str:
-    """10^log10v in 7 characters, exact even beyond float64 (1.2e+400); '0' and '—'."""
-    if log10v is None or math.isnan(log10v):
-        return "—"
-    if log10v == -math.inf:
-        return "0"
-    if log10v == math.inf:
-        return "inf"
-    e = math.floor(log10v)
-    m = 10 ** (log10v - e)
-    if m >= 9.95:
-        m, e = 1.0, e + 1
-    return f"{m:.1f}e{e:+03d}"
-
-
-def _pct(x: float | None) -> str:
-    return "—" if x is None or math.isnan(x) else f"{x:.0%}"
+from gradsim.report.tables.common import VERDICT_STYLE, pct, sci, sparkline
+from gradsim.result import Result
 
 
 def _log(x: float | None) -> float | None:
@@ -80,26 +54,6 @@ def _bar(rel: float | None, scale: float, half: int = 7) -> Text:
         t.append("━" * k, style="red")
         t.append(" " * (half - k))
     return t
-
-
-def sparkline(values, width: int = 56) -> str:
-    """log10 values as block characters, resampled to at most ``width`` columns."""
-    v = np.asarray([np.nan if x is None else x for x in values], dtype=float)
-    v[np.isneginf(v)] = np.nan
-    if v.size == 0 or not np.any(np.isfinite(v)):
-        return ""
-    if v.size > width:
-        idx = np.linspace(0, v.size - 1, width).round().astype(int)
-        v = v[idx]
-    lo, hi = np.nanmin(v), np.nanmax(v)
-    span = hi - lo if hi > lo else 1.0
-    out = []
-    for x in v:
-        if math.isnan(x):
-            out.append(" ")
-        else:
-            out.append(_SPARK[min(7, int((x - lo) / span * 7.999))])
-    return "".join(out)
 
 
 def run_table(result: Result, all_layers: bool = False) -> Table:
@@ -160,9 +114,9 @@ def run_table(result: Result, all_layers: bool = False) -> Table:
             row = [str(l), sci(s.log10_act_rms), sci(s.log10_delta_rms),
                    sci(s.log10_grad_norm), sci(_log(s.grad_to_weight))]  # fmt: skip
         if show_dead:
-            row.append(_pct(s.dead_frac))
+            row.append(pct(s.dead_frac))
         if show_sat:
-            row.append(_pct(s.saturated_frac))
+            row.append(pct(s.saturated_frac))
         row.append(_bar(rels[l - 1], scale))
         style = "magenta" if not s.finite else ("yellow" if s.underflow or s.overflow else None)
         t.add_row(*row, style=style)
@@ -221,65 +175,3 @@ def render_run(result: Result, all_layers: bool = False) -> Group:
         run_table(result, all_layers),
         summary_panel(result),
     )
-
-
-def compare_table(axes: dict, results: list[Result]) -> Table:
-    """One row per configuration, stable ones first."""
-    from gradsim.compare import axis_name, label, ranked
-
-    show_dead = any(r.summary.mean_dead_frac > 0 for r in results)
-    show_sat = any(r.summary.mean_saturated_frac > 0 for r in results)
-    show_nf = any(r.summary.nonfinite for r in results)
-    t = Table(box=None, padding=(0, 1, 0, 0), header_style="bold", pad_edge=False)
-    t.add_column(" ".join(axis_name(k) for k in axes) or "init", overflow="fold")
-    t.add_column("verdict", no_wrap=True, min_width=9)
-    t.add_column("δ₁/δ_L", justify="right")
-    t.add_column("act L/0", justify="right")
-    t.add_column("δ/layer", justify="right")
-    t.add_column("bad@", justify="right")
-    if show_dead:
-        t.add_column("dead", justify="right")
-    if show_sat:
-        t.add_column("sat", justify="right")
-    if show_nf:
-        t.add_column("inf@", justify="right")
-    t.add_column("log10 δ 1→L", no_wrap=True)
-    for i in ranked(results):
-        r = results[i]
-        s = r.summary
-        g = s.growth_per_layer
-        row = [
-            label(r.config, axes),
-            Text(s.verdict, style=VERDICT_STYLE.get(s.verdict, "")),
-            sci(s.log10_delta_ratio),
-            sci(s.log10_act_ratio),
-            "—" if g is None or math.isnan(g) else f"×{g:.3g}",
-            "—" if s.first_bad_layer is None else str(s.first_bad_layer),
-        ]
-        if show_dead:
-            row.append(_pct(s.mean_dead_frac))
-        if show_sat:
-            row.append(_pct(s.mean_saturated_frac))
-        if show_nf:
-            nf = s.nonfinite
-            row.append("—" if not nf else f"{nf['layer']}{'f' if nf['pass'] == 'forward' else 'b'}")
-        row.append(Text(sparkline([x.log10_delta_rms for x in r.layers], width=11), style="cyan"))
-        t.add_row(*row)
-    return t
-
-
-def render_compare(axes: dict, results: list[Result]) -> Group:
-    first = results[0]
-    fixed = title(first)
-    varying = ", ".join(("act" if k == "activation" else k) for k in axes)
-    fixed = fixed if not axes else "base: " + fixed
-    head = f"compare {len(results)} configurations" + (f" over {varying}" if varying else "")
-    notes = (
-        "δ₁/δ_L: layer 1's δ over the output layer's · act L/0: output RMS over input RMS · "
-        "bad@: first layer past the threshold"
-    )
-    if any(r.summary.nonfinite for r in results):
-        notes += " · inf@: first inf/NaN (f/b: pass)"
-    notes = Text(notes, style="dim")
-    return Group(Text(head, style="bold"), Text(fixed, style="dim"),
-                 compare_table(axes, results), notes)  # fmt: skip

@@ -10,7 +10,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from gradsim.report.table import sci
+from gradsim.report.tables.common import sci
 
 _PHASE_STYLE = {"ordered": "blue", "critical": "green", "chaotic": "red"}
 

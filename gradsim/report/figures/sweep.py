@@ -6,7 +6,7 @@ explodes), with contours at ±log10(threshold), the verdicts' borders; one panel
 combination of the other varying axes. One axis: the median against it, with the seeds'
 interquartile range as a band, one line per combination of the others.
 
-matplotlib is imported inside the functions, through ``matplotlib.figure.Figure`` only.
+matplotlib is imported inside the functions only (``common``).
 """
 
 from __future__ import annotations
@@ -17,17 +17,12 @@ import math
 import numpy as np
 
 from gradsim.errors import GradsimError
-from gradsim.report.labels import architecture_parts
+from gradsim.report.figures.common import check_result, colors, new_figure, pow10_formatter
+from gradsim.report.labels import axis_label, base_text, value_text
 
 MAX_PANELS = 24
 MAX_LINES = 12
-_NAMES = {"activation": "act", "bias_init": "bias-init", "bias_std": "bias-std",
-          "bias_value": "bias-value"}  # as the CLI spells them  # fmt: skip
 _QUANTITY = r"median $\delta_1/\delta_L$"
-
-
-def axis_label(name: str) -> str:
-    return _NAMES.get(name, name)
 
 
 def _resolve(name: str, axes: dict) -> str:
@@ -91,9 +86,8 @@ def plot_sweep(agg: dict, x: str | None = None, y: str | None = None, *, fig=Non
     -------
     matplotlib.figure.Figure
     """
-    if agg.get("kind") != "sweep":
-        raise GradsimError("not a sweep aggregate")
-    x, y = choose_axes(agg["axes"], x, y)
+    check_result(agg, "sweep", need=("points",))
+    x, y = choose_axes(agg.get("axes") or {}, x, y)
     if y is None:
         return plot_lines(agg, x, fig=fig)
     return plot_heatmap(agg, x, y, fig=fig)
@@ -117,37 +111,14 @@ def _lookup(agg: dict) -> dict:
     return {tuple(_key(p["values"][k]) for k in names): p for p in agg["points"]}
 
 
-def _fmt(v) -> str:
-    if v is None:
-        return "none"
-    if isinstance(v, float):
-        return f"{v:.3g}"
-    if isinstance(v, list):
-        return "×".join(map(str, v))
-    return str(v)
-
-
 def _facet_title(rest: list[str], combo: tuple) -> str:
-    return " ".join(f"{axis_label(k)}={_fmt(v)}" for k, v in zip(rest, combo, strict=True))
-
-
-def _base_text(agg: dict) -> str:
-    b, varying = agg.get("base") or {}, set(agg["axes"])
-    parts = []
-    for key, fmt in (("depth", "L={}"), ("width", "n={}"), ("batch", "B={}"),
-                     ("activation", "{}"), ("init", "{}"), ("gain", "γ={:g}"),
-                     ("loss", "{} loss"), ("dtype", "{}")):  # fmt: skip
-        if key in b and key not in varying and b[key] is not None:
-            if key == "gain" and b[key] == 1:
-                continue
-            parts.append(fmt.format(b[key]))
-    return " · ".join(parts + architecture_parts(b, varying))
+    return " ".join(f"{axis_label(k)}={value_text(v)}" for k, v in zip(rest, combo, strict=True))
 
 
 def _ticks(ax_axis, values: list, most: int = 9) -> None:
     """Tick labels at the cells: numbers thinned to about ``most``, names all (rotated on
     the x axis when they would collide)."""
-    labels = [_fmt(v) for v in values]
+    labels = [value_text(v) for v in values]
     step = max(1, math.ceil(len(labels) / most)) if _numeric(values) else 1
     pos = list(range(0, len(labels), step))
     ax_axis.set_ticks(pos, [labels[i] for i in pos])
@@ -156,12 +127,6 @@ def _ticks(ax_axis, values: list, most: int = 9) -> None:
             t.set_rotation(45)
             t.set_horizontalalignment("right")
             t.set_rotation_mode("anchor")
-
-
-def _pow10_formatter():
-    from matplotlib.ticker import FuncFormatter
-
-    return FuncFormatter(lambda v, _: f"$10^{{{v:g}}}$" if float(v).is_integer() else f"{v:g}")
 
 
 # ---------------------------------------------------------------- heatmap
@@ -191,7 +156,6 @@ def plot_heatmap(agg: dict, x: str, y: str, *, fig=None):
     whatever the values' spacing; tick labels give the values."""
     import matplotlib
     from matplotlib.colors import SymLogNorm
-    from matplotlib.figure import Figure
 
     x, y = choose_axes(agg["axes"], x, y)
     rest, combos = _facets(agg, (x, y))
@@ -202,8 +166,7 @@ def plot_heatmap(agg: dict, x: str, y: str, *, fig=None):
     # inches per panel: names need room (and are never thinned), numbers less
     cell_w = min(9.0, max(2.6, (0.32 if _numeric(xs) else 0.42) * len(xs)))
     cell_h = min(7.0, max(2.2, (0.26 if _numeric(ys) else 0.32) * len(ys)))
-    if fig is None:
-        fig = Figure(figsize=(cell_w * ncols + 1.6, cell_h * nrows + 1.2), layout="constrained")
+    fig = new_figure(fig, (cell_w * ncols + 1.6, cell_h * nrows + 1.2))
     axs = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     panels = [heatmap_data(agg, x, y, c) for c in combos]
     finite = np.concatenate([p[np.isfinite(p)] for p in panels])
@@ -240,14 +203,14 @@ def plot_heatmap(agg: dict, x: str, y: str, *, fig=None):
         ax.set_visible(False)
     cbar = fig.colorbar(mesh, ax=list(axs[: len(combos)]), shrink=0.9)
     cbar.set_label(r"median over seeds of $\delta_1/\delta_L$ (layer 1 / layer L)")
-    cbar.ax.yaxis.set_major_formatter(_pow10_formatter())
+    cbar.ax.yaxis.set_major_formatter(pow10_formatter())
     if numeric:
         note = f"contours at ×{thr:g} and ÷{thr:g}" if thr else ""
     else:
         note = "in the cells: the median's power of ten"
     if not np.all([np.isfinite(p).all() for p in panels]):
         note += ("; " if note else "") + "grey: no seed with a finite δ ratio (inf/NaN or δ = 0)"
-    fig.suptitle(f"{_QUANTITY} over {agg['seeds']} seed(s) · {_base_text(agg)}\n{note}",
+    fig.suptitle(f"{_QUANTITY} over {agg['seeds']} seed(s) · {base_text(agg)}\n{note}",
                  fontsize=10)  # fmt: skip
     return fig
 
@@ -284,38 +247,35 @@ def line_data(agg: dict, x: str, combo: tuple = ()) -> dict[str, np.ndarray]:
 def plot_lines(agg: dict, x: str, *, fig=None):
     """Median log10 δ₁/δ_L against ``x`` with the seeds' interquartile range as a band,
     one line per combination of the other varying axes; ±log10(threshold) dashed."""
-    from matplotlib.figure import Figure
-
     x, _ = choose_axes(agg["axes"], x, None)
     rest, combos = _facets(agg, (x,))
     xs = agg["axes"][x]
     numeric = _numeric(xs)
     pos = np.asarray(xs, dtype=float) if numeric else np.arange(len(xs), dtype=float)
-    if fig is None:
-        fig = Figure(figsize=(7.5, 4.5), layout="constrained")
+    fig = new_figure(fig, (7.5, 4.5))
     ax = fig.subplots()
     thr = agg.get("threshold")
     ax.axhline(0.0, color="0.6", linewidth=0.8)
     if thr:
         for v in (-math.log10(thr), math.log10(thr)):
             ax.axhline(v, color="0.35", linewidth=0.9, linestyle="--")
-    colors = _colors(len(combos))
+    palette = colors(len(combos))
     for i, combo in enumerate(combos):
         d = line_data(agg, x, combo)
-        c = colors[i % len(colors)]
+        c = palette[i % len(palette)]
         label = _facet_title(rest, combo) if rest else None
         ax.plot(pos, d["median"], color=c, marker="o", markersize=3, linewidth=1.5,
                 label=label)  # fmt: skip
         ax.fill_between(pos, d["q25"], d["q75"], color=c, alpha=0.25, linewidth=0)
     if not numeric:
-        ax.set_xticks(pos, [_fmt(v) for v in xs])
+        ax.set_xticks(pos, [value_text(v) for v in xs])
     ax.set_xlabel(axis_label(x))
     ax.set_ylabel(r"$\delta_1/\delta_L$: median over seeds, band: interquartile range")
     lin = math.log10(thr) if thr else 1.0
     ys = np.concatenate([line.get_ydata() for line in ax.get_lines()[1:]] or [np.zeros(1)])
     if np.nanmax(np.abs(ys), initial=0.0) > 10 * lin:  # compress the decades beyond ±10 lin
         ax.set_yscale("symlog", linthresh=lin, linscale=1.0)
-    ax.yaxis.set_major_formatter(_pow10_formatter())
+    ax.yaxis.set_major_formatter(pow10_formatter())
     if rest and len(combos) > 6:  # beside the axes, not over the lines
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     elif rest:
@@ -323,12 +283,6 @@ def plot_lines(agg: dict, x: str, *, fig=None):
     note = f" · dashed: ×{thr:g} and ÷{thr:g}" if thr else ""
     # over the whole figure, in two lines: a title over the axes alone is clipped when the
     # legend stands beside them
-    fig.suptitle(f"{_QUANTITY} over {agg['seeds']} seed(s)\n{_base_text(agg)}{note}",
+    fig.suptitle(f"{_QUANTITY} over {agg['seeds']} seed(s)\n{base_text(agg)}{note}",
                  fontsize=9)  # fmt: skip
     return fig
-
-
-def _colors(n: int) -> list:
-    import matplotlib
-
-    return list(matplotlib.colormaps["tab10" if n <= 10 else "tab20"].colors)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from gradsim.report.plots_train import RATIO_GUIDE, run_label, settings_text
+from gradsim.explain import pow10
+from gradsim.report.labels import RATIO_GUIDE, run_label, settings_text
 
 VERDICT_STYLE = {
     "learned": "bold green",
@@ -53,10 +53,10 @@ def render_train(d: dict) -> Group:
         parts.append(Text(""))
         parts += said
     parts += [Text(""), Text("gradients over training", style="bold"), gradients_table(d)]
-    lo, hi = (f"1e{v:.0f}" for v in RATIO_RANGE)
+    lo, hi = (_e(v) for v in RATIO_RANGE)
     parts.append(Text(
         "‖∂E/∂W‖ at the first and last logged update; ‖ΔW‖/‖W‖ of the last update, yellow "
-        f"outside {lo}…{hi} (rule of thumb: ~1e{RATIO_GUIDE:.0f}); —: zero or inf/NaN",
+        f"outside {lo}…{hi} (rule of thumb: ~{_e(RATIO_GUIDE)}); —: zero or inf/NaN",
         style="dim",
     ))  # fmt: skip
     return Group(*parts)
@@ -68,14 +68,8 @@ def results_table(d: dict) -> Table:
     runs = d["runs"]
     classification = any(r.get("final_accuracy") is not None or r.get("accuracy") is not None
                          for r in runs)  # fmt: skip
-    t = Table(box=None, padding=(0, 1, 0, 0), header_style="bold", pad_edge=False)
-    t.add_column("run", overflow="fold", ratio=1)
-    t.add_column("verdict", no_wrap=True)
-    t.add_column("initial loss", justify="right", no_wrap=True)
-    t.add_column("final loss", justify="right", no_wrap=True)
-    t.add_column("½ at step", justify="right", no_wrap=True)
-    if classification:
-        t.add_column("final acc", justify="right", no_wrap=True)
+    numbers = ["initial loss", "final loss", "½ at step"]
+    t = _runs_table("verdict", [*numbers, "final acc"] if classification else numbers)
     for i, r in enumerate(runs):
         half = r.get("half_step")
         row = [
@@ -110,13 +104,7 @@ def gradients_table(d: dict) -> Table:
     """Per run, at its first, middle and last layer: log10 ‖∂E/∂W_l‖ at the first logged
     step ≥ 1 and at the last, and ‖ΔW_l‖/‖W_l‖ of the last logged update, as '3e-2'; the
     ratio in yellow outside ``RATIO_RANGE``."""
-    t = Table(box=None, padding=(0, 1, 0, 0), header_style="bold", pad_edge=False)
-    t.add_column("run", overflow="fold", ratio=1)
-    t.add_column("steps", no_wrap=True)
-    t.add_column("layer", justify="right", no_wrap=True)
-    t.add_column("‖∂E/∂W‖ first", justify="right", no_wrap=True)
-    t.add_column("last", justify="right", no_wrap=True)
-    t.add_column("‖ΔW‖/‖W‖ last", justify="right", no_wrap=True)
+    t = _runs_table("steps", ["layer", "‖∂E/∂W‖ first", "last", "‖ΔW‖/‖W‖ last"])
     for i, r in enumerate(d["runs"]):
         label = run_label(r, i)
         logged = [k for k, s in enumerate(r["steps"]) if s >= 1 and _row(r, "log10_grad_norm", k)]
@@ -165,6 +153,17 @@ def train_csv(d: dict) -> str:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _runs_table(second: str, numbers: list[str]) -> Table:
+    """A borderless table: the run's label (folded to fit), ``second``, then the columns
+    ``numbers``, right-aligned; none but the label wraps."""
+    t = Table(box=None, padding=(0, 1, 0, 0), header_style="bold", pad_edge=False)
+    t.add_column("run", overflow="fold", ratio=1)
+    t.add_column(second, no_wrap=True)
+    for name in numbers:
+        t.add_column(name, justify="right", no_wrap=True)
+    return t
 
 
 def _head(d: dict) -> tuple[str, str]:
@@ -252,13 +251,7 @@ def _loss(v: float | None) -> str:
 
 def _e(log10v: float | None) -> str:
     """10^log10v to one significant digit: '3e-2', '1e0'; '—' for null."""
-    if log10v is None or not math.isfinite(log10v):
-        return "—"
-    e = math.floor(log10v)
-    m = round(10 ** (log10v - e))
-    if m >= 10:
-        m, e = 1, e + 1
-    return f"{m}e{e}"
+    return pow10(log10v, style="short", digits=1, plain=None)
 
 
 def _row(r: dict, field: str, k: int) -> list | None:

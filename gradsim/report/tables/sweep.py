@@ -9,7 +9,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from gradsim.report.plots_sweep import _base_text, _fmt, axis_label
+from gradsim.report.labels import axis_label, base_text, value_text
 
 _SHARES = (("vanishing", "vanish", "blue"), ("exploding", "explode", "red"),
            ("overflow", "overflow", "magenta"))  # fmt: skip
@@ -47,7 +47,7 @@ def sweep_table(agg: dict) -> Table:
     for _, head, _ in _SHARES:
         t.add_column(head, justify="right")
     for p in agg["points"]:
-        row = [_fmt(p["values"][k]) for k in axes]
+        row = [value_text(p["values"][k]) for k in axes]
         iqr = "—" if p["q25"] is None else f"{p['q75'] - p['q25']:.2f}"
         row += [str(p["runs"]), _median(p["median"], lt), iqr]
         row += [_share(p[v], style) for v, _, style in _SHARES]
@@ -57,7 +57,7 @@ def sweep_table(agg: dict) -> Table:
 
 def render_sweep(agg: dict, head: str) -> Group:
     """``head`` (counts and where the store is), the fixed options, the table, a legend."""
-    base = _base_text(agg)
+    base = base_text(agg)
     thr = agg.get("threshold")
     legend = (
         "median, IQR: of log10 δ₁/δ_L (layer 1's δ over the output layer's) over the seeds; "

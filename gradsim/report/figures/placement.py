@@ -1,0 +1,73 @@
+"""Where a figure's labels go: inside a panel, in the box the data lines cross least and no
+label placed before overlaps, sized by an estimate made before the layout runs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def data_lines(ax) -> list:
+    """The panel's lines of data: guides and marks have labels starting with '_'."""
+    return [line for line in ax.lines if not line.get_label().startswith("_")]
+
+
+def put_note(ax, text: str, taken: list) -> None:
+    """A small grey note: right of the panel's title if it fits there, else inside."""
+    w, _ = text_size(ax, text)
+    if w + text_size(ax, ax.get_title(loc="left"), fontsize=10)[0] < 0.95:
+        ax.set_title(text, loc="right", fontsize=8, color="0.35")
+        return
+    w, h = text_size(ax, text)
+    boxes = [(a, a + w, b, b + h, ha) for a, ha in ((0.01, "left"), (0.99 - w, "right"))
+             for b in (0.98 - h, 0.02)]  # fmt: skip
+    put_label(ax, text, least_crowded(ax, boxes, taken), "0.35", taken)
+
+
+def axes_inches(ax) -> tuple[float, float]:
+    """About the size a panel gets from the constrained layout, before it has run."""
+    nrows, ncols = ax.get_subplotspec().get_geometry()[:2]
+    fw, fh = ax.figure.get_size_inches()
+    # less the tick labels and axis label beside it, the suptitle and titles above it
+    return max(fw / ncols - 0.9, 1.0), max((fh - 0.6) / nrows - 0.8, 1.0)
+
+
+def text_size(ax, text: str, fontsize: float = 8) -> tuple[float, float]:
+    """A generous estimate of a label's width and height in axes fractions."""
+    visible = text.replace("{\\cdot}", "·")
+    for ch in "${}^\\":
+        visible = visible.replace(ch, "")
+    lines = visible.split("\n")
+    w_in = max(map(len, lines)) * 0.55 * fontsize / 72
+    h_in = 1.5 * fontsize / 72 * len(lines)
+    aw, ah = axes_inches(ax)
+    return w_in / aw, h_in / ah
+
+
+def least_crowded(ax, boxes: list, taken: list) -> tuple:
+    """Of ``boxes`` (x0, x1, y0, y1 in axes fractions, alignment), the one the data lines
+    cross least and that overlaps no box ``taken``."""
+    to_axes = ax.transData + ax.transAxes.inverted()
+    xs = np.linspace(0, 1, 600)
+    curves = []
+    for line in data_lines(ax):
+        xy = to_axes.transform(np.column_stack([line.get_xdata(), line.get_ydata()]))
+        # sampled densely, so a steep segment through a box is seen
+        dense = np.interp(xs, xy[:, 0], xy[:, 1], left=np.nan, right=np.nan)
+        curves += [np.column_stack([xs, dense]), xy]
+
+    def crowding(box):
+        a, b, c, d, _ = box
+        n = sum(int(np.count_nonzero((p[:, 0] >= a) & (p[:, 0] <= b) & (p[:, 1] >= c)
+                                     & (p[:, 1] <= d))) for p in curves)  # fmt: skip
+        overlaps = sum(a < t[1] and t[0] < b and c < t[3] and t[2] < d for t in taken)
+        return n + 10_000 * overlaps
+
+    return min(boxes, key=crowding)
+
+
+def put_label(ax, text: str, box: tuple, color, taken: list) -> None:
+    a, b, c, d, ha = box
+    ax.text(a if ha == "left" else b, (c + d) / 2, text, transform=ax.transAxes, ha=ha,
+            va="center_baseline", fontsize=8, color=color, zorder=5,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.75, "pad": 1})  # fmt: skip
+    taken.append(box)

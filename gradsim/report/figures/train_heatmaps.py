@@ -1,0 +1,119 @@
+"""The heatmaps of the train figure: per run, log10 ‖∂E/∂W_l‖ over step × layer on one
+colour scale shared by all runs."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+
+import numpy as np
+
+from gradsim.explain import EVERY, pow10
+from gradsim.report.figures.common import layer_ticks, pow10_axis
+from gradsim.report.figures.train_scales import (
+    VERDICT_COLORS,
+    WIDTH,
+    layer_matrix,
+    log_range,
+    step_axis,
+    step_range,
+)
+
+HEATMAPS_PER_ROW = 4
+_OFFSCALE_COLOR = VERDICT_COLORS["diverged"]
+
+
+def heatmaps(subfig, runs, labels, palette, rows: int) -> None:
+    """One panel per run: log10 ‖∂E/∂W_l‖ over step × layer, one shared colour scale."""
+    import matplotlib
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    ncols = min(max(len(runs), 2), HEATMAPS_PER_ROW)  # a single run: half the width
+    axs = np.atleast_1d(subfig.subplots(rows, ncols, squeeze=False, sharex=True)).ravel()
+    data = [layer_matrix(run, "log10_grad_norm") for run in runs]
+    core = [M for run, (_, M) in zip(runs, data, strict=True) if run["verdict"] != "diverged"]
+    vmin, vmax, cut = log_range([M for _, M in data], core)
+    if vmin is None:
+        vmin, vmax = -1.0, 1.0
+    elif cut:  # the red "over" colour marks what lies beyond: the scale is the others'
+        vmax -= 1
+    if vmax - vmin < 1e-9:
+        vmin, vmax = vmin - 0.5, vmax + 0.5
+    norm = Normalize(vmin, vmax)
+    # beyond the scale (a diverged run's huge gradients): red, as the verdict
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.82", over=_OFFSCALE_COLOR)
+    x0, x1 = step_range(runs)
+    for k, (ax, run, (steps, M)) in enumerate(zip(axs, runs, data, strict=False)):
+        L = M.shape[1]
+        if steps.size:
+            # cell k spans the steps since the previous logged one (0 before the first)
+            edges = np.concatenate([[0], steps]).astype(float)
+            ax.pcolormesh(edges, np.arange(L + 1) + 0.5, np.ma.masked_invalid(M.T), cmap=cmap,
+                          norm=norm)  # fmt: skip
+        note = _empty_note(run, M)
+        if note:
+            ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center",
+                    fontsize=8, color="0.25", wrap=True)  # fmt: skip
+        nf = run.get("nonfinite")
+        if nf and nf.get("step") is not None:
+            ax.axvline(nf["step"], color=VERDICT_COLORS["diverged"], linewidth=1.5)
+        step_axis(ax, runs)
+        ax.set_xlim(max(x0, 0), x1)
+        ax.set_ylim(0.5, L + 0.5)
+        ax.set_yticks(layer_ticks(L, most=5))
+        ax.tick_params(labelsize=8)
+        if k % ncols == 0:
+            ax.set_ylabel("layer $l$", fontsize=9)
+        if k >= len(runs) - ncols:
+            ax.set_xlabel("step", fontsize=9)
+        _heatmap_title(ax, labels[k], run["verdict"], palette[k % len(palette)], ncols)
+    for ax in axs[len(runs) :]:
+        ax.set_visible(False)
+    sm = ScalarMappable(norm=norm, cmap=cmap)
+    cbar = subfig.colorbar(sm, ax=list(axs[: len(runs)]), shrink=0.9, aspect=25,
+                           extend="max" if cut else "neither")  # fmt: skip
+    note = "\n(grey: 0 or inf/NaN" + (", red: off-scale)" if cut else ")")
+    cbar.set_label(r"$\|\partial E/\partial W_l\|_F$" + note, fontsize=9)
+    _pow10_ticks(cbar.ax.yaxis, vmin, vmax)
+    cbar.ax.tick_params(labelsize=8)
+
+
+def _pow10_ticks(axis, lo: float, hi: float) -> None:
+    """Labels on an axis of log10 values: 10^k at whole k when it spans two decades or more,
+    else plain numbers at 1, 2, 5 × 10^k (0.2, 0.5, 1, 2)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
+    if hi - lo >= 2:
+        pow10_axis(axis, nbins=6)
+        return
+    mantissas = (1, 2, 5) if hi - lo >= 0.5 else range(1, 10)
+    ticks = [k + math.log10(m) for k in range(math.floor(lo), math.ceil(hi) + 1)
+             for m in mantissas]  # fmt: skip
+    axis.set_major_locator(FixedLocator([t for t in ticks if lo - 1e-9 <= t <= hi + 1e-9]))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: pow10(v, plain=EVERY)))
+
+
+def _empty_note(run: dict, M: np.ndarray) -> str:
+    """A note for a panel without a coloured cell, saying why."""
+    if np.isfinite(M).any():
+        return ""
+    nf = run.get("nonfinite") or {}
+    if M.shape[0] == 0:
+        at = f" at step {nf['step']}" if "step" in nf else ""
+        return f"diverged{at},\nbefore any logged update" if nf else "no update logged"
+    return "every gradient\nis exactly zero" if not nf else "no finite gradient"
+
+
+def _heatmap_title(ax, label: str, verdict: str, color, ncols: int) -> None:
+    """The label (in the run's colour) left, the verdict (in its colour) right; one line
+    under the other when they would not fit side by side."""
+    chars = int((WIDTH - 1.2) / ncols / (0.55 * 9 / 72))  # about what fits at 9 pt
+    vcolor = VERDICT_COLORS.get(verdict, "black")
+    if len(label) + len(verdict) + 3 <= chars:
+        ax.set_title(label, loc="left", fontsize=9, color=color, fontweight="bold")
+        ax.set_title(verdict, loc="right", fontsize=9, color=vcolor)
+    else:
+        wrapped = textwrap.fill(label, chars)
+        ax.set_title(wrapped + "\n", loc="left", fontsize=9, color=color, fontweight="bold")
+        ax.set_title(verdict, loc="right", fontsize=9, color=vcolor)
