@@ -53,8 +53,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_run import CpuMeter, load_note  # noqa: E402
 
 import gradsim  # noqa: E402
-from gradsim.sweep import Grid, Store, execute, plan  # noqa: E402
-from gradsim.sweep.executors import Processes, Serial, cpu_count  # noqa: E402
+from gradsim.sweeps import Grid, Store, execute, plan  # noqa: E402
+from gradsim.sweeps.executors import Processes, Serial, cpu_count  # noqa: E402
 
 SMALL = Grid(
     {"depth": (50,), "width": (64,), "batch": (64,), "init": ("he", "xavier"),

@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 from gradsim import ACTIVATIONS
-from gradsim import theory as T
+from gradsim import meanfield as T
 from gradsim.config import RunConfig
 from gradsim.draws import build_network
 

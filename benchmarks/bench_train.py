@@ -6,7 +6,7 @@ best and median of the rounds):
 
 * ``step``: one training step as ``gradsim train`` takes it: forward (Z = H W + b, ReLU),
   the mse loss and its gradient, the exact backward (∂E/∂W_l, ∂E/∂b_l, ∂E/∂H_{l-1}) and an
-  SGD update, through ``gradsim.train.model`` and ``gradsim.train.optimizers``;
+  SGD update, through ``gradsim.training.model`` and ``gradsim.training.optimizers``;
 * ``loop``: ``train()`` itself over 60 steps on the teacher task (n_0 = 16, n_L = 4), per
   step: drawing the weights, the batch order, logging every 10 steps, the divergence checks
   and the final evaluation on the 512 samples included;
@@ -31,11 +31,11 @@ import numpy as np
 
 from gradsim.config import RunConfig
 from gradsim.memory import keep_freed_memory
-from gradsim.train.config import TrainConfig
-from gradsim.train.loop import train
-from gradsim.train.model import backward, build_model, forward, loss_and_grad
-from gradsim.train.optimizers import make_optimizer
-from gradsim.train.tasks import make_task
+from gradsim.training.config import TrainConfig
+from gradsim.training.loop import train
+from gradsim.training.model import backward, build_model, forward, loss_and_grad
+from gradsim.training.optimizers import make_optimizer
+from gradsim.training.tasks import make_task
 
 # as the CLI does: freed arrays stay in the process for the next pass (no page faults)
 keep_freed_memory()

@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 import gradsim
-from gradsim.compare import label, ranked, run_all, to_dict
+from gradsim.comparison import label, ranked, run_all, to_dict
 from gradsim.report.export import to_json, write_atomic
 from gradsim.report.figures.common import save_figure
 from gradsim.report.figures.registry import plot_result

@@ -21,7 +21,7 @@ from gradsim import RunConfig
 from gradsim.report.export import to_json, write_atomic
 from gradsim.report.figures.common import save_figure
 from gradsim.report.figures.registry import plot_result
-from gradsim.train import TrainConfig, to_dict, train_all
+from gradsim.training import TrainConfig, to_dict, train_all
 
 INITS = (("zeros", 1.0, "zeros"), ("normal", 10.0, "N(0,1)·10"), ("he", 1.0, "he"))
 

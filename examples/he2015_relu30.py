@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from gradsim import RunConfig
-from gradsim.compare import run_all, to_dict
+from gradsim.comparison import run_all, to_dict
 from gradsim.report.figures.common import save_figure
 from gradsim.report.figures.registry import plot_result
 

@@ -17,7 +17,7 @@ from gradsim import RunConfig
 from gradsim.report.export import to_json, write_atomic
 from gradsim.report.figures.common import save_figure
 from gradsim.report.figures.registry import plot_result
-from gradsim.train import TrainConfig, to_dict, train_all
+from gradsim.training import TrainConfig, to_dict, train_all
 
 
 def main(outdir: Path, depth: int = 30, steps: int = 500) -> dict:

@@ -24,7 +24,7 @@ from gradsim import RunConfig, simulate
 from gradsim.report.export import to_json, write_atomic
 from gradsim.report.figures.common import save_figure
 from gradsim.report.figures.registry import plot_result
-from gradsim.train import TrainConfig, to_dict, train_all
+from gradsim.training import TrainConfig, to_dict, train_all
 
 
 def architectures(depth: int) -> dict[str, dict]:

@@ -44,7 +44,7 @@ def draw_bias(rule: str, fan_in: int, fan_out: int, rng, cfg: RunConfig) -> Arra
 
 def bias_moments(rule: str, fan_in: int, cfg: RunConfig) -> tuple[float, float]:
     """(mean, std) of the biases ``draw_bias`` draws by ``rule``: what mean-field theory
-    needs (gradsim.theory). Kept beside draw_bias so the two cannot drift apart."""
+    needs (gradsim.meanfield). Kept beside draw_bias so the two cannot drift apart."""
     if rule == "zeros":
         return 0.0, 0.0
     if rule == "constant":

@@ -29,7 +29,7 @@ class Loss:
     formula: str
     needs_target: bool  # draws T ~ N(0, 1) of the output's shape
     # E over the targets of (∂E/∂H_L)² per entry, given H_L (any shape) and the batch B:
-    # where the mean-field prediction of δ starts (gradsim.theory)
+    # where the mean-field prediction of δ starts (gradsim.meanfield)
     mean_sq_grad: Callable[[Array, int], Array] | None = None
 
 

@@ -38,7 +38,7 @@ def simulate_network(cfg: RunConfig, net: Network, hist: bool = False, theory=No
     if hist:
         result = replace(result, hist=histograms(trace.samples))
     if theory is not None:
-        from gradsim.theory import compare_run
+        from gradsim.meanfield import compare_run
 
         measured = (result.column("log10_act_rms"), result.column("log10_delta_rms"))
         result = replace(result, theory=compare_run(*measured, theory))
@@ -93,7 +93,7 @@ def simulate(
 ) -> Result:
     """Build the MLP described by ``options`` (named like the CLI's), run one forward and
     one backward pass, and return the per-layer statistics and the summary; ``theory=True``
-    adds the mean-field prediction (``gradsim.theory``) beside them.
+    adds the mean-field prediction (``gradsim.meanfield``) beside them.
 
     >>> r = simulate(depth=30, init="xavier", activation="relu")  # doctest: +SKIP
     >>> r.summary.forward                                          # doctest: +SKIP
@@ -112,7 +112,7 @@ def simulate(
         config = replace(config, **options)
     prediction = None
     if theory:
-        from gradsim.theory import predict_run
+        from gradsim.meanfield import predict_run
 
         prediction = predict_run(config)  # before the work: it may refuse the network
     check_memory(config)

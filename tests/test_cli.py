@@ -244,7 +244,7 @@ def test_fail_on(invoke):
 def test_list_shows_every_name(invoke):
     r = invoke("list")
     assert r.exit_code == 0
-    from gradsim.train import OPTIMIZERS, TASKS
+    from gradsim.training import OPTIMIZERS, TASKS
 
     for name in [*INITIALIZERS, *gradsim.ACTIVATIONS, *gradsim.LOSSES, *TASKS, *OPTIMIZERS]:
         assert name in r.stdout, name

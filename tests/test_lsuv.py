@@ -72,7 +72,7 @@ def test_a_dead_layer_is_left_alone():
 
 def test_lsuv_is_refused_by_theory():
     from gradsim.errors import GradsimError
-    from gradsim.theory import predict_run
+    from gradsim.meanfield import predict_run
 
     with pytest.raises(GradsimError, match="lsuv"):
         predict_run(gradsim.RunConfig(init="lsuv"))

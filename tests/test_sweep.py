@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from gradsim.sweep import Grid, Store, aggregate, derive_seed, execute, plan, records
-from gradsim.sweep.executors import Processes, Serial
-from gradsim.sweep.store import FILENAME
+from gradsim.sweeps import Grid, Store, aggregate, derive_seed, execute, plan, records
+from gradsim.sweeps.executors import Processes, Serial
+from gradsim.sweeps.store import FILENAME
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "grids"
 SMALL = ("--width", 8, "--batch", 4)
@@ -90,7 +90,7 @@ def test_seeds_depend_only_on_the_point_master_and_replica():
 @pytest.mark.parametrize("chunk", [None, 7, 1000])
 def test_tasks_split_every_run_once_in_even_parts_of_one_shape(chunk):
     from gradsim.network import shape_key
-    from gradsim.sweep.tasks import make_tasks, seconds
+    from gradsim.sweeps.tasks import make_tasks, seconds
 
     g = Grid({"depth": (4, 6), "width": 16, "batch": 8, "activation": ("relu", "tanh"),
               "gain": tuple(0.5 + 0.1 * i for i in range(9))}, seeds=3)  # fmt: skip
@@ -170,8 +170,8 @@ def test_jobs_and_dask_give_identical_records(invoke, tmp_path):
 
 
 def test_worker_processes_use_one_blas_thread_each():
-    from gradsim.sweep.tasks import worker_info
-    from gradsim.sweep.threads import blas_threads
+    from gradsim.sweeps.tasks import worker_info
+    from gradsim.sweeps.threads import blas_threads
 
     if blas_threads() is None:
         pytest.skip("BLAS thread count not readable here")
@@ -467,7 +467,7 @@ def test_unreachable_scheduler_fails_fast(invoke, tmp_path):
 
 def test_sweep_core_imports_no_presentation_libraries():
     code = (
-        "import sys, gradsim.sweep, gradsim.sweep.tasks, gradsim.simulation; "
+        "import sys, gradsim.sweeps, gradsim.sweeps.tasks, gradsim.simulation; "
         "print(sorted(m for m in ('click', 'rich', 'matplotlib') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

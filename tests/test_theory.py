@@ -13,7 +13,7 @@ import pytest
 from numpy.polynomial.hermite_e import hermegauss
 
 import gradsim
-from gradsim import theory as T
+from gradsim import meanfield as T
 from gradsim.activations import Activation
 from gradsim.config import RunConfig
 from gradsim.draws import build_network

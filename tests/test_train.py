@@ -12,16 +12,16 @@ import pytest
 from fd import central
 
 import gradsim
-from gradsim.train.config import TrainConfig
-from gradsim.train.loop import baseline_loss, batches, train
-from gradsim.train.model import (
+from gradsim.training.config import TrainConfig
+from gradsim.training.loop import baseline_loss, batches, train
+from gradsim.training.model import (
     backward,
     build_model,
     forward,
     loss_and_grad,
     symmetric_layers,
 )
-from gradsim.train.tasks import make_task
+from gradsim.training.tasks import make_task
 
 
 def _energy(model, X, Y):
@@ -92,7 +92,7 @@ def test_zeros_never_break_symmetry(act):
     # directly: after training, every unit of a hidden layer has the same weights and bias
     task = make_task("circles", 256, 0)
     model = build_model(net, 2, 2, True)
-    from gradsim.train.optimizers import make_optimizer
+    from gradsim.training.optimizers import make_optimizer
 
     opt = make_optimizer("sgd", 0.1)
     order = batches(256, 32, 0)

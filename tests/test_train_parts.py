@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from gradsim.errors import GradsimError
-from gradsim.train import optimizers as opt
-from gradsim.train import tasks
-from gradsim.train.optimizers import OPTIMIZERS, clip_by_global_norm, make_optimizer
-from gradsim.train.tasks import TASKS, make_task
+from gradsim.training import optimizers as opt
+from gradsim.training import tasks
+from gradsim.training.optimizers import OPTIMIZERS, clip_by_global_norm, make_optimizer
+from gradsim.training.tasks import TASKS, make_task
 
 # ---------------------------------------------------------------- optimizers: the formulas
 #

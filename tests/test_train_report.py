@@ -18,8 +18,8 @@ from gradsim.errors import GradsimError
 from gradsim.report.figures.registry import plot_result
 from gradsim.report.figures.train import plot_train
 from gradsim.report.tables.train import gradients_table, render_train, train_csv
-from gradsim.train.config import TrainConfig
-from gradsim.train.loop import to_dict, train_all
+from gradsim.training.config import TrainConfig
+from gradsim.training.loop import to_dict, train_all
 
 # he learns, xavier moves slowly, zeros never breaks symmetry, normal×10 overflows
 INITS = (("he_normal", 1.0), ("xavier_uniform", 1.0), ("zeros", 1.0), ("normal", 10.0))

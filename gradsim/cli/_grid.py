@@ -22,7 +22,7 @@ import click
 
 from gradsim.cli.options import OPTIONS, _Opt, given, parse_axis, parse_int_list
 from gradsim.errors import GradsimError
-from gradsim.sweep.grid import Grid
+from gradsim.sweeps.grid import Grid
 
 SWEEP_KEYS = ("seeds", "seed")
 

@@ -24,12 +24,12 @@ def compare_cmd(fmt, output, plot_path, max_configs, **kwargs):
     gradsim compare --init he,xavier,normal,torch_default --act relu --depth 152
     gradsim compare --act tanh,relu --init xavier --gain 1,1.414,1.667 --plot cmp.png
     """
-    from gradsim import compare
+    from gradsim import comparison
     from gradsim.report.export import compare_csv
     from gradsim.report.tables.compare import render_compare
 
     axes, configs = configs_from(kwargs, max_configs)
     check_outputs(output, plot_path)
-    results = compare.run_all(configs)
-    emit(fmt, output, plot_path, compare.to_dict(axes, results), compare_csv,
+    results = comparison.run_all(configs)
+    emit(fmt, output, plot_path, comparison.to_dict(axes, results), compare_csv,
          lambda: render_compare(axes, results))  # fmt: skip

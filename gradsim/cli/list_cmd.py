@@ -45,8 +45,8 @@ def list_cmd():
     for name, rec in LOSSES.items():
         lo.add_row(name, rec.formula)
     out.print(lo)
-    from gradsim.train.optimizers import OPTIMIZERS
-    from gradsim.train.tasks import TASKS
+    from gradsim.training.optimizers import OPTIMIZERS
+    from gradsim.training.tasks import TASKS
 
     tk = Table(title="training tasks (gradsim train --task)", title_justify="left",
                box=box.SIMPLE_HEAD, header_style="bold")  # fmt: skip

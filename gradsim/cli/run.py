@@ -72,7 +72,7 @@ def run_cmd(fmt, output, plot_path, save_net, hist, all_layers, theory, fail_on,
     check_outputs(output, plot_path, save_net)
     prediction = None
     if theory:  # before the work: the theory may refuse this network
-        from gradsim.theory import predict_run
+        from gradsim.meanfield import predict_run
 
         try:
             prediction = predict_run(cfg)

@@ -109,7 +109,7 @@ def sweep_cmd(ctx, grid_file, seeds, out, jobs, scheduler, connect_timeout, forc
     gradsim sweep examples/grids/depth_gain_tanh_relu.toml --csv
     gradsim sweep grid.toml --scheduler tcp://10.0.0.5:8786
     """
-    from gradsim import sweep
+    from gradsim import sweeps
     from gradsim.cli._grid import grid_from
     from gradsim.report.export import check_writable
     from gradsim.report.figures.sweep import choose_axes
@@ -117,24 +117,24 @@ def sweep_cmd(ctx, grid_file, seeds, out, jobs, scheduler, connect_timeout, forc
     grid = grid_from(ctx, grid_file, kwargs, seeds)
     if y_axis and not x_axis:
         raise GradsimError("--y needs --x")
-    ex = sweep.executor(jobs, scheduler, connect_timeout)  # a dead scheduler fails here
+    ex = sweeps.executor(jobs, scheduler, connect_timeout)  # a dead scheduler fails here
     try:
-        with sweep.Store.open(out) as store:  # (the figure may go into DIR: check it after)
+        with sweeps.Store.open(out) as store:  # (the figure may go into DIR: check it after)
             if plot_path:
                 from gradsim.report.figures.common import check_figure_path
 
                 check_figure_path(plot_path)
             if csv_out:
                 check_writable(store.path.parent / "sweep.csv")
-            plan = sweep.plan(grid, store, force=force, max_runs=max_runs)
+            plan = sweeps.plan(grid, store, force=force, max_runs=max_runs)
             if plot_path:  # the axes to draw must exist before anything is computed
-                from gradsim.sweep.aggregate import varying_axes
+                from gradsim.sweeps.aggregate import varying_axes
 
                 choose_axes(varying_axes(grid), x_axis, y_axis)
-            sweep.check_memory_for(plan, ex.workers)
+            sweeps.check_memory_for(plan, ex.workers)
             _execute(plan, store, ex, chunk, show_progress(progress))
-            records = sweep.records(plan, store, layers=False)
-            agg = sweep.aggregate(grid, records)
+            records = sweeps.records(plan, store, layers=False)
+            agg = sweeps.aggregate(grid, records)
             _report(plan, store, ex, agg, records, table, csv_out, plot_path, x_axis, y_axis)
     finally:
         ex.close()
@@ -142,7 +142,7 @@ def sweep_cmd(ctx, grid_file, seeds, out, jobs, scheduler, connect_timeout, forc
 
 def _execute(plan, store, ex, chunk, show: bool) -> None:
     """Run the pending runs, with a progress bar on stderr if ``show``."""
-    from gradsim.sweep import execute
+    from gradsim.sweeps import execute
 
     events = execute(plan, store, ex, chunk)
     try:
@@ -238,7 +238,7 @@ def export_cmd(store, fmt, layers, output):
     """
     from gradsim.report import export_sweep
     from gradsim.report.export import check_writable, write_atomic
-    from gradsim.sweep import Store
+    from gradsim.sweeps import Store
 
     if layers and fmt != "csv":
         raise GradsimError("--layers applies to --format csv")

@@ -63,8 +63,8 @@ def theory_cmd(ctx, fmt, output, sigma_w, sigma_b, all_layers, **kwargs):
     gradsim theory --act relu --init he             # σ_w = √2 from the initializer
     gradsim theory --act tanh --init xavier --width 512 --format json
     """
+    from gradsim.meanfield import describe
     from gradsim.report.tables.theory import render_theory
-    from gradsim.theory import describe
 
     _sigma("--sigma-w", sigma_w)
     _sigma("--sigma-b", sigma_b)
@@ -136,11 +136,7 @@ def phase_cmd(output, sw2, sb2, grid, overlay, data, **kwargs):
     """
     import numpy as np
 
-    from gradsim.report import export
-    from gradsim.report.figures.common import check_figure_path, save_figure
-    from gradsim.report.figures.registry import plot_result
-    from gradsim.report.tables.theory import render_phase
-    from gradsim.theory import (
+    from gradsim.meanfield import (
         activation_of,
         critical_sigma_w,
         initializer_points,
@@ -148,6 +144,10 @@ def phase_cmd(output, sw2, sb2, grid, overlay, data, **kwargs):
         phase_dict,
         phase_grid,
     )
+    from gradsim.report import export
+    from gradsim.report.figures.common import check_figure_path, save_figure
+    from gradsim.report.figures.registry import plot_result
+    from gradsim.report.tables.theory import render_phase
 
     check_figure_path(output)
     if data:
@@ -195,9 +195,9 @@ def spectrum_cmd(fmt, output, inputs, plot_path, **kwargs):
     gradsim spectrum --act linear --init lecun --depth 16 --format json
     """
     from gradsim.draws import build_network
+    from gradsim.meanfield import activation_of, jacobian_spectrum, layer_params, spectrum_dict
     from gradsim.memory import check_memory
     from gradsim.report.tables.theory import render_spectrum
-    from gradsim.theory import activation_of, jacobian_spectrum, layer_params, spectrum_dict
 
     check_outputs(output, plot_path)
     if not 1 <= inputs <= MAX_INPUTS:

@@ -11,8 +11,8 @@ from gradsim.cli._console import show_progress
 from gradsim.cli._output import check_outputs, emit, output_options
 from gradsim.cli.options import OPTIONS, _Opt, configs_from, network_options, parse_axis
 from gradsim.errors import GradsimError
-from gradsim.train.optimizers import OPTIMIZERS
-from gradsim.train.tasks import TASKS
+from gradsim.training.optimizers import OPTIMIZERS
+from gradsim.training.tasks import TASKS
 
 # the network options training takes: the widths come from the task, the loss too
 _NET = tuple(o.dest for o in OPTIONS if o.dest not in ("widths", "loss", "threshold"))
@@ -98,10 +98,10 @@ def train_cmd(task, samples, steps, lr, optimizer, momentum, beta1, beta2, eps, 
     gradsim train --task circles --depth 3 --width 10 --init zeros,he --steps 2000
     gradsim train --task blobs --init he --residual --norm batch --optimizer adam --lr 0.001
     """
-    from gradsim import compare
+    from gradsim import comparison
     from gradsim.report.tables.train import render_train, train_csv
-    from gradsim.train.config import TrainConfig
-    from gradsim.train.loop import to_dict
+    from gradsim.training.config import TrainConfig
+    from gradsim.training.loop import to_dict
 
     axes, nets = configs_from(kwargs, max_configs)
     lrs = parse_axis(_LR, lr)
@@ -123,21 +123,21 @@ def train_cmd(task, samples, steps, lr, optimizer, momentum, beta1, beta2, eps, 
     runs = _train(configs, labels, show_progress(progress))
     for r, name in zip(runs, labels, strict=True):
         r.label = name
-    d = to_dict({k: [compare._canon(k, v) for v in vals] for k, vals in axes.items()}, runs)
+    d = to_dict({k: [comparison._canon(k, v) for v in vals] for k, vals in axes.items()}, runs)
     emit(fmt, output, plot_path, d, train_csv, lambda: render_train(d))
 
 
 def _label(cfg, axes) -> str:
-    from gradsim import compare
+    from gradsim import comparison
 
-    parts = [compare.label(cfg.net, [k for k in axes if k not in ("lr", "optimizer")], True)]
+    parts = [comparison.label(cfg.net, [k for k in axes if k not in ("lr", "optimizer")], True)]
     parts += [f"{k}={getattr(cfg, k):g}" if k == "lr" else f"{k}={getattr(cfg, k)}"
               for k in axes if k in ("lr", "optimizer")]  # fmt: skip
     return " ".join(p for p in parts if p) if axes else cfg.net.init
 
 
 def _train(configs, labels, show: bool):
-    from gradsim.train.loop import train_all
+    from gradsim.training.loop import train_all
 
     if not show:
         return train_all(configs)

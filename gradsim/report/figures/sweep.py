@@ -1,4 +1,4 @@
-"""Figures of a sweep, drawn from its aggregate (``gradsim.sweep.aggregate``).
+"""Figures of a sweep, drawn from its aggregate (``gradsim.sweeps.aggregate``).
 
 Two or more varying axes: a heatmap over ``x`` × ``y``, color = the median over seeds of
 log10 δ₁/δ_L on a diverging map centred on 0 (blue: δ vanishes toward layer 1, red: it
@@ -76,7 +76,7 @@ def plot_sweep(agg: dict, x: str | None = None, y: str | None = None, *, fig=Non
     Parameters
     ----------
     agg : dict
-        ``gradsim.sweep.aggregate`` output (``kind == "sweep"``).
+        ``gradsim.sweeps.aggregate`` output (``kind == "sweep"``).
     x, y : str, optional
         Axis names as on the command line; chosen by ``choose_axes`` if not given.
     fig : matplotlib.figure.Figure, optional

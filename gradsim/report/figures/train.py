@@ -1,4 +1,4 @@
-"""The figure of ``gradsim train``, drawn from its JSON (``gradsim.train.loop.to_dict``).
+"""The figure of ``gradsim train``, drawn from its JSON (``gradsim.training.loop.to_dict``).
 
 Top row: the loss of every run against the step (log scale) with the loss of the best
 constant prediction dashed; the size of each update relative to the weights it changes,

@@ -9,7 +9,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from gradsim.compare import axis_name, label, ranked
+from gradsim.comparison import axis_name, label, ranked
 from gradsim.report.tables.common import VERDICT_STYLE, pct, sci, sparkline
 from gradsim.report.tables.run import title
 from gradsim.result import Result

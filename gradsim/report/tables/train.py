@@ -1,6 +1,6 @@
 """The terminal report of ``gradsim train``, sized to fit 80 columns, and its CSV.
 
-Drawn from the JSON form (``gradsim.train.loop.to_dict``), so a saved result is shown again
+Drawn from the JSON form (``gradsim.training.loop.to_dict``), so a saved result is shown again
 without retraining.
 """
 

@@ -11,10 +11,10 @@ from gradsim.activations import Activation
 from gradsim.config import RunConfig
 from gradsim.errors import GradsimError
 from gradsim.initializers import INITIALIZERS
-from gradsim.theory.field import MeanField, critical_sigma_w, mean_field
-from gradsim.theory.maps import check_sigma
-from gradsim.theory.predict import layer_params
-from gradsim.theory.quadrature import Array
+from gradsim.meanfield.field import MeanField, critical_sigma_w, mean_field
+from gradsim.meanfield.maps import check_sigma
+from gradsim.meanfield.predict import layer_params
+from gradsim.meanfield.quadrature import Array
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from gradsim.memory import estimate_bytes, keep_freed_memory
 from gradsim.network import shape_key
 from gradsim.result import Result, clean, num
 from gradsim.simulation import STACK_RUNS, simulate_many, stackable
-from gradsim.sweep.grid import Run
-from gradsim.sweep.store import LAYER_FIELDS
+from gradsim.sweeps.grid import Run
+from gradsim.sweeps.store import LAYER_FIELDS
 
 STACK_MIN = 6  # a task holds at least this many runs of a shape, where there are as many
 TASK_SECONDS = 0.25  # about this much work per task: progress, balance and loss on a kill
@@ -114,7 +114,7 @@ def init_worker(threads: int, parent: int) -> None:
     forever for work."""
     import signal
 
-    from gradsim.sweep.threads import limit_blas_threads
+    from gradsim.sweeps.threads import limit_blas_threads
 
     for var in THREAD_VARS:
         os.environ[var] = str(threads)
@@ -157,6 +157,6 @@ THREAD_VARS = (
 
 def worker_info() -> dict:
     """What a worker runs with (for tests and the benchmark)."""
-    from gradsim.sweep.threads import blas_threads
+    from gradsim.sweeps.threads import blas_threads
 
     return {"pid": os.getpid(), "blas_threads": blas_threads(), "gradsim": __version__}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradsim.activations import Activation
-from gradsim.theory.maps import (
+from gradsim.meanfield.maps import (
     Q_MAX,
     Q_MIN,
     check_sigma,
@@ -16,7 +16,7 @@ from gradsim.theory.maps import (
     flat_args,
     q_star_flat,
 )
-from gradsim.theory.quadrature import Array, check, dphi2, expect_flat, phi2, slope
+from gradsim.meanfield.quadrature import Array, check, dphi2, expect_flat, phi2, slope
 
 CRITICAL_TOL = 0.01  # |χ₁ − 1| ≤ this is "critical": δ changes by less than 1% per layer
 PHASES = ("ordered", "critical", "chaotic")

@@ -14,9 +14,9 @@ from gradsim.draws import bias_moments
 from gradsim.errors import GradsimError
 from gradsim.initializers import INITIALIZERS
 from gradsim.losses import LOSSES
-from gradsim.theory.field import MeanField, critical_sigma_w, mean_field
-from gradsim.theory.maps import LN10, Q_MAX, check_sigma
-from gradsim.theory.quadrature import Array, check, dphi2, expect_flat, phi2
+from gradsim.meanfield.field import MeanField, critical_sigma_w, mean_field
+from gradsim.meanfield.maps import LN10, Q_MAX, check_sigma
+from gradsim.meanfield.quadrature import Array, check, dphi2, expect_flat, phi2
 
 BETA_WARN = 0.3  # β = Σ 1/n_l above this: one finite network strays from the mean field
 

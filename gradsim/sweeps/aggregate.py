@@ -8,7 +8,7 @@ from collections import defaultdict
 import numpy as np
 
 from gradsim._version import __version__
-from gradsim.sweep.grid import Grid
+from gradsim.sweeps.grid import Grid
 from gradsim.verdicts import VERDICTS
 
 

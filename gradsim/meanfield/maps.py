@@ -17,7 +17,7 @@ from numpy.polynomial.legendre import leggauss
 
 from gradsim.activations import Activation
 from gradsim.errors import GradsimError
-from gradsim.theory.quadrature import (
+from gradsim.meanfield.quadrature import (
     GL_COARSE,
     Array,
     composite,

@@ -1,7 +1,7 @@
 """Sweeps: a grid of configurations × seeds, run into a resumable store, on one core, on
 every core, or on a Dask cluster.
 
->>> from gradsim.sweep import Grid, Store, execute, plan, executor     # doctest: +SKIP
+>>> from gradsim.sweeps import Grid, Store, execute, plan, executor     # doctest: +SKIP
 >>> grid = Grid({"depth": (10, 50), "init": ("he", "xavier")}, seeds=3)
 >>> with Store.open("results") as store:
 ...     p = plan(grid, store)
@@ -13,11 +13,11 @@ every core, or on a Dask cluster.
 ``runner``: plan and execute; ``aggregate``: statistics over the seeds.
 """
 
-from gradsim.sweep.aggregate import aggregate
-from gradsim.sweep.executors import executor
-from gradsim.sweep.grid import GRID_VERSION, Grid, Run, derive_seed, point_key
-from gradsim.sweep.runner import Plan, check_memory_for, execute, plan, records
-from gradsim.sweep.store import STORE_FORMAT, Store, store_path
+from gradsim.sweeps.aggregate import aggregate
+from gradsim.sweeps.executors import executor
+from gradsim.sweeps.grid import GRID_VERSION, Grid, Run, derive_seed, point_key
+from gradsim.sweeps.runner import Plan, check_memory_for, execute, plan, records
+from gradsim.sweeps.store import STORE_FORMAT, Store, store_path
 
 __all__ = [
     "GRID_VERSION",

@@ -38,7 +38,7 @@ isometry; B. Hanin (2018), Which neural net architectures give rise to exploding
 vanishing gradients?
 """
 
-from gradsim.theory.field import (
+from gradsim.meanfield.field import (
     CRITICAL_TOL,
     PHASES,
     MeanField,
@@ -46,9 +46,9 @@ from gradsim.theory.field import (
     mean_field,
     phase_of,
 )
-from gradsim.theory.maps import Q_MAX, Q_MIN, correlation_map, length_map, q_star
-from gradsim.theory.phase import PhaseGrid, initializer_points, overlay_points, phase_grid
-from gradsim.theory.predict import (
+from gradsim.meanfield.maps import Q_MAX, Q_MIN, correlation_map, length_map, q_star
+from gradsim.meanfield.phase import PhaseGrid, initializer_points, overlay_points, phase_grid
+from gradsim.meanfield.predict import (
     BETA_WARN,
     LayerParams,
     Profile,
@@ -59,15 +59,15 @@ from gradsim.theory.predict import (
     predict_run,
     profile,
 )
-from gradsim.theory.quadrature import INTEGRANDS, Z_MAX, expect
-from gradsim.theory.records import (
+from gradsim.meanfield.quadrature import INTEGRANDS, Z_MAX, expect
+from gradsim.meanfield.records import (
     compare_run,
     describe,
     field_summary,
     phase_dict,
     spectrum_dict,
 )
-from gradsim.theory.spectrum import Spectrum, jacobian_spectrum
+from gradsim.meanfield.spectrum import Spectrum, jacobian_spectrum
 
 __all__ = [
     "BETA_WARN",

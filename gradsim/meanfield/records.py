@@ -10,11 +10,10 @@ import numpy as np
 from gradsim.config import RunConfig
 from gradsim.explain import pow10
 from gradsim.losses import LOSSES
-from gradsim.result import num
-from gradsim.theory.field import MeanField, critical_sigma_w, mean_field
-from gradsim.theory.maps import check_sigma
-from gradsim.theory.phase import PhaseGrid
-from gradsim.theory.predict import (
+from gradsim.meanfield.field import MeanField, critical_sigma_w, mean_field
+from gradsim.meanfield.maps import check_sigma
+from gradsim.meanfield.phase import PhaseGrid
+from gradsim.meanfield.predict import (
     BETA_WARN,
     LayerParams,
     RunPrediction,
@@ -23,8 +22,9 @@ from gradsim.theory.predict import (
     layer_params,
     profile,
 )
-from gradsim.theory.quadrature import Array
-from gradsim.theory.spectrum import Spectrum
+from gradsim.meanfield.quadrature import Array
+from gradsim.meanfield.spectrum import Spectrum
+from gradsim.result import num
 
 # ---------------------------------------------------------------- beside a measured run
 

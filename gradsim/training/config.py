@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from gradsim.config import RunConfig
 from gradsim.errors import GradsimError, unknown_name
-from gradsim.train.optimizers import OPTIMIZERS, make_optimizer
-from gradsim.train.tasks import TASKS
+from gradsim.training.optimizers import OPTIMIZERS, make_optimizer
+from gradsim.training.tasks import TASKS
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from gradsim._version import __version__
 from gradsim.errors import GradsimError
 from gradsim.memory import check_memory
-from gradsim.sweep.grid import Grid, Run
-from gradsim.sweep.store import Store
-from gradsim.sweep.tasks import make_tasks, run_task
+from gradsim.sweeps.grid import Grid, Run
+from gradsim.sweeps.store import Store
+from gradsim.sweeps.tasks import make_tasks, run_task
 
 
 @dataclass(frozen=True)

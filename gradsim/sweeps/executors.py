@@ -58,8 +58,8 @@ class Processes:
         import warnings
         from concurrent.futures import ProcessPoolExecutor
 
-        from gradsim.sweep.tasks import THREAD_VARS, init_worker
-        from gradsim.sweep.threads import blas_threads
+        from gradsim.sweeps.tasks import THREAD_VARS, init_worker
+        from gradsim.sweeps.threads import blas_threads
 
         if sys.platform.startswith("linux") and blas_threads() is not None:
             ctx = mp.get_context("fork")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from gradsim._version import __version__
 from gradsim.errors import GradsimError
-from gradsim.sweep.grid import grid_signature
+from gradsim.sweeps.grid import grid_signature
 
 STORE_FORMAT = 1
 FILENAME = "sweep.db"

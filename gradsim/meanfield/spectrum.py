@@ -10,8 +10,8 @@ import numpy as np
 from gradsim.activations import Activation
 from gradsim.engine import Block, forward
 from gradsim.errors import GradsimError
+from gradsim.meanfield.quadrature import Array
 from gradsim.network import Network, Stack
-from gradsim.theory.quadrature import Array
 
 
 @dataclass(frozen=True)

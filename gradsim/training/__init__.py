@@ -8,7 +8,7 @@ linear read-out) with its exact backward; ``config`` the TrainConfig; ``loop`` t
 loop, the curves and the verdicts.
 
 >>> from gradsim import RunConfig                                        # doctest: +SKIP
->>> from gradsim.train import TrainConfig, train
+>>> from gradsim.training import TrainConfig, train
 >>> r = train(TrainConfig(net=RunConfig(depth=30, width=64, batch=32), task="blobs"))
 >>> r.verdict, r.final_loss
 """
@@ -32,7 +32,7 @@ __all__ = sorted(_WHERE)
 
 def __getattr__(name: str):
     if name not in _WHERE:
-        raise AttributeError(f"module 'gradsim.train' has no attribute '{name}'")
+        raise AttributeError(f"module 'gradsim.training' has no attribute '{name}'")
     import importlib
 
-    return getattr(importlib.import_module(f"gradsim.train.{_WHERE[name]}"), name)
+    return getattr(importlib.import_module(f"gradsim.training.{_WHERE[name]}"), name)

@@ -36,8 +36,8 @@ import numpy as np
 
 from gradsim import streams
 from gradsim._version import __version__
-from gradsim.train.config import TrainConfig
-from gradsim.train.model import (
+from gradsim.training.config import TrainConfig
+from gradsim.training.model import (
     Model,
     accuracy,
     backward,
@@ -48,8 +48,8 @@ from gradsim.train.model import (
     loss_and_grad,
     symmetric_layers,
 )
-from gradsim.train.optimizers import clip_by_global_norm
-from gradsim.train.tasks import Task, make_task
+from gradsim.training.optimizers import clip_by_global_norm
+from gradsim.training.tasks import Task, make_task
 
 Array = np.ndarray
 VERDICTS = ("learned", "slow", "stalled", "diverged")
