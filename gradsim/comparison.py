@@ -2,24 +2,57 @@
 
 Every configuration uses the same seed, so where the input width and batch agree they see
 the very same input batch X (and targets T), and their numbers are those of separate
-``gradsim run`` calls.
+``gradsim run`` calls (small networks of one shape run as one stack).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from gradsim._version import __version__
 from gradsim.config import RunConfig
+from gradsim.display import Display
 from gradsim.memory import check_memory
+from gradsim.options import expand, values_of
 from gradsim.result import Result
 from gradsim.simulation import simulate_many
 
 _RANK = {"stable": 0, "vanishing": 1, "exploding": 2, "overflow": 3}
 
 
+MAX_CONFIGS = 64  # the largest product of option lists a comparison takes by default
+
+
+@dataclass(frozen=True)
+class Comparison(Display):
+    """One Result per configuration (``results``, in the order of the lists) and the options
+    that vary (``axes``: {option: values}); ``to_dict()`` is ``gradsim compare``'s JSON,
+    ``figure()`` its overlaid curves, ``ranked()`` the results stable first."""
+
+    axes: dict[str, list]
+    results: list[Result]
+
+    def to_dict(self) -> dict:
+        return to_dict(self.axes, self.results)
+
+    def ranked(self) -> list[Result]:
+        return [self.results[i] for i in ranked(self.results)]
+
+    def __repr__(self) -> str:
+        rows = [f"  {label(r.config, self.axes)}: {r.summary.verdict}" for r in self.ranked()]
+        return "\n".join([f"<Comparison of {len(self.results)} configurations>", *rows])
+
+
+def compare(options: dict, max_configs: int = MAX_CONFIGS) -> Comparison:
+    """Every combination of the network options' values (``options``: {option: value or
+    list}, lists as Python lists, comma lists or start:stop:count ranges), run with one seed."""
+    axes, configs = expand(values_of(options), max_configs)
+    return Comparison(axes, run_all(configs))
+
+
 def run_all(configs: list[RunConfig]) -> list[Result]:
-    """One Result per configuration, in the given order."""
+    """One Result per configuration, in the given order (each passes the memory guard)."""
     for cfg in configs:
         check_memory(cfg)
     return simulate_many(configs)
@@ -59,13 +92,13 @@ def to_dict(axes: dict, results: list[Result]) -> dict:
     return {
         "gradsim": __version__,
         "kind": "compare",
-        "axes": {k: [_canon(k, v) for v in vals] for k, vals in axes.items()},
+        "axes": {k: [canonical(k, v) for v in vals] for k, vals in axes.items()},
         "runs": [r.to_dict() for r in results],
     }
 
 
-def _canon(key: str, value):
-    # the canonical spelling (he → he_normal) as the runs' configs carry it
+def canonical(key: str, value):
+    """The canonical spelling of an option's value (he → he_normal), as configs carry it."""
     if key in ("init", "activation"):
         return RunConfig(**{key: value}).to_dict()[key]
     return value

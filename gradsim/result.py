@@ -17,6 +17,7 @@ import numpy as np
 
 from gradsim._version import __version__
 from gradsim.config import RunConfig
+from gradsim.display import Display
 from gradsim.engine.numerics import exp10
 
 if TYPE_CHECKING:
@@ -95,9 +96,10 @@ def clean(d):
 
 
 @dataclass(frozen=True)
-class Result:
+class Result(Display):
     """What `gradsim run` measured: ``config``, ``layers`` (one LayerStats per layer),
-    ``summary``; ``to_dict()`` gives the JSON contract (non-finite numbers as None)."""
+    ``summary``; ``to_dict()`` gives the JSON contract (non-finite numbers as None),
+    ``figure()`` the per-layer curves that ``--plot`` draws."""
 
     config: RunConfig
     layers: Sequence[LayerStats]  # Layers: made when first read

@@ -11,10 +11,9 @@ from dataclasses import replace
 from gradsim.config import RunConfig
 from gradsim.draws import build_stacks
 from gradsim.engine import run_pass
-from gradsim.errors import GradsimError
 from gradsim.histograms import hist_layers, histograms
 from gradsim.losses import LOSSES
-from gradsim.memory import check_memory, estimate_bytes
+from gradsim.memory import estimate_bytes
 from gradsim.network import Network, blocks_of, shape_key, split_by_bias
 from gradsim.result import Result
 from gradsim.verdicts import summarize
@@ -86,36 +85,3 @@ def simulate_many(configs: Sequence[RunConfig], moments: bool = True) -> list[Re
             for j, k in enumerate(sub):
                 results[idx[k]] = summarize(configs[idx[k]], traces[j], stack.symmetric_layers[j])
     return results  # type: ignore[return-value]
-
-
-def simulate(
-    config: RunConfig | None = None, *, hist: bool = False, theory: bool = False, **options
-) -> Result:
-    """Build the MLP described by ``options`` (named like the CLI's), run one forward and
-    one backward pass, and return the per-layer statistics and the summary; ``theory=True``
-    adds the mean-field prediction (``gradsim.meanfield``) beside them.
-
-    >>> r = simulate(depth=30, init="xavier", activation="relu")  # doctest: +SKIP
-    >>> r.summary.forward                                          # doctest: +SKIP
-    'vanishing'
-    """
-    if "act" in options:
-        options["activation"] = options.pop("act")
-    if isinstance(options.get("widths"), (list, tuple)):
-        options["widths"] = tuple(options["widths"])
-    if config is None:
-        try:
-            config = RunConfig(**options)
-        except TypeError as e:  # an unknown keyword
-            raise GradsimError(str(e).replace("RunConfig.__init__()", "simulate()")) from None
-    elif options:
-        config = replace(config, **options)
-    prediction = None
-    if theory:
-        from gradsim.meanfield import predict_run
-
-        prediction = predict_run(config)  # before the work: it may refuse the network
-    check_memory(config)
-    from gradsim.draws import build_network
-
-    return simulate_network(config, build_network(config), hist=hist, theory=prediction)

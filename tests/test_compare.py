@@ -7,7 +7,7 @@ import json
 import pytest
 
 import gradsim
-from gradsim.cli.options import OPTIONS, parse_axis
+from gradsim.options import OPTIONS, parse_axis
 
 SMALL = ("--depth", 8, "--width", 16, "--batch", 8)
 

@@ -6,7 +6,7 @@ import click
 
 from gradsim.cli import cli
 from gradsim.cli._output import check_outputs, emit, output_options
-from gradsim.cli.options import configs_from, network_options
+from gradsim.cli.options import network_options
 
 
 @cli.command("compare")
@@ -24,12 +24,11 @@ def compare_cmd(fmt, output, plot_path, max_configs, **kwargs):
     gradsim compare --init he,xavier,normal,torch_default --act relu --depth 152
     gradsim compare --act tanh,relu --init xavier --gain 1,1.414,1.667 --plot cmp.png
     """
-    from gradsim import comparison
+    from gradsim.comparison import compare
     from gradsim.report.export import compare_csv
     from gradsim.report.tables.compare import render_compare
 
-    axes, configs = configs_from(kwargs, max_configs)
     check_outputs(output, plot_path)
-    results = comparison.run_all(configs)
-    emit(fmt, output, plot_path, comparison.to_dict(axes, results), compare_csv,
-         lambda: render_compare(axes, results))  # fmt: skip
+    c = compare(kwargs, max_configs)
+    emit(fmt, output, plot_path, c.to_dict(), compare_csv,
+         lambda: render_compare(c.axes, c.results))  # fmt: skip

@@ -109,45 +109,34 @@ def sweep_cmd(ctx, grid_file, seeds, out, jobs, scheduler, connect_timeout, forc
     gradsim sweep examples/grids/depth_gain_tanh_relu.toml --csv
     gradsim sweep grid.toml --scheduler tcp://10.0.0.5:8786
     """
-    from gradsim import sweeps
     from gradsim.cli._grid import grid_from
     from gradsim.report.export import check_writable
     from gradsim.report.figures.sweep import choose_axes
+    from gradsim.sweeps import Session
+    from gradsim.sweeps.aggregate import varying_axes
 
     grid = grid_from(ctx, grid_file, kwargs, seeds)
     if y_axis and not x_axis:
         raise GradsimError("--y needs --x")
-    ex = sweeps.executor(jobs, scheduler, connect_timeout)  # a dead scheduler fails here
-    try:
-        with sweeps.Store.open(out) as store:  # (the figure may go into DIR: check it after)
-            if plot_path:
-                from gradsim.report.figures.common import check_figure_path
+    if plot_path:  # the axes to draw must exist before anything is computed
+        choose_axes(varying_axes(grid), x_axis, y_axis)
+    with Session(grid, out, jobs=jobs, scheduler=scheduler, connect_timeout=connect_timeout,
+                 force=force, max_runs=max_runs, chunk=chunk) as s:  # fmt: skip
+        if plot_path:  # (the figure may go into DIR: checked once the store made it)
+            from gradsim.report.figures.common import check_figure_path
 
-                check_figure_path(plot_path)
-            if csv_out:
-                check_writable(store.path.parent / "sweep.csv")
-            plan = sweeps.plan(grid, store, force=force, max_runs=max_runs)
-            if plot_path:  # the axes to draw must exist before anything is computed
-                from gradsim.sweeps.aggregate import varying_axes
-
-                choose_axes(varying_axes(grid), x_axis, y_axis)
-            sweeps.check_memory_for(plan, ex.workers)
-            _execute(plan, store, ex, chunk, show_progress(progress))
-            records = sweeps.records(plan, store, layers=False)
-            agg = sweeps.aggregate(grid, records)
-            _report(plan, store, ex, agg, records, table, csv_out, plot_path, x_axis, y_axis)
-    finally:
-        ex.close()
+            check_figure_path(plot_path)
+        if csv_out:
+            check_writable(s.store.path.parent / "sweep.csv")
+        _execute(s, show_progress(progress))
+        _report(s.result(), table, csv_out, plot_path, x_axis, y_axis)
 
 
-def _execute(plan, store, ex, chunk, show: bool) -> None:
+def _execute(s, show: bool) -> None:
     """Run the pending runs, with a progress bar on stderr if ``show``."""
-    from gradsim.sweeps import execute
-
-    events = execute(plan, store, ex, chunk)
+    events = s.run()
     try:
-        next(events)  # every task submitted: worker processes exist before any thread here
-        if not show or not plan.pending:
+        if not show or not s.plan.pending:
             for _ in events:
                 pass
             return
@@ -167,45 +156,37 @@ def _execute(plan, store, ex, chunk, show: bool) -> None:
             def render(self, task):
                 return Text(f"{task.speed:.3g} runs/s" if task.speed else "", style="cyan")
 
-        stored = f" ({plan.stored} stored)" if plan.stored else ""
-        with Progress(TextColumn(f"sweep · {ex.label}{stored}"), BarColumn(),
+        stored = f" ({s.plan.stored} stored)" if s.plan.stored else ""
+        with Progress(TextColumn(f"sweep · {s.executor.label}{stored}"), BarColumn(),
                       MofNCompleteColumn(), Rate(), TimeElapsedColumn(), TextColumn("eta"),
                       TimeRemainingColumn(), console=Console(stderr=True),
                       transient=True) as bar:  # fmt: skip
-            task = bar.add_task("runs", total=len(plan.pending))
+            task = bar.add_task("runs", total=len(s.plan.pending))
             for n in events:
                 bar.advance(task, n)
     except KeyboardInterrupt:
         events.close()
-        click.echo(f"gradsim: interrupted; {store.count()} runs are in {store.path}: rerun "
+        click.echo(f"gradsim: interrupted; {s.store.count()} runs are in {s.store.path}: rerun "
                    "the same command to continue", err=True)  # fmt: skip
         raise click.exceptions.Abort() from None
 
 
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def _report(plan, store, ex, agg, records, table, csv_out, plot_path, x_axis, y_axis) -> None:
+def _report(res, table, csv_out, plot_path, x_axis, y_axis) -> None:
     from gradsim.report.export import write_atomic
 
     if table:
         from gradsim.cli._console import console
         from gradsim.report.tables.sweep import render_sweep
 
-        head = (f"sweep · {_n(plan.points, 'point')} × {_n(plan.grid.seeds, 'seed')} = "
-                f"{_n(len(plan.runs), 'run')} ({len(plan.pending)} new, {plan.stored} stored) · "
-                f"{store.path}")  # fmt: skip
-        console().print(render_sweep(agg, head))
+        console().print(render_sweep(res.aggregate, res.head))
     if csv_out:
         from gradsim.report.export_sweep import records_csv
 
-        write_atomic(store.path.parent / "sweep.csv", records_csv(records))
+        write_atomic(res.path.parent / "sweep.csv", records_csv(res.records))
     if plot_path:
         from gradsim.report.figures.common import save_figure
-        from gradsim.report.figures.registry import plot_result
 
-        save_figure(plot_result(agg, x=x_axis, y=y_axis), plot_path)
+        save_figure(res.figure(x=x_axis, y=y_axis), plot_path)
 
 
 @cli.command("export")

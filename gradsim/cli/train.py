@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import itertools
-
 import click
 
 from gradsim.cli import cli
 from gradsim.cli._console import show_progress
 from gradsim.cli._output import check_outputs, emit, output_options
-from gradsim.cli.options import OPTIONS, _Opt, configs_from, network_options, parse_axis
-from gradsim.errors import GradsimError
+from gradsim.cli.options import network_options
+from gradsim.options import TRAIN_DEFAULTS, TRAIN_OPTIONS
 from gradsim.training.optimizers import OPTIMIZERS
 from gradsim.training.tasks import TASKS
-
-# the network options training takes: the widths come from the task, the loss too
-_NET = tuple(o.dest for o in OPTIONS if o.dest not in ("widths", "loss", "threshold"))
-# the training options that take comma lists, parsed as the network's are
-_LR = _Opt("lr", ("--lr",), float, "0.01", "")
-_OPTIMIZER = _Opt("optimizer", ("--optimizer",), str, "sgd", "")
 
 
 @cli.command("train")
 @network_options(
     listable=True,
-    only=_NET,
-    defaults={"depth": "30", "width": "128", "batch": "64"},
+    only=TRAIN_OPTIONS,
+    defaults={k: str(v) for k, v in TRAIN_DEFAULTS.items()},
     helps={"depth": "Number of layers L (the last a linear read-out).",
            "width": "Width of the hidden layers (the task sets the input and output).",
            "batch": "Mini-batch size (LSUV rescales on the first mini-batch)."},
@@ -98,49 +90,25 @@ def train_cmd(task, samples, steps, lr, optimizer, momentum, beta1, beta2, eps, 
     gradsim train --task circles --depth 3 --width 10 --init zeros,he --steps 2000
     gradsim train --task blobs --init he --residual --norm batch --optimizer adam --lr 0.001
     """
-    from gradsim import comparison
     from gradsim.report.tables.train import render_train, train_csv
-    from gradsim.training.config import TrainConfig
-    from gradsim.training.loop import to_dict
+    from gradsim.training.product import configs_of, run_label
 
-    axes, nets = configs_from(kwargs, max_configs)
-    lrs = parse_axis(_LR, lr)
-    opts = parse_axis(_OPTIMIZER, optimizer)
-    if len(lrs) > 1:
-        axes["lr"] = lrs
-    if len(opts) > 1:
-        axes["optimizer"] = opts
-    combos = list(itertools.product(nets, lrs, opts))
-    if len(combos) > max_configs:
-        raise GradsimError(f"the lists give {len(combos)} configurations, more than "
-                           f"--max-configs {max_configs}: shorten a list")  # fmt: skip
-    configs = [TrainConfig(net=net, task=task, samples=samples, steps=steps, lr=a,
-                           optimizer=o, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps,
-                           clip_norm=clip_norm, log_every=log_every)
-               for net, a, o in combos]  # fmt: skip
+    axes, configs = configs_of(
+        kwargs, lr, optimizer, max_configs, task=task, samples=samples, steps=steps,
+        momentum=momentum, beta1=beta1, beta2=beta2, eps=eps, clip_norm=clip_norm,
+        log_every=log_every,
+    )  # fmt: skip
     check_outputs(output, plot_path)
-    labels = [_label(c, axes) for c in configs]
-    runs = _train(configs, labels, show_progress(progress))
-    for r, name in zip(runs, labels, strict=True):
-        r.label = name
-    d = to_dict({k: [comparison._canon(k, v) for v in vals] for k, vals in axes.items()}, runs)
+    labels = [run_label(c, axes) for c in configs]
+    d = _train(axes, configs, labels, show_progress(progress)).to_dict()
     emit(fmt, output, plot_path, d, train_csv, lambda: render_train(d))
 
 
-def _label(cfg, axes) -> str:
-    from gradsim import comparison
-
-    parts = [comparison.label(cfg.net, [k for k in axes if k not in ("lr", "optimizer")], True)]
-    parts += [f"{k}={getattr(cfg, k):g}" if k == "lr" else f"{k}={getattr(cfg, k)}"
-              for k in axes if k in ("lr", "optimizer")]  # fmt: skip
-    return " ".join(p for p in parts if p) if axes else cfg.net.init
-
-
-def _train(configs, labels, show: bool):
-    from gradsim.training.loop import train_all
+def _train(axes, configs, labels, show: bool):
+    from gradsim.training.product import train_product
 
     if not show:
-        return train_all(configs)
+        return train_product(axes, configs)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -154,10 +122,10 @@ def _train(configs, labels, show: bool):
             fields = {"loss": f"{loss:.4g}"} if loss is not None else {}
             bar.update(ids[i], completed=step, **fields)
 
-        runs = train_all(configs, on_step)
-        for i, r in zip(ids, runs, strict=True):
+        res = train_product(axes, configs, on_step)
+        for i, r in zip(ids, res.runs, strict=True):
             bar.update(i, loss=f"{r.final_loss:.4g} · {r.verdict}")
-    return runs
+    return res
 
 
 __all__ = ["train_cmd"]

@@ -16,7 +16,15 @@ every core, or on a Dask cluster.
 from gradsim.sweeps.aggregate import aggregate
 from gradsim.sweeps.executors import executor
 from gradsim.sweeps.grid import GRID_VERSION, Grid, Run, derive_seed, point_key
-from gradsim.sweeps.runner import Plan, check_memory_for, execute, plan, records
+from gradsim.sweeps.runner import (
+    Plan,
+    Session,
+    SweepResult,
+    check_memory_for,
+    execute,
+    plan,
+    records,
+)
 from gradsim.sweeps.store import STORE_FORMAT, Store, store_path
 
 __all__ = [
@@ -25,7 +33,9 @@ __all__ = [
     "Grid",
     "Plan",
     "Run",
+    "Session",
     "Store",
+    "SweepResult",
     "aggregate",
     "check_memory_for",
     "derive_seed",

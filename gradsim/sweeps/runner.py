@@ -1,16 +1,22 @@
-"""Run a grid into a store: skip what is stored, compute the rest, commit as tasks finish."""
+"""Run a grid into a store: skip what is stored, compute the rest, commit as tasks finish;
+``Session`` does it all in order, and ``SweepResult`` is what it gives back."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from gradsim._version import __version__
+from gradsim.display import Display
 from gradsim.errors import GradsimError
 from gradsim.memory import check_memory
+from gradsim.sweeps.aggregate import aggregate
 from gradsim.sweeps.grid import Grid, Run
 from gradsim.sweeps.store import Store
 from gradsim.sweeps.tasks import make_tasks, run_task
+
+MAX_RUNS = 100_000  # the largest grid a sweep takes by default
 
 
 @dataclass(frozen=True)
@@ -85,3 +91,84 @@ def records(plan: Plan, store: Store, layers: bool = True) -> list[dict]:
     """The stored records of the plan's runs, in the grid's order (``layers=False``:
     without the per-layer norms, all that the aggregate and the CSV need)."""
     return list(store.records(((r.point, r.config.seed) for r in plan.runs), layers=layers))
+
+
+@dataclass(frozen=True)
+class SweepResult(Display):
+    """A finished sweep: its plan (``runs``, what was ``new`` and ``stored``), the store's
+    path, the records of the grid's runs and their ``aggregate`` over seeds (what the table
+    and the figures read). ``to_dict()`` is the aggregate; ``figure(x=, y=)`` the heatmap
+    (with ``y``) or lines with bands, as ``gradsim sweep --plot`` draws them."""
+
+    plan: Plan
+    path: Path
+    records: list[dict]
+    aggregate: dict
+    executor: str = ""
+
+    def to_dict(self) -> dict:
+        return self.aggregate
+
+    @property
+    def head(self) -> str:
+        """One line: points × seeds = runs (new, stored) · the store."""
+        p = self.plan
+
+        def n(count: int, noun: str) -> str:
+            return f"{count} {noun}{'' if count == 1 else 's'}"
+
+        return (f"sweep · {n(p.points, 'point')} × {n(p.grid.seeds, 'seed')} = "
+                f"{n(len(p.runs), 'run')} ({len(p.pending)} new, {p.stored} stored) · "
+                f"{self.path}")  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"<SweepResult {self.head}>"
+
+
+class Session:
+    """A sweep from start to end, in the order that makes bad input fail before any work:
+    the executor (a dead scheduler fails here), the store, the plan, the memory guard;
+    then ``run()`` computes what is missing, and ``result()`` reads it back.
+
+    >>> with Session(grid, "results", jobs=2) as s:      # doctest: +SKIP
+    ...     for n in s.run(): pass
+    ...     r = s.result()
+    """
+
+    def __init__(self, grid: Grid, out="results", *, jobs: int | None = None,
+                 scheduler: str | None = None, connect_timeout: float = 5.0,
+                 force: bool = False, max_runs: int | None = MAX_RUNS,
+                 chunk: int | None = None):  # fmt: skip
+        self.grid, self.out, self.chunk = grid, out, chunk
+        self._args = (jobs, scheduler, connect_timeout)
+        self._plan_args = (force, max_runs)
+
+    def __enter__(self) -> Session:
+        from gradsim.sweeps.executors import executor
+
+        self.executor = executor(*self._args)
+        try:
+            self.store = Store.open(self.out)
+            self.plan = plan(self.grid, self.store, *self._plan_args)
+            check_memory_for(self.plan, self.executor.workers)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if getattr(self, "store", None) is not None:
+            self.store.close()
+        self.executor.close()
+
+    def run(self) -> Iterator[int]:
+        """Compute the pending runs; yields the number of runs each finished task added."""
+        events = execute(self.plan, self.store, self.executor, self.chunk)
+        next(events)  # every task submitted: worker processes exist before any thread here
+        yield from events
+
+    def result(self) -> SweepResult:
+        """The grid's stored records and their aggregate over seeds."""
+        recs = records(self.plan, self.store, layers=False)
+        return SweepResult(self.plan, self.store.path, recs, aggregate(self.grid, recs),
+                           self.executor.label)  # fmt: skip

@@ -12,7 +12,7 @@ from gradsim.errors import GradsimError
 from gradsim.report.figures.compare import plot_compare
 from gradsim.report.figures.run import plot_run
 from gradsim.report.figures.sweep import plot_sweep
-from gradsim.report.figures.theory import plot_phase, plot_spectrum
+from gradsim.report.figures.theory import plot_phase, plot_spectrum, plot_theory
 from gradsim.report.figures.train import plot_train
 
 # each takes the result's JSON form (and ``fig=`` to draw into) and returns the Figure
@@ -21,6 +21,7 @@ FIGURES: dict[str, Callable] = {
     "compare": plot_compare,
     "phase": plot_phase,
     "spectrum": plot_spectrum,
+    "theory": plot_theory,
     "train": plot_train,
     "sweep": plot_sweep,  # the sweep's aggregate; ``x=``, ``y=`` choose its axes
 }

@@ -291,3 +291,49 @@ def _moments_text(d: dict) -> str:
 def _fmt(log10v: float) -> str:
     """0.01 … 1000 as plain numbers, beyond as mathtext: '$3.4{\\cdot}10^{38}$'."""
     return pow10(log10v, style="tex", digits=2)
+
+
+def plot_theory(d: dict, *, fig=None):
+    """The mean-field prediction layer by layer, as a run's figure draws a measurement:
+    panel (a) the predicted RMS of H_l, panel (b) of δ_l, dashed; the title gives the
+    activation, σ_w, σ_b, χ₁ and the phase.
+
+    Parameters
+    ----------
+    d : dict
+        A theory result's JSON form (``meanfield.describe``, kind "theory").
+    fig : matplotlib.figure.Figure, optional
+        Draw into this (empty) figure instead of a new one.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from gradsim.report.figures.panels import (
+        ACT_PRED,
+        DELTA_PRED,
+        finish_panel,
+        label_panels,
+        layer_line,
+    )
+
+    check_result(d, "theory", need=("config", "layers"))
+    cfg, layers = d["config"], d["layers"]
+    fig = new_figure(fig, _SIZE_SPECTRUM)
+    ax_a, ax_b = fig.subplots(1, 2)
+    palette = colors()
+    dashed = {"linestyle": "--", "marker": None, "linewidth": 1.5}
+    layer_line(ax_a, layers, ACT_PRED, palette[0], **dashed)
+    layer_line(ax_b, layers, DELTA_PRED, palette[1], **dashed)
+    label_panels(ax_a, ax_b, delta_only=True)
+    for ax in (ax_a, ax_b):
+        finish_panel(ax, cfg["depth"], [])
+    sw, sb, chi = cfg.get("sigma_w"), cfg.get("sigma_b"), d.get("chi1")
+    field = (rf"$\sigma_w$ = {sw:.3g}, $\sigma_b$ = {sb:.3g}" if sw is not None and sb is not None
+             else "")  # fmt: skip
+    if cfg.get("init"):
+        field = f"{cfg['init']} ({field})" if field else cfg["init"]
+    phase = f" · χ₁ = {chi:.3g}: {d.get('phase')}" if chi is not None else ""
+    fig.suptitle(f"mean-field prediction · {cfg['activation']} · L={cfg['depth']} · {field}"
+                 f"{phase}", fontsize=11)  # fmt: skip
+    return fig
