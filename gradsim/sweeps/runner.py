@@ -38,14 +38,18 @@ class Plan:
         return len({r.point for r in self.runs})
 
 
-def plan(grid: Grid, store: Store, force: bool = False, max_runs: int | None = None) -> Plan:
-    """The runs of ``grid`` and which of them ``store`` lacks. Refuses a grid of more than
-    ``max_runs`` runs before expanding it."""
+def check_size(grid: Grid, max_runs: int | None) -> None:
+    """Refuse a grid of more than ``max_runs`` runs, before expanding it."""
     if max_runs is not None and grid.size > max_runs:
         raise GradsimError(
             f"the grid has {grid.size} runs, more than --max-runs {max_runs}: shorten an "
             "axis or raise --max-runs"
         )
+
+
+def plan(grid: Grid, store: Store, force: bool = False, max_runs: int | None = None) -> Plan:
+    """The runs of ``grid`` and which of them ``store`` lacks (``check_size`` first)."""
+    check_size(grid, max_runs)
     runs = grid.runs()
     done = set() if force else store.keys()
     pending = [r for r in runs if (r.point, r.config.seed) not in done]
@@ -146,6 +150,7 @@ class Session:
     def __enter__(self) -> Session:
         from gradsim.sweeps.executors import executor
 
+        check_size(self.grid, self._plan_args[1])  # before the store exists
         self.executor = executor(*self._args)
         try:
             self.store = Store.open(self.out)
