@@ -14,7 +14,7 @@ from gradsim._version import __version__
 from gradsim.config import RunConfig
 from gradsim.display import Display
 from gradsim.memory import check_memory
-from gradsim.options import expand, values_of
+from gradsim.options import axis_name, expand, values_of
 from gradsim.result import Result
 from gradsim.simulation import simulate_many
 
@@ -56,10 +56,6 @@ def run_all(configs: list[RunConfig]) -> list[Result]:
     for cfg in configs:
         check_memory(cfg)
     return simulate_many(configs)
-
-
-def axis_name(key: str) -> str:
-    return "act" if key == "activation" else key
 
 
 def label(cfg: RunConfig, axes, names: bool = False) -> str:

@@ -48,9 +48,21 @@ class RunConfig:
     norm: str | None = None  # batch | layer: Z_l = N(H_{l-1} W_l) + b_l
 
     def __post_init__(self) -> None:
-        def put(name, value):
-            object.__setattr__(self, name, value)
+        self._resolve_shape()
+        put = self._put
+        put("activation", canonical_activation(self.activation))
+        put("init", canonical_init(self.init))
+        put("loss", canonical_loss(self.loss))
+        if self.dtype not in DTYPES:
+            raise GradsimError(f"unknown dtype '{self.dtype}' (choose from {', '.join(DTYPES)})")
+        self._check_numbers()
+        self._check_choices()
 
+    def _put(self, name, value) -> None:
+        object.__setattr__(self, name, value)
+
+    def _resolve_shape(self) -> None:
+        """depth and widths agree (widths as a tuple); depth, width, batch, seed checked."""
         widths = self.widths
         if widths is not None:
             widths = tuple(int(w) for w in widths)
@@ -63,28 +75,26 @@ class RunConfig:
                 )
             if min(widths) < 1:
                 raise GradsimError(f"every width must be at least 1 (got {min(widths)})")
-            put("widths", widths)
-            put("depth", len(widths) - 1)
+            self._put("widths", widths)
+            self._put("depth", len(widths) - 1)
         elif self.depth is None:
-            put("depth", 50)
+            self._put("depth", 50)
         for name in ("depth", "width", "batch"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise GradsimError(f"--{name} must be a whole number of at least 1 (got {v!r})")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise GradsimError(f"--seed must be a whole number ≥ 0 (got {self.seed!r})")
-        put("activation", canonical_activation(self.activation))
-        put("init", canonical_init(self.init))
-        put("loss", canonical_loss(self.loss))
-        if self.dtype not in DTYPES:
-            raise GradsimError(f"unknown dtype '{self.dtype}' (choose from {', '.join(DTYPES)})")
+
+    def _check_numbers(self) -> None:
+        """Every real-valued option finite (as a float), and within its range."""
         names = ("gain", "std", "low", "high", "value", "bias_std", "bias_value", "threshold",
                  "residual_scale")  # fmt: skip
         for name in names:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise GradsimError(f"--{name.replace('_', '-')} must be a finite number (got {v})")
-            put(name, float(v))
+            self._put(name, float(v))
         if self.std < 0:
             raise GradsimError(f"--std must be ≥ 0 (got {self.std})")
         if self.bias_std < 0:
@@ -93,6 +103,9 @@ class RunConfig:
             raise GradsimError(f"--low must be below --high (got {self.low} ≥ {self.high})")
         if self.threshold <= 1:
             raise GradsimError(f"--threshold must be above 1 (got {self.threshold})")
+
+    def _check_choices(self) -> None:
+        """mode, slope, residual, norm and bias_init: valid, and applying to this network."""
         if self.mode is not None:
             if self.mode not in MODES:
                 raise GradsimError(f"unknown mode '{self.mode}' (choose from {', '.join(MODES)})")
@@ -107,7 +120,7 @@ class RunConfig:
                 raise GradsimError(f"--slope applies to leaky_relu, not {self.activation}")
             if not math.isfinite(self.slope):
                 raise GradsimError(f"--slope must be a finite number (got {self.slope})")
-            put("slope", float(self.slope))
+            self._put("slope", float(self.slope))
         if not isinstance(self.residual, bool):
             raise GradsimError(f"residual must be true or false (got {self.residual!r})")
         if self.residual and len(set(self.layer_widths)) > 1:
@@ -123,14 +136,14 @@ class RunConfig:
                 from gradsim.errors import unknown_name
 
                 raise unknown_name("norm", self.norm, (*NORMS, "none"))
-            put("norm", nm)
+            self._put("norm", nm)
         if self.bias_init is not None:
             b = self.bias_init.strip().lower()
             if b not in BIAS_INITS:
                 from gradsim.errors import unknown_name
 
                 raise unknown_name("bias init", self.bias_init, BIAS_INITS)
-            put("bias_init", b)
+            self._put("bias_init", b)
 
     # -- derived ----------------------------------------------------------------------
     @property

@@ -98,6 +98,11 @@ TRAIN_OPTIONS = tuple(d for d in CONFIG_KEYS if d not in ("widths", "loss", "thr
 TRAIN_DEFAULTS = {"depth": 30, "width": 128, "batch": 64}  # the task sets the widths
 
 
+def axis_name(dest: str) -> str:
+    """How an option is named where several vary: its command-line name ('act')."""
+    return "act" if dest == "activation" else dest
+
+
 def parse_int_list(text: str, what: str) -> tuple[int, ...]:
     """'16,32,8' → (16, 32, 8)."""
     try:

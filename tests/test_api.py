@@ -88,7 +88,8 @@ def test_theory_spectrum_and_phase_are_their_commands(invoke):
     assert th["phase"] == th.phase in ("ordered", "critical", "chaotic")
     sp = gradsim.spectrum(act="tanh", inputs=3, depth=8, width=12)
     assert json.loads(json.dumps(sp.to_dict())) == _cli_json(
-        invoke, "spectrum", "--act", "tanh", "--inputs", 3, "--depth", 8, "--width", 12)
+        invoke, "spectrum", "--act", "tanh", "--inputs", 3, "--depth", 8, "--width", 12
+    )
 
 
 def test_phase_takes_an_overlay_object_dict_or_file(tmp_path):

@@ -3,8 +3,8 @@ losses, and the tasks and optimizers of gradsim train."""
 
 from __future__ import annotations
 
-from gradsim.cli import cli
 from gradsim.cli._console import console
+from gradsim.cli.group import cli
 
 
 @cli.command("list")

@@ -7,7 +7,7 @@ import json
 
 import click
 
-from gradsim.cli import cli
+from gradsim.cli.group import cli
 from gradsim.errors import GradsimError
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from gradsim.cli import cli
 from gradsim.cli._output import check_outputs, emit, output_options
+from gradsim.cli.group import cli
 from gradsim.cli.options import config_from, network_options
 from gradsim.errors import GradsimError
 

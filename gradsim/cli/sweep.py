@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from gradsim.cli import cli
 from gradsim.cli._console import show_progress
 from gradsim.cli._output import plot_option
+from gradsim.cli.group import cli
 from gradsim.cli.options import network_options
 from gradsim.errors import GradsimError
 

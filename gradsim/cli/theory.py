@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from gradsim.cli import cli
 from gradsim.cli._console import console
 from gradsim.cli._output import check_outputs, emit, output_options
+from gradsim.cli.group import cli
 from gradsim.cli.options import config_from, given, network_options
 from gradsim.errors import GradsimError
 from gradsim.options import PHASE_OPTIONS, SPECTRUM_OPTIONS, THEORY_DEFAULTS, THEORY_OPTIONS

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from gradsim.cli import cli
 from gradsim.cli._console import show_progress
 from gradsim.cli._output import check_outputs, emit, output_options
+from gradsim.cli.group import cli
 from gradsim.cli.options import network_options
 from gradsim.options import TRAIN_DEFAULTS, TRAIN_OPTIONS
 from gradsim.training.optimizers import OPTIMIZERS

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradsim.comparison import axis_name
+from gradsim.options import axis_name
 from gradsim.report.figures.common import check_result, colors, new_figure, title_parts
 from gradsim.report.figures.panels import (
     ACT,

@@ -9,7 +9,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from gradsim.comparison import axis_name, label, ranked
+from gradsim.comparison import label, ranked
+from gradsim.options import axis_name
 from gradsim.report.tables.common import VERDICT_STYLE, pct, sci, sparkline
 from gradsim.report.tables.run import title
 from gradsim.result import Result

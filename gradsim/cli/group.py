@@ -1,0 +1,59 @@
+"""The ``gradsim`` click group, on which every command module registers its command. Bad
+input reaches the user as one line and exit code 2."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from gradsim._version import __version__
+from gradsim.errors import GradsimError
+
+
+class _Group(click.Group):
+    """Turns every usage or input error into one line on stderr and exit code 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Abort:
+            click.echo("gradsim: aborted", err=True)
+            sys.exit(1)
+        except click.ClickException as e:
+            click.echo(f"gradsim: error: {e.format_message()}", err=True)
+            sys.exit(2)
+        except GradsimError as e:
+            click.echo(f"gradsim: error: {e}", err=True)
+            sys.exit(2)
+        except MemoryError:
+            click.echo("gradsim: error: out of memory: shrink --width, --depth or --batch",
+                       err=True)  # fmt: skip
+            sys.exit(2)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="gradsim")
+def cli() -> None:
+    """gradsim: will a deep network's signal and gradients survive its depth?
+
+    Builds an L-layer MLP in NumPy from a chosen initializer, runs one forward and one
+    backward pass, and reports per-layer activation and gradient statistics with a verdict:
+    stable, vanishing, exploding or overflow.
+
+    \b
+    Examples:
+      gradsim run --depth 152 --init he
+      gradsim run --depth 152 --init xavier --act relu --plot xavier.png
+      gradsim compare --init he,xavier,normal --depth 152
+      gradsim sweep --depth 10,50,152 --gain 0.5:2:16 --seeds 5 --plot map.png
+      gradsim train --depth 30 --init he,xavier --steps 500 --lr 0.01
+      gradsim plot result.json -o figure.png
+      gradsim theory --act tanh --sigma-w 1.33 --sigma-b 0.22
+      gradsim phase --act tanh -o phase.png
+      gradsim list
+    """
+    from gradsim.memory import keep_freed_memory
+
+    keep_freed_memory()  # a command may run many passes: reuse their memory (no page faults)
