@@ -7,8 +7,19 @@ import click
 from gradsim.cli._console import show_progress
 from gradsim.cli._output import plot_option
 from gradsim.cli.group import cli
-from gradsim.cli.options import network_options
+from gradsim.cli.options import given, network_options
 from gradsim.errors import GradsimError
+from gradsim.options import OPTIONS
+
+
+def _grid(ctx: click.Context, grid_file: str | None, kwargs: dict, seeds: int | None):
+    """The sweep's Grid (gradsim.sweeps.gridfile.grid_of): the grid file's values, replaced
+    by the options given on the command line; the network options are popped from
+    ``kwargs``."""
+    from gradsim.sweeps.gridfile import grid_of
+
+    raw = {o.dest: kwargs.pop(o.dest) for o in OPTIONS}
+    return grid_of(grid_file, {k: v for k, v in raw.items() if given(ctx, k)}, seeds)
 
 
 @cli.command("sweep")
@@ -109,13 +120,12 @@ def sweep_cmd(ctx, grid_file, seeds, out, jobs, scheduler, connect_timeout, forc
     gradsim sweep examples/grids/depth_gain_tanh_relu.toml --csv
     gradsim sweep grid.toml --scheduler tcp://10.0.0.5:8786
     """
-    from gradsim.cli._grid import grid_from
     from gradsim.report.export import check_writable
     from gradsim.report.figures.sweep import choose_axes
     from gradsim.sweeps import Session
     from gradsim.sweeps.aggregate import varying_axes
 
-    grid = grid_from(ctx, grid_file, kwargs, seeds)
+    grid = _grid(ctx, grid_file, kwargs, seeds)
     if y_axis and not x_axis:
         raise GradsimError("--y needs --x")
     if plot_path:  # the axes to draw must exist before anything is computed

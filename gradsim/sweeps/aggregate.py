@@ -33,10 +33,6 @@ def _hashable(v):
     return tuple(v) if isinstance(v, list) else v
 
 
-def _num(x) -> float | None:
-    return None if x is None or not np.isfinite(x) else float(x)
-
-
 def aggregate(grid: Grid, records: list[dict]) -> dict:
     """Per point of ``grid`` (in the grid's order), over its stored runs:
 
