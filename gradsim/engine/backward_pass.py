@@ -106,6 +106,8 @@ def _stop(f: Forward, st: _State, l: int, r: list[float], below: bool) -> None:
 
 def _measure(f: Forward, st: _State, l: int, delta: Array, r: list[float]) -> None:
     """log10 RMS(δ_l) of the measured runs, and the copies asked for (histograms)."""
+    if not f.stats:
+        return
     col = f.out["log10_delta_rms"]
     for k, ok in enumerate(st.rows):
         if ok:

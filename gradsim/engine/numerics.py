@@ -79,11 +79,15 @@ class Workspace:
 
     def __init__(self, size: int, dtype: np.dtype):
         self.size, self.dtype, self.bufs = size, dtype, {}
+        self._views: dict[tuple, Array] = {}
 
     def get(self, name: str, shape: tuple[int, ...]) -> Array:
-        if name not in self.bufs:
-            self.bufs[name] = np.empty(self.size, dtype=self.dtype)
-        return self.bufs[name][: math.prod(shape)].reshape(shape)
+        view = self._views.get((name, shape))
+        if view is None:
+            if name not in self.bufs:
+                self.bufs[name] = np.empty(self.size, dtype=self.dtype)
+            view = self._views[name, shape] = self.bufs[name][: math.prod(shape)].reshape(shape)
+        return view
 
     def owns(self, A: Array) -> bool:
         """Whether A is a view of one of the work arrays (``get`` hands out only views)."""
@@ -157,7 +161,8 @@ def moments_k(A: Array, need_mean: bool = True) -> tuple[list[float], list[float
     their own slice."""
     K = A.shape[0]
     if K == 1:
-        return tuple([x] for x in moments(A[0], need_mean))  # type: ignore[return-value]
+        mean, std, rms = moments(A[0], need_mean)
+        return [mean], [std], [rms]
     flat = A.reshape(K, -1)
     N = flat.shape[1]
     s2 = dots(flat, flat)
