@@ -476,11 +476,17 @@ def test_sweep_core_imports_no_presentation_libraries():
 
 
 def test_residual_norm_and_lsuv_records_equal_gradsim_run(invoke, tmp_path):
-    """Architectures outside the stacked pass run one by one, with the same numbers as
-    `gradsim run`; a grid file sweeps the --residual flag on and off."""
+    """Residual, normalized and LSUV networks run stacked like plain ones, with the very
+    numbers of `gradsim run`; a grid file sweeps the --residual flag on and off."""
+    from gradsim.simulation import stacks_of
+    from gradsim.sweeps.gridfile import grid_of
+
     f = tmp_path / "grid.toml"
     f.write_text('residual = [false, true]\nnorm = "none,layer"\ninit = "he,lsuv"\n'
                  "depth = 5\nwidth = 8\nbatch = 6\n")  # fmt: skip
+    configs = [r.config for r in grid_of(str(f)).runs()]
+    shared = [g for g in stacks_of(configs) if len(g) > 1]
+    assert any(configs[g[0]].residual or configs[g[0]].norm for g in shared)
     out = tmp_path / "s"
     sweep(invoke, out, f)
     with Store.open(out, create=False) as st:
