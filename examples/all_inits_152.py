@@ -13,24 +13,17 @@ import argparse
 from pathlib import Path
 
 import gradsim
-from gradsim.comparison import label, ranked, run_all, to_dict
-from gradsim.report.export import to_json, write_atomic
-from gradsim.report.figures.common import save_figure
-from gradsim.report.figures.registry import plot_result
 
 
 def main(outdir: Path, depth: int = 152) -> dict:
-    inits = list(gradsim.INITIALIZERS)
-    results = run_all([gradsim.RunConfig(depth=depth, activation="relu", init=i) for i in inits])
-    for i in ranked(results):
-        s = results[i].summary
-        print(f"{label(results[i].config, ['init']):>17}: {s.verdict:<9} "
-              f"log10 δ_1/δ_L = {s.log10_delta_ratio:+.1f}")  # fmt: skip
-    d = to_dict({"init": inits}, results)
+    c = gradsim.compare(init=list(gradsim.INITIALIZERS), depth=depth, act="relu")
+    for r in c.ranked():
+        s = r.summary
+        print(f"{r.config.init:>17}: {s.verdict:<9} log10 δ_1/δ_L = {s.log10_delta_ratio:+.1f}")
     outdir.mkdir(parents=True, exist_ok=True)
-    write_atomic(outdir / "all_inits_152.json", to_json(d))
-    save_figure(plot_result(d), outdir / "all_inits_152.png")
-    return d
+    c.save(outdir / "all_inits_152.json")
+    c.save(outdir / "all_inits_152.png")
+    return c.to_dict()
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ import argparse
 from pathlib import Path
 
 import gradsim
-from gradsim.report.figures.common import save_figure
-from gradsim.report.figures.registry import plot_result
 
 SETUPS = {
     # PyTorch's default is exactly U(±1/√fan_in); Glorot & Bengio's biases were zero
@@ -34,7 +32,7 @@ def main(outdir: Path, width: int = 1000) -> dict:
         r = gradsim.simulate(depth=5, width=width, batch=256, activation="tanh", hist=True, **kw)
         spread = r.summary.log10_delta_ratio
         print(f"{name:>10}: δ_1/δ_5 = 10^{spread:+.2f}, verdict {r.summary.verdict}")
-        save_figure(plot_result(r.to_dict()), outdir / f"glorot2010_{name}.png")
+        r.save(outdir / f"glorot2010_{name}.png")
         results[name] = r
     return results
 

@@ -12,25 +12,18 @@ Writes OUTDIR/he2015_relu30.png and prints the two verdicts.
 import argparse
 from pathlib import Path
 
-from gradsim import RunConfig
-from gradsim.comparison import run_all, to_dict
-from gradsim.report.figures.common import save_figure
-from gradsim.report.figures.registry import plot_result
+import gradsim
 
 
 def main(outdir: Path, depth: int = 30) -> dict:
-    configs = [
-        RunConfig(depth=depth, width=256, activation="relu", init=i) for i in ("xavier", "he")
-    ]
-    results = run_all(configs)
-    for r in results:
+    c = gradsim.compare(init=["xavier", "he"], depth=depth, width=256, act="relu")
+    for r in c.results:
         s = r.summary
         print(f"{r.config.init:>15}: {s.verdict:<9} δ ×{s.growth_per_layer:.3f} per layer, "
               f"log10 δ_1/δ_L = {s.log10_delta_ratio:+.1f}")  # fmt: skip
-    d = to_dict({"init": ["xavier_uniform", "he_normal"]}, results)
     outdir.mkdir(parents=True, exist_ok=True)
-    save_figure(plot_result(d), outdir / "he2015_relu30.png")
-    return d
+    c.save(outdir / "he2015_relu30.png")
+    return c.to_dict()
 
 
 if __name__ == "__main__":

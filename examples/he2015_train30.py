@@ -13,30 +13,20 @@ Writes OUTDIR/he2015_train30.png and .json and prints one line per initializer.
 import argparse
 from pathlib import Path
 
-from gradsim import RunConfig
-from gradsim.report.export import to_json, write_atomic
-from gradsim.report.figures.common import save_figure
-from gradsim.report.figures.registry import plot_result
-from gradsim.training import TrainConfig, to_dict, train_all
+import gradsim
 
 
 def main(outdir: Path, depth: int = 30, steps: int = 500) -> dict:
-    configs = [
-        TrainConfig(net=RunConfig(depth=depth, width=64, batch=32, init=init), task="blobs",
-                    samples=512, steps=steps, lr=0.01)
-        for init in ("xavier", "he")
-    ]  # fmt: skip
-    runs = train_all(configs)
-    for r, c in zip(runs, configs, strict=True):
-        r.label = c.net.init
-        print(f"{r.label:>15}: {r.verdict:<8} loss {r.initial_loss:.3f} → {r.final_loss:.3f} "
-              f"(constant prediction {r.baseline_loss:.3f}), accuracy "
+    t = gradsim.train(init=["xavier", "he"], depth=depth, width=64, batch=32, task="blobs",
+                      samples=512, steps=steps, lr=0.01)  # fmt: skip
+    for r in t.runs:
+        print(f"{r.config['init']:>15}: {r.verdict:<8} loss {r.initial_loss:.3f} → "
+              f"{r.final_loss:.3f} (constant prediction {r.baseline_loss:.3f}), accuracy "
               f"{r.final_accuracy:.0%}")  # fmt: skip
-    d = to_dict({"init": ["xavier_uniform", "he_normal"]}, runs)
     outdir.mkdir(parents=True, exist_ok=True)
-    write_atomic(outdir / "he2015_train30.json", to_json(d))
-    save_figure(plot_result(d), outdir / "he2015_train30.png")
-    return d
+    t.save(outdir / "he2015_train30.json")
+    t.save(outdir / "he2015_train30.png")
+    return t.to_dict()
 
 
 if __name__ == "__main__":
