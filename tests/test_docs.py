@@ -170,6 +170,7 @@ def _walk(objects, name, value, where, seen, problems):
         if held and not refs:
             problems.append(f"{where}.{key} holds objects, but docs/json.md gives it no "
                             f"object type (write it as [`name`](#name) object)")  # fmt: skip
+            continue
         for x in held:
             _walk(objects, refs[0], x, f"{where}.{key}", seen, problems)
 
