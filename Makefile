@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint bench examples sweeps sweep-depth-gain sweep-inits sweep-width-depth clean
+.PHONY: run test lint bench docs examples sweeps sweep-depth-gain sweep-inits sweep-width-depth clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ lint: $(TESTSTAMP)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# the generated docs: the options reference and the tables from the registries
+# (tests/test_docs.py fails when they are out of date)
+docs: $(STAMP)
+	$(BIN)/python -m gradsim.cli.reference > docs/options.md.tmp
+	mv docs/options.md.tmp docs/options.md
+	$(BIN)/python docs/generate.py
 
 # the classic pictures, into results/examples/
 examples: $(STAMP)

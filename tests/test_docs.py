@@ -1,0 +1,389 @@
+"""The documentation against the code: the generated pages, the JSON contract (both ways),
+every documented command line, the README's examples and transcripts, and the links.
+
+Each test names what to do when it fails: `make docs` for the generated parts, otherwise
+the page and the line to fix.
+"""
+
+import importlib.util
+import json
+import re
+import shlex
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+import gradsim
+from gradsim.activations import canonical_activation
+from gradsim.cli import cli
+from gradsim.initializers import canonical_init
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+README = ROOT / "README.md"
+# every page whose examples and links are checked; docs/ARCHITECTURE.md is the code's map
+PAGES = [README, *sorted(p for p in DOCS.glob("*.md") if p.name != "ARCHITECTURE.md")]
+README_MAX_BYTES = 12_000  # the README is a front door; the detail lives in docs/
+
+
+def page_id(p: Path) -> str:
+    return str(p.relative_to(ROOT))
+
+
+# ---------------------------------------------------------------- generated parts
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("docs_generate", DOCS / "generate.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_options_page_is_generated():
+    from gradsim.cli.reference import markdown
+
+    page = (DOCS / "options.md").read_text(encoding="utf-8")
+    assert page == markdown(), (
+        "docs/options.md differs from `python -m gradsim.cli.reference`: run `make docs`"
+    )
+
+
+def test_registry_tables_are_generated():
+    gen = _generator()
+    used = []
+    for name in gen.PAGES:
+        text = (DOCS / name).read_text(encoding="utf-8")
+        used += gen.blocks(text)
+        assert gen.fill(text) == text, (
+            f"docs/{name}: a table generated from the registries is out of date: run `make docs`"
+        )
+    assert sorted(used) == sorted(gen.TABLES), "every registry table appears once in the docs"
+
+
+# ---------------------------------------------------------------- the JSON contract
+
+_HEADING = re.compile(r"^### `([\w-]+)`\s*$")
+_ROW = re.compile(r"^\| `(\w+)` \|(.*?)\|(.*)\|\s*$")
+_REF = re.compile(r"\[`([\w-]+)`\]\(#[\w-]+\)")
+_INCLUDES = re.compile(
+    r"^Every field of \[`([\w-]+)`\]\(#[\w-]+\)(?: but ((?:`\w+`(,| and|) ?)+))?"
+)
+
+
+def parse_contract(text: str) -> dict[str, dict]:
+    """docs/json.md's objects: {name: {"fields": {field: type cell}, "base": (name, but)}},
+    an object being a `### \\`name\\`` heading, an optional "Every field of [`x`](#x) but
+    `a` and `b`" line, and a table whose first column is the field in backticks."""
+    objects: dict[str, dict] = {}
+    current = None
+    for line in text.splitlines():
+        if m := _HEADING.match(line):
+            current = objects.setdefault(m.group(1), {"fields": {}, "base": None})
+        elif line.startswith("## "):
+            current = None
+        elif current is not None and (m := _INCLUDES.match(line)):
+            current["base"] = (m.group(1), set(re.findall(r"`(\w+)`", m.group(2) or "")))
+        elif current is not None and (m := _ROW.match(line)):
+            assert m.group(1) not in current["fields"], f"json.md: `{m.group(1)}` twice"
+            current["fields"][m.group(1)] = m.group(2).strip()
+
+    def fields(name, seen=()):
+        obj = objects[name]
+        out = dict(obj["fields"])
+        if obj["base"]:
+            base, but = obj["base"]
+            assert base not in seen, f"json.md: {name} includes itself"
+            out = {k: v for k, v in fields(base, (*seen, name)).items() if k not in but} | out
+        return out
+
+    return {name: fields(name) for name in objects}
+
+
+def _run_cli(*args) -> str:
+    r = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    assert r.exit_code == 0, r.stderr
+    return r.stdout
+
+
+def _cli_json(*args) -> dict:
+    return json.loads(_run_cli(*args, "--format", "json"))
+
+
+SMALL = ("--depth", 6, "--width", 16, "--batch", 8)
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory):
+    """Real outputs of every kind, chosen so that every optional field and every variant of
+    an object appears at least once."""
+    tmp = tmp_path_factory.mktemp("json")
+    train = ("train", "--depth", 3, "--width", 8, "--batch", 16, "--samples", 64, "--steps", 4)
+    out = [
+        _cli_json("run", *SMALL),
+        _cli_json("run", *SMALL, "--hist", "--theory"),  # histograms binned by value
+        # activations 10^-4 apart: histograms binned by log10|H|
+        _cli_json("run", "--depth", 30, "--width", 32, "--batch", 16, "--init", "xavier", "--hist"),
+        _cli_json("run", *SMALL[2:], "--depth", 20, "--init", "normal", "--dtype", "float16"),
+        # 0.1^50 underflows float32
+        _cli_json(
+            "run", *SMALL[2:], "--depth", 50, "--act", "linear", "--init", "identity", "--gain", 0.1
+        ),
+        _cli_json("run", *SMALL, "--act", "leaky_relu", "--residual", "--norm", "batch"),
+        _cli_json("compare", *SMALL, "--init", "he,xavier"),
+        _cli_json(*train, "--task", "blobs", "--optimizer", "sgd,momentum,adam"),
+        _cli_json(*train, "--lr", 1000),  # diverges
+        _cli_json("theory", "--act", "tanh", "--sigma-w", 1.33, "--sigma-b", 0.22, "--depth", 8),
+        _cli_json("theory", "--act", "relu", "--init", "he", "--widths", "16,32,8"),
+        _cli_json("spectrum", "--depth", 4, "--width", 8),
+    ]
+    compare = tmp / "compare.json"
+    compare.write_text(json.dumps(out[6]))
+    _run_cli("phase", "--act", "tanh", "--grid", 4, "-o", tmp / "phase.png", "--data",
+             tmp / "phase.json", "--overlay", compare)  # fmt: skip
+    out.append(json.loads((tmp / "phase.json").read_text()))
+    sweep = gradsim.sweep(depth=[3, 4], width=8, batch=8, init=["he", "xavier"], seeds=2,
+                          out=tmp / "sweep", jobs=1)  # fmt: skip
+    out.append(json.loads(json.dumps(sweep.to_dict())))
+    out.append(json.loads(_run_cli("export", tmp / "sweep", "--format", "json")))
+    return out
+
+
+def _walk(objects, name, value, where, seen, problems):
+    """Record the keys of ``value`` (object ``name``) and go down into the objects it holds."""
+    if name not in objects:
+        problems.append(f"{where}: object `{name}` is not documented in docs/json.md")
+        return
+    seen.setdefault(name, set()).update(value)
+    documented = objects[name]
+    for key, v in value.items():
+        kind = documented.get(key)
+        if kind is None:
+            continue  # reported by the comparison of key sets
+        items = v if isinstance(v, list) else [v]
+        held = [x for x in items if isinstance(x, dict)]
+        refs = _REF.findall(kind)
+        if kind.startswith("map"):
+            continue
+        if held and not refs:
+            problems.append(f"{where}.{key} holds objects, but docs/json.md gives it no "
+                            f"object type (write it as [`name`](#name) object)")  # fmt: skip
+            continue
+        for x in held:
+            _walk(objects, refs[0], x, f"{where}.{key}", seen, problems)
+
+
+@pytest.fixture(scope="module")
+def contract(samples):
+    objects = parse_contract((DOCS / "json.md").read_text(encoding="utf-8"))
+    seen: dict[str, set] = {}
+    problems: list[str] = []
+    for d in samples:
+        _walk(objects, d["kind"], d, d["kind"], seen, problems)
+    return objects, seen, problems
+
+
+def test_json_doc_covers_every_kind(samples):
+    objects = parse_contract((DOCS / "json.md").read_text(encoding="utf-8"))
+    kinds = {d["kind"] for d in samples}
+    assert kinds == {"run", "compare", "train", "theory", "spectrum", "phase", "sweep",
+                     "sweep-records"}  # fmt: skip
+    assert kinds <= set(objects), f"docs/json.md has no table for {kinds - set(objects)}"
+
+
+def test_every_written_json_field_is_documented(contract):
+    objects, seen, problems = contract
+    missing = [f"`{name}`: {sorted(keys - set(objects[name]))}"
+               for name, keys in seen.items()
+               if name in objects and keys - set(objects[name])]  # fmt: skip
+    assert not problems and not missing, (
+        "real JSON output has fields docs/json.md does not document:\n  "
+        + "\n  ".join(problems + missing)
+    )
+
+
+def test_every_documented_json_field_is_written(contract):
+    objects, seen, _ = contract
+    unused = [f"`{name}`: {sorted(set(fields) - seen.get(name, set()))}"
+              for name, fields in objects.items()
+              if set(fields) - seen.get(name, set())]  # fmt: skip
+    assert not unused, (
+        "docs/json.md documents fields (or objects) that no real output has:\n  "
+        + "\n  ".join(unused)
+    )
+
+
+def test_contract_parser_reads_the_page():
+    """The parser sees the tables: a page it misread would make the two tests above vacuous."""
+    objects = parse_contract((DOCS / "json.md").read_text(encoding="utf-8"))
+    assert "log10_delta_rms" in objects["layer"] and "verdict" in objects["summary"]
+    assert "seed" not in objects["sweep-base"] and "depth" in objects["sweep-base"]
+    assert "loss" not in objects["train-config"] and "optimizer" in objects["train-config"]
+    assert _REF.findall(objects["run"]["summary"]) == ["summary"]
+
+
+# ---------------------------------------------------------------- documented command lines
+
+_FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+_INLINE = re.compile(r"(?<!`)`(gradsim [^`]+)`")
+
+
+def _joined(block: str) -> list[str]:
+    """The block's lines with backslash continuations joined."""
+    return block.replace("\\\n", " ").splitlines()
+
+
+def commands(text: str) -> list[tuple[str, bool]]:
+    """Every `gradsim COMMAND …` of the page in the page's order, as (line, inline): the lines
+    of code blocks (a leading `$ ` dropped; comments after `#` are dropped by shlex later),
+    and inline code spans (``inline``: these may be fragments that leave out required
+    options)."""
+    names = set(cli.commands)
+    found = []
+
+    def spans(prose: str) -> None:
+        for s in _INLINE.findall(prose):
+            if s.split()[1] in names and "…" not in s and "..." not in s:
+                found.append((s, True))
+
+    pos = 0
+    for m in _FENCE.finditer(text):
+        spans(text[pos : m.start()])
+        pos = m.end()
+        for line in _joined(m.group(2)):
+            line = line.strip().removeprefix("$ ")
+            if line.startswith("gradsim ") and line.split()[1] in names:
+                found.append((line, False))
+    spans(text[pos:])
+    return found
+
+
+def _argv(line: str) -> list[str]:
+    return shlex.split(line.split(" > ")[0], comments=True)[1:]
+
+
+def check_command_line(argv: list[str], fragment: bool = False) -> None:
+    """Parse a command line with the real click command, as running it would, without running
+    it; network option values that name an initializer or an activation must exist. A
+    ``fragment`` may leave out required options and arguments."""
+    name, args = argv[0], argv[1:]
+    cmd = cli.commands[name]
+    try:
+        ctx = cmd.make_context(name, list(args))
+    except click.MissingParameter:
+        if fragment:
+            return
+        raise
+    except click.BadParameter as e:
+        # a file the example writes first, or one the reader has: its name is fine
+        if isinstance(e.param.type, click.Path) and "does not exist" in e.format_message():
+            return
+        raise
+    for key, canonical in (("init", canonical_init), ("activation", canonical_activation)):
+        value = ctx.params.get(key)
+        for v in str(value).split(",") if value else ():
+            canonical(v.strip())
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_documented_command_lines_parse(page):
+    bad = []
+    for line, fragment in commands(page.read_text(encoding="utf-8")):
+        try:
+            check_command_line(_argv(line), fragment)
+        except (click.ClickException, gradsim.GradsimError) as e:
+            msg = e.format_message() if isinstance(e, click.ClickException) else str(e)
+            bad.append(f"{line}\n      → {msg}")
+    assert not bad, f"{page_id(page)}: command lines the CLI rejects:\n  " + "\n  ".join(bad)
+
+
+def test_command_extraction_finds_the_readme_examples():
+    lines = [line for line, _ in commands(README.read_text(encoding="utf-8"))]
+    assert {line.split()[1] for line in lines} == set(cli.commands), (
+        "README.md should show every command at least once"
+    )
+
+
+def test_readme_commands_run(tmp_path, monkeypatch):
+    """Every command of the README (code blocks and inline code alike), in the README's
+    order (a file one writes, a later one reads), exits with code 0. No sizes are changed:
+    the README's examples are chosen to be fast."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    runner = CliRunner()
+    for line, _ in commands(README.read_text(encoding="utf-8")):
+        r = runner.invoke(cli, _argv(line), catch_exceptions=False)
+        assert r.exit_code == 0, f"README.md: `{line}` exited {r.exit_code}: {r.stderr}"
+
+
+# ---------------------------------------------------------------- transcripts and Python
+
+
+def transcripts(text: str) -> list[tuple[str, list[str]]]:
+    """Code blocks that begin with `$ gradsim …` followed by its output: (command, lines).
+    A line `…` stands for lines left out."""
+    out = []
+    for _, block in _FENCE.findall(text):
+        lines = block.rstrip("\n").splitlines()
+        if lines and lines[0].startswith("$ gradsim ") and len(lines) > 1:
+            out.append((lines[0][2:], [ln.rstrip() for ln in lines[1:] if ln.strip() != "…"]))
+    return out
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_transcripts_are_real_output(page, tmp_path, monkeypatch):
+    """Output shown after `$ gradsim …` is what the command prints, line for line (in order;
+    a `…` line may stand for lines left out)."""
+    monkeypatch.chdir(tmp_path)
+    for line, shown in transcripts(page.read_text(encoding="utf-8")):
+        real = [ln.rstrip() for ln in _run_cli(*_argv(line)).splitlines()]
+        it = iter(real)
+        missing = [s for s in shown if not any(s == r for r in it)]
+        assert not missing, (
+            f"{page_id(page)}: `{line}` does not print (in this order):\n" + "\n".join(missing[:5])
+        )
+
+
+def python_blocks(text: str) -> list[str]:
+    return [block for lang, block in _FENCE.findall(text) if lang == "python"]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_python_examples_run(page, tmp_path, monkeypatch):
+    """Every ```python block of the page runs, the blocks in order in one namespace."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    blocks = python_blocks(page.read_text(encoding="utf-8"))
+    if page in (README, DOCS / "python.md"):
+        assert blocks, f"{page_id(page)} has no Python example"
+    namespace: dict = {}
+    for i, block in enumerate(blocks, 1):
+        exec(compile(block, f"{page_id(page)}, python block {i}", "exec"), namespace)
+
+
+# ---------------------------------------------------------------- links and size
+
+_LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_relative_links_exist(page):
+    text = page.read_text(encoding="utf-8")
+    broken = [t for t in _LINK.findall(text)
+              if "://" not in t and not (page.parent / t).exists()]  # fmt: skip
+    assert not broken, f"{page_id(page)}: links to missing files: {broken}"
+
+
+def test_readme_is_a_front_door():
+    size = len(README.read_bytes())
+    assert size <= README_MAX_BYTES, (
+        f"README.md is {size} bytes (at most {README_MAX_BYTES}): move the detail into docs/"
+    )
+
+
+def test_docs_name_no_machine_paths():
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"/(work|home|tmp|root)/\w", text), f"{page_id(page)}: a machine path"
