@@ -26,8 +26,8 @@ test: $(TESTSTAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(TESTSTAMP)
-	$(BIN)/ruff check gradsim tests benchmarks examples
-	$(BIN)/ruff format --check gradsim tests benchmarks examples
+	$(BIN)/ruff check gradsim tests benchmarks examples docs
+	$(BIN)/ruff format --check gradsim tests benchmarks examples docs
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
