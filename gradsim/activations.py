@@ -80,6 +80,18 @@ def _second_moment_gain(fn: Callable[[Array], Array]) -> float:
     return float(1.0 / math.sqrt(np.dot(w, fn(x) ** 2) / math.sqrt(2 * math.pi)))
 
 
+def _zeros_like(Z: Array, _cache: dict = {}) -> Array:  # noqa: B006 (a cache)
+    """A read-only array of +0.0 shaped like Z: NumPy's maximum of two arrays runs about 3×
+    faster than against a scalar 0 (its SIMD loop; the same numbers)."""
+    key = (Z.size, Z.dtype.str)
+    if key not in _cache:
+        _cache.clear() if len(_cache) > 16 else None
+        zeros = np.zeros(Z.size, dtype=Z.dtype)
+        zeros.flags.writeable = False
+        _cache[key] = zeros
+    return _cache[key].reshape(Z.shape)
+
+
 def _tail_mask(lo: float, hi: float) -> Callable[[Array], Array]:
     span = 0.01 * (hi - lo)
     return lambda H: (H <= lo + span) | (H >= hi - span)
@@ -164,8 +176,8 @@ _BASE = [
     ),
     Activation(
         name="relu",
-        fn=lambda Z: np.maximum(Z, 0),
-        fn_into=lambda Z, out: np.maximum(Z, 0, out=out),
+        fn=lambda Z: np.maximum(Z, _zeros_like(Z)),
+        fn_into=lambda Z, out: np.maximum(Z, _zeros_like(Z), out=out),
         grad=lambda Z, H: Z > 0,
         gain=math.sqrt(2.0),
         formula="max(z, 0)",

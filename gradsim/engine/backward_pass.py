@@ -96,8 +96,9 @@ def _stop(f: Forward, st: _State, l: int, r: list[float], below: bool) -> None:
             continue
         rows[k] = False
         if x == 0:
-            f.out["log10_delta_rms"][k, first : l + 1] = nx.NEG_INF
-            f.out["log10_grad_norm"][k, first : l + 1] = nx.NEG_INF
+            if f.stats:
+                f.out["log10_delta_rms"][k, first : l + 1] = nx.NEG_INF
+                f.out["log10_grad_norm"][k, first : l + 1] = nx.NEG_INF
             st.active[k] = not below
         else:
             st.out.bad[k], st.active[k] = l, False

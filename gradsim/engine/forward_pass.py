@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -33,8 +34,7 @@ from gradsim.engine.trace import blank
 Array = np.ndarray
 
 
-@dataclass(frozen=True)
-class Kept:
+class Kept(NamedTuple):
     """What layer l keeps for ∂E/∂W_l: the Gram H_{l-1}H_{l-1}ᵀ (K, B, B) when ``gram``,
     else H_{l-1} itself (K, B, n_{l-1}); the true H_{l-1} is the stored one · 10^c[k]."""
 
@@ -55,6 +55,7 @@ class Forward:
     stats: bool
     tracked: bool
     gram: list[bool]  # per layer: ‖∂E/∂W_l‖ from Grams (numerics.gram_pays)
+    bias: list[Array | None]  # per layer: b_l as (K, 1, n_l) in the compute dtype, or None
     ws: nx.Workspace
     H: Array  # the output H_L, (K, B, n_L): true values H · 10^a
     a: list[float]  # per run
@@ -110,9 +111,11 @@ def _start(stack, blocks, dtype, keep, stats) -> Forward:
                and all(b.homogeneous for b in blocks))  # fmt: skip
     B = stack.X.shape[1]
     gram = [keep == "norms" and nx.gram_pays(B, *w.shape[1:]) for w in W]
+    bias = [b.astype(p.compute, copy=False)[:, None, :] if on else None
+            for b, on in zip(stack.b, stack.biased, strict=True)]  # fmt: skip
     f = Forward(
-        p=p, blocks=blocks, W=W, out=blank(K, L), keep=keep, stats=stats, tracked=tracked,
-        gram=gram,
+        p=p, blocks=blocks, W=W, out=blank(K, L) if stats else {}, keep=keep, stats=stats,
+        tracked=tracked, gram=gram, bias=bias,
         ws=nx.Workspace(K * B * max(max(w.shape[1:]) for w in W), p.compute),
         H=stack.X.astype(p.compute), a=[0.0] * K, live=[True] * K,
         bad=[None] * K, samples=[{"act": {}, "delta": {}} for _ in range(K)],
@@ -167,8 +170,7 @@ def _layer(f: Forward, stack, l: int, r_prev, moments: bool) -> Array | None:
     if f.keep is not None:
         f.kept.append(_keep(f, l, r_prev))
     U = np.matmul(f.H, f.W[l - 1], out=ws.get("Z", (K, B, n_out)))  # (K, B, n_l)
-    b = stack.b[l - 1].astype(p.compute, copy=False)[:, None, :] if stack.biased[l - 1] else None
-    Z, Y, inv = pre_activation(blk, U, b, p, ws.get("N", U.shape) if blk.norm else None)
+    Z, Y, inv = pre_activation(blk, U, f.bias[l - 1], p, ws.get("N", U.shape) if blk.norm else None)
     f.norm.append((Y, inv) if Y is not None else None)
     if f.stats and moments:
         zm, zs, _ = nx.moments_k(Z)

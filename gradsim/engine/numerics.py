@@ -191,6 +191,8 @@ def rescale(A: Array, r: list[float], which: list[bool], limit: int, shift: list
     """Divide A[k] by the power of two ``pow2(r[k], limit)`` for the runs in ``which``,
     adding its log10 to shift[k] (and its exponent to count[k], if given); returns the
     (k, power) pairs applied."""
+    if len(r) == 1 and not (which[0] and pow2(r[0], limit)):  # a stack of one, near 1
+        return []
     done = []
     for k, (x, ok) in enumerate(zip(r, which, strict=True)):
         if ok and (p := pow2(x, limit)):
