@@ -44,12 +44,19 @@ def _parse_fail_on(text: str | None) -> set[str]:
     help="Add the mean-field prediction beside the measurement (table, JSON, --plot).",
 )
 @click.option(
+    "--low-memory",
+    is_flag=True,
+    help="Draw the weights again for the backward pass instead of keeping them (the same "
+    "numbers; chosen by itself where they would not fit).",
+)
+@click.option(
     "--fail-on",
     default=None,
     metavar="LIST",
     help="Exit with code 3 if the verdict is one of: vanishing,exploding,overflow.",
 )
-def run_cmd(fmt, output, plot_path, save_net, hist, all_layers, theory, fail_on, **kwargs):
+def run_cmd(fmt, output, plot_path, save_net, hist, all_layers, theory, low_memory, fail_on,
+            **kwargs):  # fmt: skip
     """Simulate an L-layer MLP and report per-layer activation and gradient statistics.
 
     \b
@@ -59,11 +66,11 @@ def run_cmd(fmt, output, plot_path, save_net, hist, all_layers, theory, fail_on,
     gradsim run --depth 152 --init xavier --hist --plot xavier.png
     gradsim run --depth 50 --act tanh --init xavier --theory --plot tanh.png
     """
-    from gradsim.draws import build_network
+    from gradsim.draws import build_network, build_stack
     from gradsim.memory import check_memory
     from gradsim.report import export
     from gradsim.report.tables.run import render_run
-    from gradsim.simulation import simulate_network
+    from gradsim.simulation import simulate_network, simulate_stack
 
     cfg = config_from(kwargs)
     fails = _parse_fail_on(fail_on)
@@ -78,12 +85,17 @@ def run_cmd(fmt, output, plot_path, save_net, hist, all_layers, theory, fail_on,
             prediction = predict_run(cfg)
         except GradsimError as e:
             raise GradsimError(f"--theory: {e}") from None
-    check_memory(cfg)
-    net = build_network(cfg)
-    result = simulate_network(cfg, net, hist=hist, theory=prediction)
+    if save_net:  # every array at hand, to be saved
+        if low_memory:
+            raise GradsimError("--save-net keeps every weight matrix: drop --low-memory")
+        check_memory(cfg)
+        net = build_network(cfg)
+        result = simulate_network(cfg, net, hist=hist, theory=prediction)
+        export.save_network(save_net, net, result.to_dict()["config"])
+    else:
+        low = check_memory(cfg, True if low_memory else None)
+        result = simulate_stack(cfg, build_stack(cfg, low), hist=hist, theory=prediction)
     d = result.to_dict()
-    if save_net:
-        export.save_network(save_net, net, d["config"])
     emit(fmt, output, plot_path, d, export.to_csv, lambda: render_run(result, all_layers))
     s = result.summary
     return 3 if fails & {s.verdict, s.forward, s.backward} else 0

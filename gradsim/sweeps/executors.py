@@ -16,11 +16,10 @@ from gradsim.errors import GradsimError
 
 
 def cpu_count() -> int:
-    """Cores this process may use (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+    """Cores this process may use (gradsim.threads.cores: affinity and CPU quota)."""
+    from gradsim.threads import cores
+
+    return cores()
 
 
 class Serial:
@@ -37,17 +36,17 @@ class Serial:
 
 
 class Processes:
-    """``jobs`` worker processes, each with cores // jobs BLAS threads (at least one), so
-    that the processes do not oversubscribe the cores.
+    """``jobs`` worker processes, each with one BLAS thread (gradsim.threads: the numbers
+    do not depend on a thread count, and the processes never oversubscribe the cores).
 
-    On Linux the workers are forked, which costs milliseconds, and set their inherited BLAS
-    to its share of threads through the library's own API (``threads``); elsewhere, or if
-    the BLAS is not one ``threads`` knows, they are spawned with OPENBLAS_NUM_THREADS & co.
-    in their environment, read when NumPy loads in the fresh process."""
+    On Linux the workers are forked, which costs milliseconds, and hold their inherited
+    BLAS to one thread through threadpoolctl; elsewhere they are spawned with
+    OPENBLAS_NUM_THREADS & co. in their environment, read when NumPy loads in the fresh
+    process."""
 
     def __init__(self, jobs: int):
         self.workers = jobs
-        self.threads = max(1, cpu_count() // jobs)
+        self.threads = 1
         self.label = f"{jobs} processes"
         self._pool = None
         self._env: dict[str, str | None] = {}
@@ -59,9 +58,8 @@ class Processes:
         from concurrent.futures import ProcessPoolExecutor
 
         from gradsim.sweeps.tasks import THREAD_VARS, init_worker
-        from gradsim.sweeps.threads import blas_threads
 
-        if sys.platform.startswith("linux") and blas_threads() is not None:
+        if sys.platform.startswith("linux"):
             ctx = mp.get_context("fork")
         else:
             ctx = mp.get_context("spawn")
