@@ -15,6 +15,16 @@ from gradsim.initializers import INITIALIZERS
 
 PER_LAYER = 4096  # bytes of Python objects and small arrays a pass holds per layer (measured)
 LOOKAHEAD_LAYERS = 6  # weight matrices alive at once in low memory (drawn ahead, in use)
+# the weights are kept while they take at most this share of the memory available; beyond,
+# drawing them again for the backward pass costs less than the swapping and the paging
+KEEP_SHARE = 0.25
+
+
+def weight_bytes(cfg: RunConfig) -> int:
+    """The bytes of every weight matrix of ``cfg``'s network in its dtype."""
+    return (
+        sum(a * b for a, b in itertools.pairwise(cfg.layer_widths)) * np.dtype(cfg.dtype).itemsize
+    )
 
 
 def _mask_derivative(cfg: RunConfig) -> bool:
@@ -116,14 +126,14 @@ def _too_big(need: int, have: int, what: str) -> GradsimError:
 def check_memory(cfg: RunConfig, low_memory: bool | None = False) -> bool:
     """Refuse, with one line, a run that would not fit in the memory available now; return
     whether it runs in low memory (weights drawn again for the backward pass instead of
-    kept): ``low_memory`` True or False as asked, None to choose it only where the weights
-    would not fit otherwise."""
+    kept): ``low_memory`` True or False as asked, None to choose it where the run would not
+    fit otherwise or its weights would take more than KEEP_SHARE of the memory available."""
     have = available_bytes()
     if have is None:
         return bool(low_memory)
     room = 0.8 * have
-    if low_memory is None:
-        if estimate_bytes(cfg) <= room:
+    if low_memory is None:  # keep the weights while they take at most a quarter of the room
+        if estimate_bytes(cfg) <= room and weight_bytes(cfg) <= KEEP_SHARE * room:
             return False
         low_memory = True
     need = estimate_bytes(cfg, low_memory)
