@@ -27,8 +27,9 @@ from gradsim.lsuv import lsuv
 from gradsim.network import Network, Stack, blocks_of, shape_key
 
 Array = np.ndarray
-# a layer's weights are drawn in threads (each layer its own stream, so the same numbers)
-# when a layer has at least this many entries: below, thread hand-offs cost more than the fill
+# layers are drawn in threads (each layer its own stream, so the same numbers) when a weight
+# matrix has at least this many entries: below, thread hand-offs cost more than the fill (a
+# stack's runs share their draws, so a stack of small layers draws little per layer)
 PARALLEL_ENTRIES = 64 * 1024
 
 
@@ -177,8 +178,7 @@ def build_stacks(groups: Sequence[Sequence[RunConfig]]) -> list[Stack]:
                 _draw_biases(configs, sset, l, arrays[g][0][l - 1])
 
     layers = range(1, max(c[0].depth for c in groups) + 1)
-    big = max(len(c) * max(a * b for a, b in itertools.pairwise(c[0].layer_widths))
-              for c in groups)  # fmt: skip
+    big = max(max(a * b for a, b in itertools.pairwise(c[0].layer_widths)) for c in groups)
     if big >= PARALLEL_ENTRIES and len(layers) > 1:  # layers in threads: the same numbers
         from gradsim.threads import pool
 

@@ -508,3 +508,28 @@ def test_residual_norm_and_lsuv_records_equal_gradsim_run(invoke, tmp_path):
         assert run["config"] == c
         for field, values in rec["layers"].items():
             assert [layer[field] for layer in run["layers"]] == values
+
+
+def test_aggregate_quantiles_are_numpys_per_point_for_any_count():
+    # points with 1, 2, 3 finite ratios and one with none: one percentile call per count
+    records = []
+    for point, values in (("a", [0.5]), ("b", [1.0, -2.0]), ("c", [3.0, 0.25, -1.5]),
+                          ("d", [None, None]), ("e", [0.1, 0.7])):  # fmt: skip
+        for v in values:
+            records.append({"point": point, "summary": {"log10_delta_ratio": v,
+                                                        "verdict": "stable"}})  # fmt: skip
+    import numpy as np
+
+    from gradsim.sweeps.aggregate import quantiles
+
+    rows = [{} for _ in range(5)]
+    ratios = [[r["summary"]["log10_delta_ratio"] for r in records
+               if r["point"] == p and r["summary"]["log10_delta_ratio"] is not None]
+              for p in "abcde"]  # fmt: skip
+    quantiles(rows, ratios)
+    for row, r in zip(rows, ratios, strict=True):
+        if not r:
+            assert row == {}
+            continue
+        q = np.percentile(np.asarray(r), [0, 25, 50, 75, 100])
+        assert [row[k] for k in ("min", "q25", "median", "q75", "max")] == q.tolist()
