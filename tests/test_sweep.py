@@ -533,3 +533,15 @@ def test_aggregate_quantiles_are_numpys_per_point_for_any_count():
             continue
         q = np.percentile(np.asarray(r), [0, 25, 50, 75, 100])
         assert [row[k] for k in ("min", "q25", "median", "q75", "max")] == q.tolist()
+
+
+def test_a_small_sweep_runs_in_this_process_unless_jobs_are_asked(tmp_path, monkeypatch):
+    from gradsim.sweeps import Session
+    from gradsim.sweeps.executors import Processes, Serial
+
+    g = Grid({"depth": (3,), "width": (4,), "batch": (2,), "gain": (0.5, 1.0)}, seeds=1)
+    monkeypatch.setattr("gradsim.sweeps.executors.cpu_count", lambda: 2)
+    with Session(g, tmp_path / "auto") as s:  # far less work than starting workers
+        assert isinstance(s.executor, Serial)
+    with Session(g, tmp_path / "asked", jobs=2) as s:
+        assert isinstance(s.executor, Processes) and s.executor._pool is not None

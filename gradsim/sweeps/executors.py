@@ -52,13 +52,15 @@ class Processes:
         self._env: dict[str, str | None] = {}
         self._futures: list = []
 
-    def run(self, fn: Callable, tasks: list) -> Iterator:
+    def start(self) -> None:
+        """Start the worker processes now (they boot while the caller prepares the work)."""
         import multiprocessing as mp
-        import warnings
         from concurrent.futures import ProcessPoolExecutor
 
         from gradsim.sweeps.tasks import THREAD_VARS, init_worker
 
+        if self._pool is not None:
+            return
         if sys.platform.startswith("linux"):
             ctx = mp.get_context("fork")
         else:
@@ -66,14 +68,23 @@ class Processes:
             self._env = {v: os.environ.get(v) for v in THREAD_VARS}
             os.environ.update({v: str(self.threads) for v in THREAD_VARS})
         self._pool = ProcessPoolExecutor(
-            max(1, min(self.workers, len(tasks))), mp_context=ctx,
-            initializer=init_worker, initargs=(self.threads, os.getpid()),
+            self.workers, mp_context=ctx, initializer=init_worker,
+            initargs=(self.threads, os.getpid()),
         )  # fmt: skip
+        self._submit([(os.getpid, ())] * self.workers)  # every worker forks, initializes
+
+    def _submit(self, calls: list[tuple[Callable, tuple]]) -> list:
+        import warnings
+
         with warnings.catch_warnings():
             # Python ≥ 3.12 warns on fork() while the BLAS has threads; its pool is idle and
             # OpenBLAS re-initializes it in the child (pthread_atfork)
             warnings.simplefilter("ignore", DeprecationWarning)
-            self._futures = [self._pool.submit(fn, t) for t in tasks]
+            return [self._pool.submit(fn, *args) for fn, args in calls]
+
+    def run(self, fn: Callable, tasks: list) -> Iterator:
+        self.start()
+        self._futures = self._submit([(fn, (t,)) for t in tasks])
         return self._collect()
 
     def _collect(self) -> Iterator:
