@@ -18,13 +18,23 @@ LOOKAHEAD_LAYERS = 6  # weight matrices alive at once in low memory (drawn ahead
 # the weights are kept while they take at most this share of the memory available; beyond,
 # drawing them again for the backward pass costs less than the swapping and the paging
 KEEP_SHARE = 0.25
+QR_FACTOR = 8  # orthogonal's QR: float64 arrays of its matrix's size at its peak (RSS: 7)
+
+
+def shapes(cfg: RunConfig, widths: tuple[int, ...] | None = None) -> list[tuple[int, int, int]]:
+    """(n_in, n_out, count) of the weight matrices of ``cfg``'s network (or of ``widths``):
+    a network of one width is one entry, so nothing here grows with the depth."""
+    if widths is None and cfg.widths is None:
+        return [(cfg.width, cfg.width, cfg.depth)]
+    counts: dict[tuple[int, int], int] = {}
+    for pair in itertools.pairwise(widths or cfg.widths):
+        counts[pair] = counts.get(pair, 0) + 1
+    return [(k, m, c) for (k, m), c in counts.items()]
 
 
 def weight_bytes(cfg: RunConfig) -> int:
     """The bytes of every weight matrix of ``cfg``'s network in its dtype."""
-    return (
-        sum(a * b for a, b in itertools.pairwise(cfg.layer_widths)) * np.dtype(cfg.dtype).itemsize
-    )
+    return sum(k * m * c for k, m, c in shapes(cfg)) * np.dtype(cfg.dtype).itemsize
 
 
 def _mask_derivative(cfg: RunConfig) -> bool:
@@ -35,7 +45,8 @@ def _mask_derivative(cfg: RunConfig) -> bool:
 
 
 def estimate_bytes(cfg: RunConfig, low_memory: bool = False) -> int:
-    """Peak memory of a run, estimated before anything is allocated.
+    """Peak memory of a run, estimated before anything is allocated (in microseconds, at
+    any depth).
 
     Weights (in the dtype, plus float32 copies for float16; in low memory only the few
     drawn ahead), the per-layer state the backward pass keeps (φ'(Z_l), as bits for a mask
@@ -43,28 +54,43 @@ def estimate_bytes(cfg: RunConfig, low_memory: bool = False) -> int:
     arrays, the float64 draws in flight (orthogonal's QR needs three times its matrix), and
     the pass's per-layer objects.
     """
-    n, B = cfg.layer_widths, cfg.batch
-    item = np.dtype(cfg.dtype).itemsize
+    low_memory = low_memory and not INITIALIZERS[cfg.init].data_driven  # (LSUV keeps all)
+    B, item = cfg.batch, np.dtype(cfg.dtype).itemsize
     comp = 4 if cfg.dtype == "float16" else item  # float16 computes in float32
-    pairs = list(itertools.pairwise(n))
-    sizes = [a * b for a, b in pairs]
+    groups = shapes(cfg)
+    largest = max(k * m for k, m, _ in groups)
     per_weight = item + (comp if item < comp else 0)
-    if low_memory:
-        weights = LOOKAHEAD_LAYERS * max(sizes) * per_weight
-    else:
-        weights = sum(sizes) * per_weight
+    total = sum(k * m * c for k, m, c in groups)
+    weights = (LOOKAHEAD_LAYERS * largest if low_memory else total) * per_weight
     mask_bits = low_memory and _mask_derivative(cfg)
-    kept = sum((B * m // 8 + B if mask_bits else B * m * comp) + min(B * B, B * k) * comp
-               for k, m in pairs)  # fmt: skip
+    kept = sum(c * ((B * m // 8 + B if mask_bits else B * m * comp) + min(B * B, B * k) * comp)
+               for k, m, c in groups)  # fmt: skip
     if cfg.residual or cfg.norm:  # the normalized Y_l, and skip connections' own arrays
-        kept += sum(2 * B * m * comp for _, m in pairs)
-    draws = (LOOKAHEAD_LAYERS if low_memory else 2) * max(sizes) * 8
+        kept += sum(c * 2 * B * m * comp for _, m, c in groups)
+    draws = (LOOKAHEAD_LAYERS if low_memory else 2) * largest * 8
     if INITIALIZERS[cfg.init].name in ("orthogonal", "lsuv"):  # QR's workspace
-        draws += 3 * max(sizes) * 8
+        draws += QR_FACTOR * largest * 8
     if INITIALIZERS[cfg.init].data_driven:  # LSUV holds every draw in float64 at once
-        weights += sum(sizes) * 8
-    work = 8 * B * max(n) * 8
+        weights += total * 8
+    work = 8 * B * max(max(k, m) for k, m, _ in groups) * 8
     return int(weights + kept + draws + work + PER_LAYER * cfg.depth)
+
+
+def estimate_train_bytes(net: RunConfig, n_in: int, n_out: int, rows: int, state: int) -> int:
+    """Peak memory of training ``net``'s network with n_in inputs and n_out outputs:
+    parameters, their gradients, the update and ``state`` optimizer arrays each (all in the
+    dtype, after float64 draws), and the forward cache of ``rows`` rows (the larger of a
+    batch and the whole data set, which the evaluation passes at once)."""
+    w, L = net.width, net.depth
+    groups = [(n_in, w, 1), (w, w, L - 2), (w, n_out, 1)] if L > 1 else [(n_in, n_out, 1)]
+    groups = [g for g in groups if g[2] > 0]
+    item = max(np.dtype(net.dtype).itemsize, 4)
+    total = sum((k * m + m) * c for k, m, c in groups)
+    params = total * item * (3 + state) + max(k * m for k, m, _ in groups) * 8 * 2
+    if INITIALIZERS[net.init].data_driven:
+        params += total * 8
+    cache = sum(c * rows * m * item * 3 for _, m, c in groups)  # H, φ'(Z) and a work array
+    return int(params + cache + PER_LAYER * 4 * net.depth)
 
 
 def available_bytes() -> int | None:
@@ -140,6 +166,13 @@ def check_memory(cfg: RunConfig, low_memory: bool | None = False) -> bool:
     if need > room:
         raise _too_big(need, have, "this run")
     return low_memory
+
+
+def check_bytes(need: int, what: str) -> None:
+    """Refuse, with one line, work estimated to need ``need`` bytes that would not fit."""
+    have = available_bytes()
+    if have is not None and need > 0.8 * have:
+        raise _too_big(need, have, what)
 
 
 def keep_freed_memory() -> None:

@@ -157,3 +157,75 @@ def test_run_low_memory_from_the_command_line(invoke, tmp_path):
     assert invoke(*args, "--low-memory").stdout == invoke(*args).stdout
     r = invoke(*args, "--low-memory", "--save-net", tmp_path / "n.npz")
     assert r.exit_code == 2 and "--low-memory" in r.stderr
+
+
+def test_the_estimate_does_not_grow_with_the_depth(monkeypatch):
+    """The guard reads the shapes, never a list of L widths: depth 10⁹ is refused at once."""
+
+    def every_width(self):
+        raise AssertionError("the estimate listed every width")
+
+    monkeypatch.setattr(RunConfig, "layer_widths", property(every_width))
+    cfg = RunConfig(depth=10**9, width=1, batch=1)
+    assert memory.estimate_bytes(cfg) >= memory.PER_LAYER * 10**9
+    assert memory.estimate_bytes(cfg, low_memory=True) >= memory.PER_LAYER * 10**9
+    with pytest.raises(gradsim.GradsimError, match="needs about"):
+        memory.check_memory(cfg, None)
+    # an explicit widths list: its distinct shapes, with their counts
+    mixed = RunConfig(widths=(8, 16, 16, 16, 4), batch=2)
+    assert memory.shapes(mixed) == [(8, 16, 1), (16, 16, 2), (16, 4, 1)]
+
+
+@pytest.mark.parametrize("cmd", [
+    ("run",), ("run", "--low-memory"), ("train",), ("compare", "--init", "he,xavier"),
+    ("sweep", "--out", "STORE"),
+])  # fmt: skip
+def test_every_command_refuses_a_network_of_a_billion_layers(invoke, tmp_path, cmd):
+    cmd = tuple(str(tmp_path / "s") if a == "STORE" else a for a in cmd)
+    r = invoke(*cmd, "--depth", 10**9, "--width", 1, "--batch", 1)
+    assert r.exit_code == 2, r.output
+    assert "needs about" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_task_dims_are_the_tasks(monkeypatch):
+    from gradsim.training.tasks import TASKS, make_task
+
+    for name, spec in TASKS.items():
+        task = make_task(name, 8, 0)
+        assert spec.dims == (task.n_in, task.n_out)
+
+
+@pytest.mark.parametrize("kw", [
+    {"depth": 6, "width": 256, "batch": 64, "optimizer": "adam", "samples": 512},
+    {"depth": 12, "width": 64, "batch": 32, "samples": 2048, "task": "blobs"},
+    {"depth": 3, "width": 512, "batch": 16, "optimizer": "momentum", "samples": 64},
+])  # fmt: skip
+def test_the_training_estimate_covers_what_training_allocates(kw):
+    from gradsim.training.optimizers import OPTIMIZERS
+    from gradsim.training.product import configs_of, train_product
+    from gradsim.training.tasks import TASKS
+
+    kw = dict(kw)
+    training = {k: kw.pop(k) for k in ("optimizer", "samples", "task") if k in kw}
+    axes, configs = configs_of(kw, steps=3, **training)
+    c = configs[0]
+    n_in, n_out = TASKS[c.task].dims
+    states = OPTIMIZERS[c.optimizer].factory.states
+    est = c.samples * (n_in + n_out) * 8
+    est += memory.estimate_train_bytes(c.net, n_in, n_out, c.samples, states)
+    tracemalloc.start()
+    try:
+        train_product(axes, configs)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= est <= 4 * peak
+
+
+def test_training_that_would_not_fit_is_refused(monkeypatch):
+    from gradsim.training.product import configs_of
+
+    monkeypatch.setattr(memory, "available_bytes", lambda: 50 * 2**20)
+    with pytest.raises(gradsim.GradsimError, match="this training needs about"):
+        configs_of({"depth": 40, "width": 1024})
+    assert configs_of({"depth": 4, "width": 64})[1]
