@@ -13,8 +13,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import gradsim
 from gradsim.sweeps import Grid, Store, aggregate, derive_seed, execute, plan, records
 from gradsim.sweeps.executors import Processes, Serial
 from gradsim.sweeps.store import FILENAME
@@ -312,14 +314,48 @@ def test_example_grids_run(invoke, tmp_path, path):
 
 
 def test_table_fits_80_columns_and_aggregates(invoke, tmp_path):
-    r = sweep(invoke, tmp_path, "--depth", "3,6", "--init", "he,xavier,normal", "--act",
-              "relu,tanh", "--gain", "0.5:2.0:16", "--seeds", 3)  # fmt: skip
+    r = sweep(invoke, tmp_path, "--depth", "3,6", "--init", "he,xavier", "--act", "relu,tanh",
+              "--gain", "0.5:2.0:5", "--seeds", 3)  # fmt: skip
     lines = r.stdout.splitlines()
     assert max(map(len, lines)) <= 80
     head = next(ln.split() for ln in lines if ln.split()[:1] == ["depth"])
     assert head == ["depth", "act", "init", "gain", "n", "median", "IQR", "vanish", "explode",
                     "overflow"]  # fmt: skip
-    assert sum(1 for ln in lines if ln.split()[:1] in (["3"], ["6"])) == 2 * 3 * 2 * 16
+    assert sum(1 for ln in lines if ln.split()[:1] in (["3"], ["6"])) == 2 * 2 * 2 * 5
+
+
+def test_a_long_table_runs_points_of_one_verdict_together(invoke, tmp_path):
+    """Beyond MAX_ROWS points, one row per run of gains with one majority verdict: the runs
+    cover every point once, in order, and each holds points of one verdict."""
+    from gradsim.report.tables.sweep import MAX_ROWS, _verdict, verdict_runs
+
+    r = sweep(invoke, tmp_path, "--depth", "3,12", "--init", "he,xavier,normal", "--act",
+              "relu,tanh", "--gain", "0.5:2.0:16", "--seeds", 3)  # fmt: skip
+    lines = r.stdout.splitlines()
+    assert max(map(len, lines)) <= 80
+    head = next(ln.split() for ln in lines if ln.split()[:1] == ["depth"])
+    assert head == ["depth", "act", "init", "gain", "points", "median", "verdict"]
+    agg = gradsim.sweep(depth="3,12", init="he,xavier,normal", activation="relu,tanh",
+                        gain="0.5:2.0:16", seeds=3, out=tmp_path, jobs=1).aggregate  # fmt: skip
+    assert len(agg["points"]) > MAX_ROWS
+    runs = verdict_runs(agg)
+    assert [i for run in runs for i in run] == list(range(len(agg["points"])))
+    for run in runs:
+        assert len({_verdict(agg["points"][i])[0] for i in run}) == 1
+        assert len({repr({k: v for k, v in agg["points"][i]["values"].items() if k != "gain"})
+                    for i in run}) == 1  # fmt: skip
+    rows = [ln for ln in lines if ln.split()[:1] in (["3"], ["12"])]
+    assert len(rows) == len(runs) < len(agg["points"])
+    assert sum(int(ln.split()[4]) for ln in rows) == len(agg["points"])
+
+
+def test_axis_values_get_the_digits_that_tell_them_apart():
+    from gradsim.report.labels import axis_digits, value_text
+
+    xs = np.linspace(0.5, 2.0, 200).tolist()
+    d = axis_digits(xs)
+    assert len({value_text(x, d) for x in xs}) == 200
+    assert axis_digits([0.5, 1.0, 1.5]) == 3
 
 
 def test_aggregate_over_seeds(tmp_path):
