@@ -33,6 +33,8 @@ from gradsim.options import (
     THEORY_OPTIONS,
     TRAIN_DEFAULTS,
     TRAIN_OPTIONS,
+    check_given,
+    check_sigmas,
 )
 
 _FIELD_DEFAULTS = {f.name: f.default for f in fields(RunConfig)}
@@ -61,7 +63,7 @@ def _with_options(names: Sequence[str], lists: bool = False, defaults: dict | No
     return deco
 
 
-def _options(options: dict, allowed: Sequence[str], what: str) -> dict:
+def _options(options: dict, allowed: Sequence[str], what: str, check: bool = True) -> dict:
     """The keyword arguments as network options: ``act`` read as ``activation``; a keyword
     the function does not take is one line naming it."""
     options = dict(options)
@@ -74,6 +76,8 @@ def _options(options: dict, allowed: Sequence[str], what: str) -> dict:
         from gradsim.errors import unknown_name
 
         raise unknown_name(f"keyword of {what}()", unknown[0], allowed)
+    if check:
+        check_given(options)
     return options
 
 
@@ -99,7 +103,10 @@ def simulate(config: RunConfig | None = None, *, hist: bool = False, theory: boo
     if config is None:
         config = _config(options, "simulate")
     elif options:
-        config = replace(config, **_options(options, CONFIG_KEYS, "simulate"))
+        options = _options(options, CONFIG_KEYS, "simulate", check=False)
+        check_given({"init": config.init, "bias_init": config.bias_init,
+                     "residual": config.residual, **options})  # fmt: skip
+        config = replace(config, **options)
     prediction = None
     if theory:
         from gradsim.meanfield import predict_run
@@ -174,8 +181,8 @@ def theory(*, sigma_w: float | None = None, sigma_b: float | None = None, **opti
     ``r["q_star"]``, ``figure()``)."""
     from gradsim.meanfield.commands import theory as describe
 
-    if sigma_w is not None and "init" in options:
-        raise GradsimError("sigma_w and init both set σ_w: give one of them")
+    options = _options(options, THEORY_OPTIONS, "theory")
+    check_sigmas(options, sigma_w, sigma_b)
     cfg = _config({**THEORY_DEFAULTS, **options}, "theory", THEORY_OPTIONS)
     return Record(describe(cfg, sigma_w, sigma_b))
 

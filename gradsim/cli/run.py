@@ -6,7 +6,7 @@ import click
 
 from gradsim.cli._output import check_outputs, emit, output_options
 from gradsim.cli.group import cli
-from gradsim.cli.options import config_from, network_options
+from gradsim.cli.options import config_from, given_options, network_options
 from gradsim.errors import GradsimError
 
 FAIL_ON = ("vanishing", "exploding", "overflow")
@@ -23,6 +23,7 @@ def _parse_fail_on(text: str | None) -> set[str]:
 
 
 @cli.command("run")
+@click.pass_context
 @network_options
 @output_options("Draw the per-layer curves to FILE (.png, .svg or .pdf).")
 @click.option(
@@ -49,7 +50,7 @@ def _parse_fail_on(text: str | None) -> set[str]:
     metavar="LIST",
     help="Exit with code 3 if the verdict is one of: vanishing,exploding,overflow.",
 )
-def run_cmd(fmt, output, plot_path, save_net, hist, all_layers, theory, fail_on, **kwargs):
+def run_cmd(ctx, fmt, output, plot_path, save_net, hist, all_layers, theory, fail_on, **kwargs):
     """Simulate an L-layer MLP and report per-layer activation and gradient statistics.
 
     \b
@@ -65,11 +66,12 @@ def run_cmd(fmt, output, plot_path, save_net, hist, all_layers, theory, fail_on,
     from gradsim.report.tables.run import render_run
     from gradsim.simulation import simulate_network
 
+    given_options(ctx, kwargs)
     cfg = config_from(kwargs)
     fails = _parse_fail_on(fail_on)
     if save_net and not save_net.endswith(".npz"):
         raise GradsimError(f"--save-net writes NumPy .npz files; name it FILE.npz (got {save_net})")
-    check_outputs(output, plot_path, save_net)
+    check_outputs(output, plot_path, {"--save-net": save_net})
     prediction = None
     if theory:  # before the work: the theory may refuse this network
         from gradsim.meanfield import predict_run

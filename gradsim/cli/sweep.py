@@ -120,14 +120,20 @@ def sweep_cmd(ctx, grid_file, seeds, out, jobs, scheduler, connect_timeout, forc
     gradsim sweep examples/grids/depth_gain_tanh_relu.toml --csv
     gradsim sweep grid.toml --scheduler tcp://10.0.0.5:8786
     """
-    from gradsim.report.export import check_writable
+    from gradsim.files import check_distinct, check_writable
     from gradsim.report.figures.sweep import choose_axes
     from gradsim.sweeps import Session
     from gradsim.sweeps.aggregate import varying_axes
+    from gradsim.sweeps.store import store_path
 
     grid = _grid(ctx, grid_file, kwargs, seeds)
-    if y_axis and not x_axis:
+    if y_axis is not None and x_axis is None:
         raise GradsimError("--y needs --x")
+    if x_axis is not None and plot_path is None:
+        raise GradsimError("--x (and --y) choose the axes of --plot: give --plot FILE too")
+    db = store_path(out)
+    check_distinct({"--out": db, "--plot": plot_path, "--csv": db.parent / "sweep.csv" if csv_out
+                    else None}, {"GRID.toml": grid_file})  # fmt: skip
     if plot_path:  # the axes to draw must exist before anything is computed
         choose_axes(varying_axes(grid), x_axis, y_axis)
     with Session(grid, out, jobs=jobs, scheduler=scheduler, connect_timeout=connect_timeout,
@@ -227,21 +233,25 @@ def export_cmd(store, fmt, layers, output):
     gradsim export results/ --layers -o layers.csv       # long form, one row per layer
     gradsim export results/ --format json -o runs.json
     """
+    from gradsim.files import check_distinct, check_writable, write_atomic
     from gradsim.report import export_sweep
-    from gradsim.report.export import check_writable, write_atomic
     from gradsim.sweeps import Store
+    from gradsim.sweeps.store import store_path
 
     if layers and fmt != "csv":
         raise GradsimError("--layers applies to --format csv")
-    if output:
-        check_writable(output)
+    if output is not None:
+        check_writable(output, "--output")
+        db = store_path(store)
+        check_distinct({"--output": output}, {"DIR": db, "its journal": f"{db}-wal",
+                                              "its index": f"{db}-shm"})  # fmt: skip
     with Store.open(store, create=False) as st:
         records = list(st.records(layers=fmt == "json" or layers))
     if fmt == "json":
         text = export_sweep.records_json(records)
     else:
         text = (export_sweep.layers_csv if layers else export_sweep.records_csv)(records)
-    if output:
+    if output is not None:
         write_atomic(output, text)
     else:
         click.echo(text, nl=False)

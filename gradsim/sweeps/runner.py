@@ -13,7 +13,7 @@ from gradsim.errors import GradsimError
 from gradsim.memory import check_memory
 from gradsim.sweeps.aggregate import aggregate
 from gradsim.sweeps.grid import Grid, Run
-from gradsim.sweeps.store import Store
+from gradsim.sweeps.store import Store, read_only
 from gradsim.sweeps.tasks import make_tasks, run_task
 
 MAX_RUNS = 100_000  # the largest grid a sweep takes by default
@@ -156,15 +156,22 @@ class Session:
             self.store = Store.open(self.out)
             self.plan = plan(self.grid, self.store, *self._plan_args)
             check_memory_for(self.plan, self.executor.workers)
-        except BaseException:
-            self.__exit__(None, None, None)
+            if self.plan.pending and self.store.readonly:
+                raise read_only(self.store.path, len(self.plan.pending))
+        except BaseException as e:
+            self.__exit__(type(e), e, None)
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
-        if getattr(self, "store", None) is not None:
-            self.store.close()
-        self.executor.close()
+    def __exit__(self, exc_type, *_) -> None:
+        try:
+            store = getattr(self, "store", None)
+            if store is not None and exc_type is not None:
+                store.discard()  # a refused or interrupted new store: nothing left behind
+            elif store is not None:
+                store.close()
+        finally:
+            self.executor.close()
 
     def run(self) -> Iterator[int]:
         """Compute the pending runs; yields the number of runs each finished task added."""
