@@ -121,7 +121,8 @@ def _variance_scaling(
         return 2.0 * std(fi, fo, p) / TRUNC_STD if p.truncated else None
 
     return Initializer(name, draw, formula, std, bound, default_mode=mode, source=source,
-                       scaled=scaled, options=("truncated",) if dist == "normal" else ())  # fmt: skip
+                       scaled=scaled,
+                       options=("truncated",) if dist == "normal" else ())  # fmt: skip
 
 
 def _orthogonal_draw(fi, fo, rng, p):

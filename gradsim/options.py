@@ -185,8 +185,9 @@ def values_of(options: dict, listable: bool = True) -> dict[str, list]:
         if raw is None:
             values[o.dest] = [None]
         elif o.dest == "widths":
-            values[o.dest] = [parse_int_list(raw, "--widths") if isinstance(raw, str)
-                              else tuple(raw) if isinstance(raw, (list, tuple)) else raw]  # fmt: skip
+            text = isinstance(raw, str)
+            values[o.dest] = [parse_int_list(raw, "--widths") if text else
+                              tuple(raw) if isinstance(raw, (list, tuple)) else raw]  # fmt: skip
         elif listable and o.listable:
             values[o.dest] = parse_axis(o, raw)
         else:

@@ -99,9 +99,8 @@ def phase_cmd(output, sw2, sb2, grid, overlay, data, **kwargs):
     if data is not None:
         export.check_writable(data, "--data")
     check_distinct({"--output": output, "--data": data}, {"--overlay": overlay})
-    d = phase(
-        config_from(kwargs), sw2, sb2, grid, load_json(overlay) if overlay is not None else None
-    )
+    runs = load_json(overlay) if overlay is not None else None
+    d = phase(config_from(kwargs), sw2, sb2, grid, runs)
     save_figure(plot_result(d), output)
     if data is not None:
         export.write_atomic(data, export.to_json(d))

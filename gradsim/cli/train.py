@@ -95,8 +95,8 @@ def train_cmd(ctx, task, samples, steps, lr, optimizer, momentum, beta1, beta2, 
     from gradsim.training.product import configs_of, run_label
 
     axes, configs = configs_of(
-        given_options(ctx, kwargs), lr, optimizer, max_configs, task=task, samples=samples, steps=steps,
-        momentum=momentum, beta1=beta1, beta2=beta2, eps=eps, clip_norm=clip_norm,
+        given_options(ctx, kwargs), lr, optimizer, max_configs, task=task, samples=samples,
+        steps=steps, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps, clip_norm=clip_norm,
         log_every=log_every,
     )  # fmt: skip
     check_outputs(output, plot_path)

@@ -256,8 +256,9 @@ def _record(path: Path, row) -> dict:
         if not isinstance(d.get("layers", {}), dict):
             raise ValueError("layers is not a JSON object")
     except (TypeError, ValueError) as e:
-        raise GradsimError(f"{path}: a malformed row (seed {seed}, point {str(point)[:60]}): "
-                           f"{e}; rerun the sweep with --force to recompute it") from None  # fmt: skip
+        raise GradsimError(f"{path}: a malformed row (seed {seed}, point "
+                           f"{str(point)[:60]}): {e}; rerun the sweep with --force to "
+                           "recompute it") from None  # fmt: skip
     return d
 
 
