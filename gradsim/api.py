@@ -130,21 +130,23 @@ def compare(*, max_configs: int = 64, **options):
 def sweep(grid: str | os.PathLike | None = None, *, seeds: int | None = None,
           out: str | os.PathLike = "results", jobs: int | None = None,
           scheduler: str | None = None, connect_timeout: float = 5.0, force: bool = False,
-          max_runs: int = 100_000, chunk: int | None = None,
+          max_runs: int = 100_000, chunk: int | None = None, worker_timeout: float = 60.0,
           progress: Callable[[int], None] | None = None, **options):  # fmt: skip
     """Every combination of the options' lists, ``seeds`` runs each, into the resumable
     store ``out``/sweep.db (``gradsim sweep``): ``grid`` a TOML grid file whose axes the
     options replace; ``seed`` the master seed; ``jobs`` worker processes (default: every
-    core) or ``scheduler`` a Dask scheduler's address; ``progress(n)`` after each task with
-    the runs it added. Returns a SweepResult (``aggregate``, ``records``, ``to_dict()``,
-    ``figure(x=, y=)``)."""
+    core) or ``scheduler`` a Dask scheduler's address (``connect_timeout`` seconds to reach
+    it, ``worker_timeout`` to wait for a worker when every one is lost); ``progress(n)``
+    after each task with the runs it added. Returns a SweepResult (``aggregate``,
+    ``records``, ``to_dict()``, ``figure(x=, y=)``)."""
     from gradsim.sweeps import Session
     from gradsim.sweeps.gridfile import grid_of
 
     g = grid_of(None if grid is None else os.fspath(grid),
                 _options(options, CONFIG_KEYS, "sweep"), seeds)  # fmt: skip
     with Session(g, out, jobs=jobs, scheduler=scheduler, connect_timeout=connect_timeout,
-                 force=force, max_runs=max_runs, chunk=chunk) as s:  # fmt: skip
+                 force=force, max_runs=max_runs, chunk=chunk,
+                 worker_timeout=worker_timeout) as s:  # fmt: skip
         for n in s.run():
             if progress is not None:
                 progress(n)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from gradsim.cli._console import show_progress
@@ -57,11 +59,20 @@ def _grid(ctx: click.Context, grid_file: str | None, kwargs: dict, seeds: int | 
 )
 @click.option(
     "--connect-timeout",
-    type=click.FloatRange(min=0.1),
+    type=float,
     default=5.0,
     show_default=True,
     metavar="S",
     help="Give up on --scheduler after S seconds.",
+)
+@click.option(
+    "--worker-timeout",
+    type=float,
+    default=60.0,
+    show_default=True,
+    metavar="S",
+    help="With --scheduler: when every worker is lost, wait S seconds for one, then stop "
+    "(the finished runs stay in the store).",
 )
 @click.option("--force", is_flag=True, help="Rerun every run of the grid, replacing stored ones.")
 @click.option(
@@ -103,8 +114,9 @@ def _grid(ctx: click.Context, grid_file: str | None, kwargs: dict, seeds: int | 
     help="Progress bar [default: on a terminal, not in CI].",
 )
 @click.pass_context
-def sweep_cmd(ctx, grid_file, seeds, out, jobs, scheduler, connect_timeout, force, csv_out,
-              plot_path, x_axis, y_axis, chunk, max_runs, table, progress, **kwargs):  # fmt: skip
+def sweep_cmd(ctx, grid_file, seeds, out, jobs, scheduler, connect_timeout, worker_timeout,
+              force, csv_out, plot_path, x_axis, y_axis, chunk, max_runs, table, progress,
+              **kwargs):  # fmt: skip
     """Run every combination of option values, several seeds each, into a store.
 
     Any network option takes a comma list or start:stop:count, or the axes come from a
@@ -127,6 +139,8 @@ def sweep_cmd(ctx, grid_file, seeds, out, jobs, scheduler, connect_timeout, forc
     from gradsim.sweeps.store import store_path
 
     grid = _grid(ctx, grid_file, kwargs, seeds)
+    if scheduler is not None:
+        _quiet_dask()
     if y_axis is not None and x_axis is None:
         raise GradsimError("--y needs --x")
     if x_axis is not None and plot_path is None:
@@ -137,7 +151,8 @@ def sweep_cmd(ctx, grid_file, seeds, out, jobs, scheduler, connect_timeout, forc
     if plot_path:  # the axes to draw must exist before anything is computed
         choose_axes(varying_axes(grid), x_axis, y_axis)
     with Session(grid, out, jobs=jobs, scheduler=scheduler, connect_timeout=connect_timeout,
-                 force=force, max_runs=max_runs, chunk=chunk) as s:  # fmt: skip
+                 force=force, max_runs=max_runs, chunk=chunk,
+                 worker_timeout=worker_timeout) as s:  # fmt: skip
         if plot_path:  # (the figure may go into DIR: checked once the store made it)
             from gradsim.report.figures.common import check_figure_path
 
@@ -146,6 +161,19 @@ def sweep_cmd(ctx, grid_file, seeds, out, jobs, scheduler, connect_timeout, forc
             check_writable(s.store.path.parent / "sweep.csv")
         _execute(s, show_progress(progress))
         _report(s.result(), table, csv_out, plot_path, x_axis, y_axis)
+
+
+def _quiet_dask() -> None:
+    """Dask's failures reach the user as one line (gradsim.sweeps.cluster), not as its logs:
+    its loggers, each of which has its own level once distributed is imported, say nothing
+    below CRITICAL."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        return  # the executor says how to install it
+    for name in list(logging.root.manager.loggerDict):
+        if name.split(".")[0] == "distributed":
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _execute(s, show: bool) -> None:

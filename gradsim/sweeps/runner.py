@@ -142,9 +142,9 @@ class Session:
     def __init__(self, grid: Grid, out="results", *, jobs: int | None = None,
                  scheduler: str | None = None, connect_timeout: float = 5.0,
                  force: bool = False, max_runs: int | None = MAX_RUNS,
-                 chunk: int | None = None):  # fmt: skip
+                 chunk: int | None = None, worker_timeout: float = 60.0):  # fmt: skip
         self.grid, self.out, self.chunk = grid, out, chunk
-        self._args = (jobs, scheduler, connect_timeout)
+        self._args = (jobs, scheduler, connect_timeout, worker_timeout)
         self._plan_args = (force, max_runs)
 
     def __enter__(self) -> Session:
