@@ -13,6 +13,7 @@ finished run already in the store (this process writes it as results stream back
 
 from __future__ import annotations
 
+import asyncio
 import math
 import queue
 import threading
@@ -134,31 +135,17 @@ class Dask:
         finished: queue.Queue = queue.Queue()
         for f in self._futures:
             f.add_done_callback(finished.put)
-        pending, lost_since = set(self._futures), None
+        pending, self._lost_since = set(self._futures), None
         try:
             while pending:
                 try:
                     f = finished.get(timeout=POLL)
                 except queue.Empty:
-                    f = None
-                if f is not None:
+                    self._check_cluster()
+                    continue
+                if f in pending:
                     pending.discard(f)
                     yield self._result(f)
-                    lost_since = None
-                    continue
-                n = self._alive_workers()
-                if n is None:
-                    raise self._lost(None)
-                if n > 0:
-                    lost_since = None
-                elif lost_since is None:
-                    lost_since = time.monotonic()
-                elif time.monotonic() - lost_since > self.worker_timeout:
-                    raise GradsimError(
-                        f"every Dask worker of {self.address} was lost and none joined in "
-                        f"{self.worker_timeout:g} s (--worker-timeout); the finished runs are "
-                        "in the store: rerun to continue"
-                    )
         finally:
             if pending:
                 try:
@@ -166,22 +153,44 @@ class Dask:
                 except Exception:
                     pass
 
-    def _result(self, f):
-        try:
-            return f.result()
-        except GradsimError:
-            raise
-        except Exception as e:
-            from distributed import KilledWorker
+    def _check_cluster(self) -> None:
+        """While nothing finishes: stop if the scheduler is gone, or if no worker has been
+        there for ``worker_timeout`` seconds."""
+        n = self._alive_workers()
+        if n is None:
+            raise self._lost(None)
+        if n > 0:
+            self._lost_since = None
+        elif self._lost_since is None:
+            self._lost_since = time.monotonic()
+        elif time.monotonic() - self._lost_since > self.worker_timeout:
+            raise GradsimError(
+                f"every Dask worker of {self.address} was lost and none joined in "
+                f"{self.worker_timeout:g} s (--worker-timeout); the finished runs are in the "
+                "store: rerun to continue"
+            )
 
-            if isinstance(e, KilledWorker):
+    def _result(self, f):
+        """The result of a finished task: a result held by a worker that is then lost is
+        computed again, so wait for it as for any task."""
+        from distributed import KilledWorker
+
+        while True:
+            try:
+                return f.result(timeout=POLL)
+            except (TimeoutError, asyncio.TimeoutError):
+                self._check_cluster()
+            except KilledWorker:
                 raise GradsimError(
                     "a task killed the Dask workers that ran it (out of memory?); the finished "
                     "runs are in the store: rerun to continue, with smaller networks"
                 ) from None
-            if self._alive_workers() is None or "cancel" in type(e).__name__.lower():
-                raise self._lost(e) from None
-            raise
+            except GradsimError:
+                raise
+            except Exception as e:
+                if self._alive_workers() is None or "cancel" in type(e).__name__.lower():
+                    raise self._lost(e) from None
+                raise
 
     def _lost(self, e: BaseException | None) -> GradsimError:
         why = f" ({type(e).__name__})" if e is not None else ""
