@@ -165,8 +165,8 @@ def sweep_cmd(ctx, grid_file, seeds, out, jobs, scheduler, connect_timeout, work
 
 def _quiet_dask() -> None:
     """Dask's failures reach the user as one line (gradsim.sweeps.cluster), not as its logs:
-    its loggers, each of which has its own level once distributed is imported, say nothing
-    below CRITICAL."""
+    its loggers (each with its own level once distributed is imported) and asyncio's say
+    nothing below CRITICAL."""
     try:
         import distributed  # noqa: F401
     except ImportError:
@@ -174,6 +174,9 @@ def _quiet_dask() -> None:
     for name in list(logging.root.manager.loggerDict):
         if name.split(".")[0] == "distributed":
             logging.getLogger(name).setLevel(logging.CRITICAL)
+    # a wait for a result that the lost cluster never gave ends as "Task exception was
+    # never retrieved" at exit: the one line has said what happened
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
 
 def _execute(s, show: bool) -> None:
