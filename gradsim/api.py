@@ -34,6 +34,8 @@ from gradsim.options import (
     THEORY_OPTIONS,
     TRAIN_DEFAULTS,
     TRAIN_OPTIONS,
+    check_given,
+    check_sigmas,
 )
 from gradsim.threads import one_blas_thread
 
@@ -75,7 +77,7 @@ def _one_blas(fn: Callable) -> Callable:
     return wrapper
 
 
-def _options(options: dict, allowed: Sequence[str], what: str) -> dict:
+def _options(options: dict, allowed: Sequence[str], what: str, check: bool = True) -> dict:
     """The keyword arguments as network options: ``act`` read as ``activation``; a keyword
     the function does not take is one line naming it."""
     options = dict(options)
@@ -88,6 +90,8 @@ def _options(options: dict, allowed: Sequence[str], what: str) -> dict:
         from gradsim.errors import unknown_name
 
         raise unknown_name(f"keyword of {what}()", unknown[0], allowed)
+    if check:
+        check_given(options)
     return options
 
 
@@ -116,7 +120,10 @@ def simulate(config: RunConfig | None = None, *, hist: bool = False, theory: boo
     if config is None:
         config = _config(options, "simulate")
     elif options:
-        config = replace(config, **_options(options, CONFIG_KEYS, "simulate"))
+        options = _options(options, CONFIG_KEYS, "simulate", check=False)
+        check_given({"init": config.init, "bias_init": config.bias_init,
+                     "residual": config.residual, **options})  # fmt: skip
+        config = replace(config, **options)
     prediction = None
     if theory:
         from gradsim.meanfield import predict_run
@@ -142,21 +149,23 @@ def compare(*, max_configs: int = 64, **options):
 def sweep(grid: str | os.PathLike | None = None, *, seeds: int | None = None,
           out: str | os.PathLike = "results", jobs: int | None = None,
           scheduler: str | None = None, connect_timeout: float = 5.0, force: bool = False,
-          max_runs: int = 100_000, chunk: int | None = None,
+          max_runs: int = 100_000, chunk: int | None = None, worker_timeout: float = 60.0,
           progress: Callable[[int], None] | None = None, **options):  # fmt: skip
     """Every combination of the options' lists, ``seeds`` runs each, into the resumable
     store ``out``/sweep.db (``gradsim sweep``): ``grid`` a TOML grid file whose axes the
     options replace; ``seed`` the master seed; ``jobs`` worker processes (default: every
-    core) or ``scheduler`` a Dask scheduler's address; ``progress(n)`` after each task with
-    the runs it added. Returns a SweepResult (``aggregate``, ``records``, ``to_dict()``,
-    ``figure(x=, y=)``)."""
+    core) or ``scheduler`` a Dask scheduler's address (``connect_timeout`` seconds to reach
+    it, ``worker_timeout`` to wait for a worker when every one is lost); ``progress(n)``
+    after each task with the runs it added. Returns a SweepResult (``aggregate``,
+    ``records``, ``to_dict()``, ``figure(x=, y=)``)."""
     from gradsim.sweeps import Session
     from gradsim.sweeps.gridfile import grid_of
 
     g = grid_of(None if grid is None else os.fspath(grid),
                 _options(options, CONFIG_KEYS, "sweep"), seeds)  # fmt: skip
     with Session(g, out, jobs=jobs, scheduler=scheduler, connect_timeout=connect_timeout,
-                 force=force, max_runs=max_runs, chunk=chunk) as s:  # fmt: skip
+                 force=force, max_runs=max_runs, chunk=chunk,
+                 worker_timeout=worker_timeout) as s:  # fmt: skip
         for n in s.run():
             if progress is not None:
                 progress(n)
@@ -194,8 +203,8 @@ def theory(*, sigma_w: float | None = None, sigma_b: float | None = None, **opti
     ``r["q_star"]``, ``figure()``)."""
     from gradsim.meanfield.commands import theory as describe
 
-    if sigma_w is not None and "init" in options:
-        raise GradsimError("sigma_w and init both set σ_w: give one of them")
+    options = _options(options, THEORY_OPTIONS, "theory")
+    check_sigmas(options, sigma_w, sigma_b)
     cfg = _config({**THEORY_DEFAULTS, **options}, "theory", THEORY_OPTIONS)
     return Record(describe(cfg, sigma_w, sigma_b))
 

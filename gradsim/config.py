@@ -8,6 +8,7 @@ variations are made with ``dataclasses.replace``.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, fields
 
 from gradsim.activations import ACTIVATIONS, Activation, canonical_activation
@@ -16,8 +17,17 @@ from gradsim.initializers import INITIALIZERS, MODES, InitParams, canonical_init
 from gradsim.losses import canonical_loss
 
 DTYPES = ("float32", "float64", "float16")
+MAX_SIZE = 2**31 - 1  # the largest depth, width or batch: NumPy's indices stay in C ints
+MAX_SEED = 2**63 - 1  # seeds fit a signed 64-bit integer (a sweep store's INTEGER column)
 BIAS_INITS = ("zeros", "constant", "normal", "uniform")
 NORMS = ("batch", "layer")
+
+
+def check_seed(seed, flag: str = "--seed") -> int:
+    """A seed: a whole number from 0 to MAX_SEED."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise GradsimError(f"{flag} must be a whole number from 0 to 2^63 − 1 (got {seed!r})")
+    return seed
 
 
 @dataclass(frozen=True)
@@ -65,7 +75,10 @@ class RunConfig:
         """depth and widths agree (widths as a tuple); depth, width, batch, seed checked."""
         widths = self.widths
         if widths is not None:
-            widths = tuple(int(w) for w in widths)
+            try:
+                widths = tuple(operator.index(w) for w in widths)
+            except TypeError:
+                raise GradsimError(f"--widths takes whole numbers (got {widths!r})") from None
             if len(widths) < 2:
                 raise GradsimError("--widths needs at least two numbers: n_0 (input) and n_1")
             if self.depth is not None and len(widths) != self.depth + 1:
@@ -81,10 +94,12 @@ class RunConfig:
             self._put("depth", 50)
         for name in ("depth", "width", "batch"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise GradsimError(f"--{name} must be a whole number of at least 1 (got {v!r})")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise GradsimError(f"--seed must be a whole number ≥ 0 (got {self.seed!r})")
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_SIZE:
+                raise GradsimError(f"--{name} must be a whole number from 1 to {MAX_SIZE} "
+                                   f"(got {v!r})")  # fmt: skip
+        if widths is not None and max(widths) > MAX_SIZE:
+            raise GradsimError(f"every width must be at most {MAX_SIZE} (got {max(widths)})")
+        check_seed(self.seed)
 
     def _check_numbers(self) -> None:
         """Every real-valued option finite (as a float), and within its range."""
@@ -101,6 +116,9 @@ class RunConfig:
             raise GradsimError(f"--bias-std must be ≥ 0 (got {self.bias_std})")
         if self.low >= self.high:
             raise GradsimError(f"--low must be below --high (got {self.low} ≥ {self.high})")
+        if not math.isfinite(self.high - self.low):
+            raise GradsimError(f"--high − --low must be a finite number (got {self.high} − "
+                               f"{self.low})")  # fmt: skip
         if self.threshold <= 1:
             raise GradsimError(f"--threshold must be above 1 (got {self.threshold})")
 

@@ -55,6 +55,7 @@ class Initializer:
     bound: Callable[[int, int, InitParams], float] | None = None
     mean: Callable[[int, int, InitParams], float] = lambda fi, fo, p: 0.0
     default_mode: str | None = None  # set: the record honours --mode
+    options: tuple[str, ...] = ()  # the InitParams it reads besides gain and mode (--std …)
     bias: str = "zeros"  # the bias rule it implies when --bias-init is not given
     source: str = ""
     # the draw is only a start: build_network then rescales the weights on a batch of data
@@ -120,7 +121,8 @@ def _variance_scaling(
         return 2.0 * std(fi, fo, p) / TRUNC_STD if p.truncated else None
 
     return Initializer(name, draw, formula, std, bound, default_mode=mode, source=source,
-                       scaled=scaled)  # fmt: skip
+                       scaled=scaled,
+                       options=("truncated",) if dist == "normal" else ())  # fmt: skip
 
 
 def _orthogonal_draw(fi, fo, rng, p):
@@ -134,7 +136,8 @@ def _orthogonal_draw(fi, fo, rng, p):
     return p.gain * Q
 
 
-def _const(c: Callable[[InitParams], float], name: str, formula: str) -> Initializer:
+def _const(c: Callable[[InitParams], float], name: str, formula: str,
+           options: tuple[str, ...] = ()) -> Initializer:  # fmt: skip
     return Initializer(
         name,
         lambda fi, fo, rng, p: np.full((fi, fo), c(p)),
@@ -143,6 +146,7 @@ def _const(c: Callable[[InitParams], float], name: str, formula: str) -> Initial
         bound=lambda fi, fo, p: abs(c(p)),
         mean=lambda fi, fo, p: c(p),
         source="all weights equal: symmetry is never broken",
+        options=options,
     )
 
 
@@ -165,7 +169,7 @@ def _uniform_call(fi, fo, p):
 _RECORDS = [
     _const(lambda p: 0.0, "zeros", "0"),
     _const(lambda p: p.gain, "ones", "γ"),
-    _const(lambda p: p.gain * p.value, "constant", "γ·value"),
+    _const(lambda p: p.gain * p.value, "constant", "γ·value", ("value",)),
     Initializer(
         "normal",
         _draw_from(
@@ -176,6 +180,7 @@ _RECORDS = [
         bound=lambda fi, fo, p: 2 * abs(p.gain) * p.std / TRUNC_STD if p.truncated else None,
         source="the naive textbook init",
         scaled=_normal_call,
+        options=("std", "truncated"),
     ),
     Initializer(
         "truncated_normal",
@@ -183,6 +188,7 @@ _RECORDS = [
         "N(0, σ²) cut at ±2σ, σ = γ·std/0.8796 (variance kept)",
         std=lambda fi, fo, p: abs(p.gain) * p.std,
         bound=lambda fi, fo, p: 2 * abs(p.gain) * p.std / TRUNC_STD,
+        options=("std", "truncated"),
     ),
     Initializer(
         "uniform",
@@ -192,6 +198,7 @@ _RECORDS = [
         bound=lambda fi, fo, p: abs(p.gain) * max(abs(p.low), abs(p.high)),
         mean=lambda fi, fo, p: p.gain * (p.low + p.high) / 2,
         scaled=_uniform_call,
+        options=("low", "high"),
     ),
     _variance_scaling(
         "xavier_uniform",

@@ -51,7 +51,7 @@ def lsuv(
             Z = _z(H, Wl, b[l], blk)
             for _ in range(max_iter):
                 v = float(np.var(Z))
-                if not (math.isfinite(v) and v > 0) or abs(v / target2 - 1) < tol:
+                if not (math.isfinite(v) and v > 0) or abs(v - target2) < tol * target2:
                     break
                 Wl *= math.sqrt(target2 / v)
                 Z = _z(H, Wl, b[l], blk)

@@ -17,7 +17,7 @@ import numpy as np
 from gradsim.activations import ACTIVATION_ALIASES, ACTIVATIONS
 from gradsim.config import BIAS_INITS, DTYPES, NORMS, RunConfig
 from gradsim.errors import GradsimError
-from gradsim.initializers import INIT_ALIASES, INITIALIZERS, MODES
+from gradsim.initializers import INIT_ALIASES, INITIALIZERS, MODES, canonical_init
 from gradsim.losses import LOSSES
 
 
@@ -85,6 +85,7 @@ OPTIONS = (
 
 BY_DEST = {o.dest: o for o in OPTIONS}
 CONFIG_KEYS = tuple(BY_DEST)
+MAX_RANGE = 1_000_000  # values in one start:stop:count range, refused before they are made
 LIST_HELP = " A comma list (or start:stop:count) compares several."
 
 # the network options each command takes where it does not take them all
@@ -118,7 +119,7 @@ def convert(o: Option, item):
         if isinstance(item, bool) or not isinstance(item, (int, float)):
             kind = "whole numbers" if o.type is int else "numbers"
             raise GradsimError(f"{flag} takes {kind} (got {item!r})")
-        if o.type is int and item != int(item):
+        if o.type is int and not (math.isfinite(item) and item == int(item)):
             raise GradsimError(f"{flag} takes whole numbers (got {item!r})")
         return o.type(item)
     if o.type in (int, float):
@@ -127,6 +128,8 @@ def convert(o: Option, item):
         except ValueError:
             kind = "whole numbers" if o.type is int else "numbers"
             raise GradsimError(f"{flag} takes {kind} (got '{item}')") from None
+    if o.type is str and not isinstance(item, str):
+        raise GradsimError(f"{flag} takes names (got {item!r})")
     if o.choices and item not in o.choices:
         raise GradsimError(f"{flag}: '{item}' is not one of {', '.join(o.choices)}")
     return item
@@ -139,8 +142,12 @@ def _range(o: Option, part: str) -> list:
         raise GradsimError(f"{flag}: a range is start:stop:count (got '{part}')")
     start, stop = (convert(Option(o.dest, o.decls, float, 0, ""), b) for b in bits[:2])
     count = convert(Option(o.dest, o.decls, int, 0, ""), bits[2])
-    if count < 1:
-        raise GradsimError(f"{flag}: a range needs count ≥ 1 (got {count})")
+    if not 1 <= count <= MAX_RANGE:
+        raise GradsimError(f"{flag}: a range's count must be from 1 to {MAX_RANGE} (got {count})")
+    if not (math.isfinite(start) and math.isfinite(stop) and math.isfinite(stop - start)):
+        raise GradsimError(
+            f"{flag}: a range's start and stop must be finite numbers (got '{part}')"
+        )
     values = np.linspace(start, stop, count).tolist()
     return [round(v) for v in values] if o.type is int else values
 
@@ -178,8 +185,9 @@ def values_of(options: dict, listable: bool = True) -> dict[str, list]:
         if raw is None:
             values[o.dest] = [None]
         elif o.dest == "widths":
-            values[o.dest] = [parse_int_list(raw, "--widths") if isinstance(raw, str)
-                              else tuple(int(w) for w in raw)]  # fmt: skip
+            text = isinstance(raw, str)
+            values[o.dest] = [parse_int_list(raw, "--widths") if text else
+                              tuple(raw) if isinstance(raw, (list, tuple)) else raw]  # fmt: skip
         elif listable and o.listable:
             values[o.dest] = parse_axis(o, raw)
         else:
@@ -200,3 +208,59 @@ def expand(values: dict[str, list], limit: int | None = None, what: str = "--max
     configs = [RunConfig(**dict(zip(keys, combo, strict=True)))
                for combo in itertools.product(*values.values())]  # fmt: skip
     return {k: v for k, v in values.items() if len(v) > 1}, configs
+
+
+BIAS_OPTIONS = {"bias_std": "normal", "bias_value": "constant"}  # option → the bias rule reading it
+
+
+def _given_values(given: dict, dest: str) -> list:
+    """The values of option ``dest`` among the options ``given`` (its default if absent)."""
+    raw = given.get(dest, BY_DEST[dest].default)
+    if raw is None:
+        return [None]
+    if BY_DEST[dest].type is None:  # a flag: true, false, or both to sweep them
+        return list(raw) if isinstance(raw, (list, tuple)) else [raw]
+    return parse_axis(BY_DEST[dest], raw)
+
+
+def check_given(given: dict) -> None:
+    """Refuse options that contradict each other or do not apply to the network they
+    describe, with one line naming both. ``given``: the options the user set (by dest; a
+    value, a comma list or a list), not their defaults: --widths with --width, an
+    initializer's option (--std, --low, --high, --value, --truncated) that none of the
+    chosen initializers reads, --bias-std or --bias-value without the bias rule that
+    reads them, --residual-scale without --residual."""
+    given = {k: v for k, v in given.items() if v is not None}
+    if "widths" in given and "width" in given:
+        raise GradsimError("--widths and --width both set the widths: give one of them")
+    inits = list(dict.fromkeys(canonical_init(v) for v in _given_values(given, "init")))
+    for dest in ("std", "low", "high", "value", "truncated"):
+        if given.get(dest) in (None, False):
+            continue
+        if not any(dest in INITIALIZERS[i].options for i in inits):
+            users = [k for k, r in INITIALIZERS.items() if dest in r.options]
+            raise GradsimError(f"{BY_DEST[dest].decls[0]} does not apply to --init "
+                               f"{','.join(inits)}; it applies to {', '.join(users)}")  # fmt: skip
+    biases = set(_given_values(given, "bias_init"))
+    if None in biases:  # each initializer's own rule
+        biases |= {INITIALIZERS[i].bias for i in inits}
+    for dest, rule in BIAS_OPTIONS.items():
+        if dest in given and rule not in biases:
+            raise GradsimError(f"{BY_DEST[dest].decls[0]} applies to --bias-init {rule}, not "
+                               f"{','.join(sorted(b for b in biases if b))}")  # fmt: skip
+    if "residual_scale" in given and True not in _given_values(given, "residual"):
+        raise GradsimError("--residual-scale is α of --residual: give --residual too")
+
+
+def check_sigmas(given: dict, sigma_w, sigma_b) -> None:
+    """theory's σ_w and σ_b given directly refuse the options that would set them too."""
+    for sigma, flag, dests in ((sigma_w, "--sigma-w", ("init", *_INIT_PARAMS)),
+                               (sigma_b, "--sigma-b", ("bias_init", *BIAS_OPTIONS))):  # fmt: skip
+        clash = [d for d in dests if given.get(d) is not None and given.get(d) is not False]
+        if sigma is not None and clash:
+            other = BY_DEST[clash[0]].decls[0]
+            what = "σ_w" if flag == "--sigma-w" else "σ_b"
+            raise GradsimError(f"{flag} and {other} both set {what}: give one of them")
+
+
+_INIT_PARAMS = ("gain", "mode", "std", "low", "high", "value", "truncated")

@@ -142,7 +142,7 @@ def test_every_result_draws_its_figure_and_saves(make, kind, tmp_path):
      ["9 configurations", "max-configs"]),
     (lambda: gradsim.compare(gain="1:2"), ["--gain", "start:stop:count"]),
     (lambda: gradsim.train(widths=[4, 4]), ["widths"]),
-    (lambda: gradsim.theory(sigma_w=1.0, init="he"), ["sigma_w", "init"]),
+    (lambda: gradsim.theory(sigma_w=1.0, init="he"), ["--sigma-w", "--init"]),
     (lambda: gradsim.theory(sigma_w=-1), ["--sigma-w"]),
     (lambda: gradsim.spectrum(inputs=0), ["--inputs"]),
     (lambda: gradsim.phase(grid=1), ["--grid"]),

@@ -190,7 +190,7 @@ def test_unwritable_output_writes_nothing(invoke, tmp_path, monkeypatch):
         if os.access(ro, os.W_OK):  # root ignores permissions (as in CI): deny them here
             real = os.access
             monkeypatch.setattr(
-                "gradsim.report.export.os.access",
+                "gradsim.files.os.access",
                 lambda p, mode: False if mode == os.W_OK and str(p).startswith(str(ro))
                 else real(p, mode),
             )  # fmt: skip

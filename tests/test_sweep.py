@@ -442,7 +442,7 @@ def test_plot_csv_and_export(invoke, tmp_path):
     "args, words",
     [
         (("--init", ","), "empty"),
-        (("--gain", "1:2:0"), "count ≥ 1"),
+        (("--gain", "1:2:0"), "count must be from 1 to"),
         (("--seed", "1,2"), "master seed"),
         (("--seeds", 0), "--seeds"),
         (("--depth", "3,5", "--plot", "x.png", "--x", "gain"), "does not vary"),
@@ -464,7 +464,7 @@ def test_bad_input_one_line_nothing_lost(invoke, tmp_path, args, words):
     [
         ("depth = [3]\ngian = [1.0]\n", "unknown key 'gian'; did you mean 'gain'"),
         ("depth = []\n", "depth is empty"),
-        ('gain = "0.5:2:0"\n', "count ≥ 1"),
+        ('gain = "0.5:2:0"\n', "count must be from 1 to"),
         ("depth = [3.5]\n", "whole numbers"),
         ("seeds = 0\n", "seeds"),
         ("depth = [3\n", "not valid TOML"),

@@ -176,7 +176,7 @@ def test_cli_json_has_the_contract(invoke):
         (["--lr", "0"], "--lr must be a positive number"),
         (["--lr", "-1"], "--lr must be a positive number"),
         (["--lr", "nan"], "--lr must be a positive number"),
-        (["--steps", "0"], "--steps must be a whole number of at least 1"),
+        (["--steps", "0"], "--steps must be a whole number from 1 to"),
         (["--optimizer", "adagrad"], "unknown optimizer 'adagrad'"),
         (["--task", "mnist"], "--task"),
         (["--batch", "2048"], "larger than the data set"),

@@ -46,17 +46,22 @@ def output_options(plot_help: str | None = None, formats=("table", "json", "csv"
     return deco
 
 
-def check_outputs(output: str | None, plot_path: str | None, *others: str | None) -> None:
-    """Refuse unwritable paths and unknown figure suffixes before any work is done."""
-    from gradsim.report import export
+def check_outputs(output: str | None, plot_path: str | None, extra: dict | None = None,
+                  inputs: dict | None = None) -> None:  # fmt: skip
+    """Refuse, before any work is done, unwritable paths, unknown figure suffixes, an
+    output that is an input, and two outputs at one path (``extra``, ``inputs``: more
+    paths by option name)."""
+    from gradsim.files import check_distinct, check_writable
 
-    for path in (output, *others):
-        if path:
-            export.check_writable(path)
-    if plot_path:
+    outputs = {"--output": output, "--plot": plot_path, **(extra or {})}
+    for name, path in outputs.items():
+        if path is not None:
+            check_writable(path, name)
+    if plot_path is not None:
         from gradsim.report.figures.common import check_figure_path
 
         check_figure_path(plot_path)
+    check_distinct(outputs, inputs)
 
 
 def emit(

@@ -6,15 +6,16 @@ import click
 
 from gradsim.cli._output import check_outputs, emit, output_options
 from gradsim.cli.group import cli
-from gradsim.cli.options import network_options
+from gradsim.cli.options import given_options, network_options
 
 
 @cli.command("compare")
+@click.pass_context
 @network_options(listable=True)
 @output_options("Overlay every configuration's curves in FILE (.png/.svg/.pdf).")
 @click.option("--max-configs", type=click.IntRange(min=1), default=64, show_default=True,
               help="Refuse lists whose product is larger.")  # fmt: skip
-def compare_cmd(fmt, output, plot_path, max_configs, **kwargs):
+def compare_cmd(ctx, fmt, output, plot_path, max_configs, **kwargs):
     """Compare initializers, activations, depths... in one table and one figure.
 
     Any network option takes a comma list (or start:stop:count); every combination runs
@@ -29,6 +30,6 @@ def compare_cmd(fmt, output, plot_path, max_configs, **kwargs):
     from gradsim.report.tables.compare import render_compare
 
     check_outputs(output, plot_path)
-    c = compare(kwargs, max_configs)
+    c = compare(given_options(ctx, kwargs), max_configs)
     emit(fmt, output, plot_path, c.to_dict(), compare_csv,
          lambda: render_compare(c.axes, c.results))  # fmt: skip

@@ -4,6 +4,9 @@ input reaches the user as one line and exit code 2."""
 from __future__ import annotations
 
 import sys
+import traceback
+import warnings
+from pathlib import Path
 
 import click
 
@@ -15,8 +18,14 @@ class _Group(click.Group):
     """Turns every usage or input error into one line on stderr and exit code 2."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        from gradsim.files import cleanup_on_signals
+
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            # numbers beyond a dtype's range are reported as such (null, verdicts), not warned
+            # about; SIGTERM and SIGHUP stop the command as Ctrl-C does, leaving no temp file
+            with warnings.catch_warnings(), cleanup_on_signals():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.Abort:
             click.echo("gradsim: aborted", err=True)
             sys.exit(1)
@@ -29,6 +38,17 @@ class _Group(click.Group):
         except MemoryError:
             click.echo("gradsim: error: out of memory: shrink --width, --depth or --batch",
                        err=True)  # fmt: skip
+            sys.exit(2)
+        except click.exceptions.Exit as e:
+            sys.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("gradsim: aborted", err=True)
+            sys.exit(1)
+        except Exception as e:  # a bug: still one line, and how to report it
+            where = traceback.extract_tb(e.__traceback__)[-1]
+            click.echo(f"gradsim: error: internal error ({type(e).__name__}: {e} at "
+                       f"{Path(where.filename).name}:{where.lineno}); please report it with "
+                       "the command line", err=True)  # fmt: skip
             sys.exit(2)
         sys.exit(rv if isinstance(rv, int) else 0)
 

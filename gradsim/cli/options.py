@@ -17,6 +17,7 @@ from gradsim.options import (
     LIST_HELP,
     OPTIONS,
     Option,
+    check_given,
     parse_int_list,
 )
 
@@ -67,6 +68,14 @@ def network_options(f=None, *, listable: bool = False, only=None, defaults=None,
 def given(ctx: click.Context, name: str) -> bool:
     """Whether the user set option ``name`` (on the command line), not its default."""
     return ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+
+
+def given_options(ctx: click.Context, kwargs: dict) -> dict:
+    """The network options among a command's keyword arguments that the user set, checked
+    against each other (``options.check_given``)."""
+    opts = {k: kwargs[k] for k in CONFIG_KEYS if k in kwargs and given(ctx, k)}
+    check_given(opts)
+    return opts
 
 
 def config_from(kwargs: dict) -> RunConfig:

@@ -40,8 +40,19 @@ def plot_cmd(result, output):
     gradsim run --depth 152 --init xavier --hist --format json -o run.json
     gradsim plot run.json -o run.png
     """
+    from gradsim.files import check_distinct
     from gradsim.report.figures.common import check_figure_path, save_figure
     from gradsim.report.figures.registry import plot_result
 
     check_figure_path(output)
-    save_figure(plot_result(load_result(result)), output)
+    check_distinct(outputs={"--output": output}, inputs={"RESULT": result})
+    d = load_result(result)
+    try:
+        fig = plot_result(d)
+    except GradsimError as e:
+        raise GradsimError(f"{result}: {e}") from None
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+        # the file is a result of a known kind whose fields are missing or of the wrong type
+        raise GradsimError(f"{result} is a damaged gradsim {d['kind']} result "
+                           f"({type(e).__name__}: {e})") from None  # fmt: skip
+    save_figure(fig, output)

@@ -6,7 +6,7 @@ import click
 
 from gradsim.cli._output import check_outputs, emit, output_options
 from gradsim.cli.group import cli
-from gradsim.cli.options import config_from, network_options
+from gradsim.cli.options import config_from, given_options, network_options
 from gradsim.errors import GradsimError
 
 FAIL_ON = ("vanishing", "exploding", "overflow")
@@ -23,6 +23,7 @@ def _parse_fail_on(text: str | None) -> set[str]:
 
 
 @cli.command("run")
+@click.pass_context
 @network_options
 @output_options("Draw the per-layer curves to FILE (.png, .svg or .pdf).")
 @click.option(
@@ -55,8 +56,8 @@ def _parse_fail_on(text: str | None) -> set[str]:
     metavar="LIST",
     help="Exit with code 3 if the verdict is one of: vanishing,exploding,overflow.",
 )
-def run_cmd(fmt, output, plot_path, save_net, hist, all_layers, theory, low_memory, fail_on,
-            **kwargs):  # fmt: skip
+def run_cmd(ctx, fmt, output, plot_path, save_net, hist, all_layers, theory, low_memory,
+            fail_on, **kwargs):  # fmt: skip
     """Simulate an L-layer MLP and report per-layer activation and gradient statistics.
 
     \b
@@ -72,11 +73,16 @@ def run_cmd(fmt, output, plot_path, save_net, hist, all_layers, theory, low_memo
     from gradsim.report.tables.run import render_run
     from gradsim.simulation import simulate_network, simulate_stack
 
+    given_options(ctx, kwargs)
     cfg = config_from(kwargs)
     fails = _parse_fail_on(fail_on)
     if save_net and not save_net.endswith(".npz"):
         raise GradsimError(f"--save-net writes NumPy .npz files; name it FILE.npz (got {save_net})")
-    check_outputs(output, plot_path, save_net)
+    check_outputs(output, plot_path, {"--save-net": save_net})
+    if save_net and low_memory:
+        raise GradsimError("--save-net keeps every weight matrix: drop --low-memory")
+    # the guard first: it reads shapes only, and refuses at once what would not fit
+    low = check_memory(cfg, False if save_net else (True if low_memory else None))
     prediction = None
     if theory:  # before the work: the theory may refuse this network
         from gradsim.meanfield import predict_run
@@ -86,14 +92,10 @@ def run_cmd(fmt, output, plot_path, save_net, hist, all_layers, theory, low_memo
         except GradsimError as e:
             raise GradsimError(f"--theory: {e}") from None
     if save_net:  # every array at hand, to be saved
-        if low_memory:
-            raise GradsimError("--save-net keeps every weight matrix: drop --low-memory")
-        check_memory(cfg)
         net = build_network(cfg)
         result = simulate_network(cfg, net, hist=hist, theory=prediction)
         export.save_network(save_net, net, result.to_dict()["config"])
     else:
-        low = check_memory(cfg, True if low_memory else None)
         result = simulate_stack(cfg, build_stack(cfg, low), hist=hist, theory=prediction)
     d = result.to_dict()
     emit(fmt, output, plot_path, d, export.to_csv, lambda: render_run(result, all_layers))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from gradsim.cli._console import show_progress
@@ -57,11 +59,20 @@ def _grid(ctx: click.Context, grid_file: str | None, kwargs: dict, seeds: int | 
 )
 @click.option(
     "--connect-timeout",
-    type=click.FloatRange(min=0.1),
+    type=float,
     default=5.0,
     show_default=True,
     metavar="S",
     help="Give up on --scheduler after S seconds.",
+)
+@click.option(
+    "--worker-timeout",
+    type=float,
+    default=60.0,
+    show_default=True,
+    metavar="S",
+    help="With --scheduler: when every worker is lost, wait S seconds for one, then stop "
+    "(the finished runs stay in the store).",
 )
 @click.option("--force", is_flag=True, help="Rerun every run of the grid, replacing stored ones.")
 @click.option(
@@ -103,8 +114,9 @@ def _grid(ctx: click.Context, grid_file: str | None, kwargs: dict, seeds: int | 
     help="Progress bar [default: on a terminal, not in CI].",
 )
 @click.pass_context
-def sweep_cmd(ctx, grid_file, seeds, out, jobs, scheduler, connect_timeout, force, csv_out,
-              plot_path, x_axis, y_axis, chunk, max_runs, table, progress, **kwargs):  # fmt: skip
+def sweep_cmd(ctx, grid_file, seeds, out, jobs, scheduler, connect_timeout, worker_timeout,
+              force, csv_out, plot_path, x_axis, y_axis, chunk, max_runs, table, progress,
+              **kwargs):  # fmt: skip
     """Run every combination of option values, several seeds each, into a store.
 
     Any network option takes a comma list or start:stop:count, or the axes come from a
@@ -120,18 +132,27 @@ def sweep_cmd(ctx, grid_file, seeds, out, jobs, scheduler, connect_timeout, forc
     gradsim sweep examples/grids/depth_gain_tanh_relu.toml --csv
     gradsim sweep grid.toml --scheduler tcp://10.0.0.5:8786
     """
-    from gradsim.report.export import check_writable
+    from gradsim.files import check_distinct, check_writable
     from gradsim.report.figures.sweep import choose_axes
     from gradsim.sweeps import Session
     from gradsim.sweeps.aggregate import varying_axes
+    from gradsim.sweeps.store import store_path
 
     grid = _grid(ctx, grid_file, kwargs, seeds)
-    if y_axis and not x_axis:
+    if scheduler is not None:
+        _quiet_dask()
+    if y_axis is not None and x_axis is None:
         raise GradsimError("--y needs --x")
+    if x_axis is not None and plot_path is None:
+        raise GradsimError("--x (and --y) choose the axes of --plot: give --plot FILE too")
+    db = store_path(out)
+    check_distinct({"--out": db, "--plot": plot_path, "--csv": db.parent / "sweep.csv" if csv_out
+                    else None}, {"GRID.toml": grid_file})  # fmt: skip
     if plot_path:  # the axes to draw must exist before anything is computed
         choose_axes(varying_axes(grid), x_axis, y_axis)
     with Session(grid, out, jobs=jobs, scheduler=scheduler, connect_timeout=connect_timeout,
-                 force=force, max_runs=max_runs, chunk=chunk) as s:  # fmt: skip
+                 force=force, max_runs=max_runs, chunk=chunk,
+                 worker_timeout=worker_timeout) as s:  # fmt: skip
         if plot_path:  # (the figure may go into DIR: checked once the store made it)
             from gradsim.report.figures.common import check_figure_path
 
@@ -140,6 +161,22 @@ def sweep_cmd(ctx, grid_file, seeds, out, jobs, scheduler, connect_timeout, forc
             check_writable(s.store.path.parent / "sweep.csv")
         _execute(s, show_progress(progress))
         _report(s.result(), table, csv_out, plot_path, x_axis, y_axis)
+
+
+def _quiet_dask() -> None:
+    """Dask's failures reach the user as one line (gradsim.sweeps.cluster), not as its logs:
+    its loggers (each with its own level once distributed is imported) and asyncio's say
+    nothing below CRITICAL."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        return  # the executor says how to install it
+    for name in list(logging.root.manager.loggerDict):
+        if name.split(".")[0] == "distributed":
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    # a wait for a result that the lost cluster never gave ends as "Task exception was
+    # never retrieved" at exit: the one line has said what happened
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
 
 def _execute(s, show: bool) -> None:
@@ -227,21 +264,25 @@ def export_cmd(store, fmt, layers, output):
     gradsim export results/ --layers -o layers.csv       # long form, one row per layer
     gradsim export results/ --format json -o runs.json
     """
+    from gradsim.files import check_distinct, check_writable, write_atomic
     from gradsim.report import export_sweep
-    from gradsim.report.export import check_writable, write_atomic
     from gradsim.sweeps import Store
+    from gradsim.sweeps.store import store_path
 
     if layers and fmt != "csv":
         raise GradsimError("--layers applies to --format csv")
-    if output:
-        check_writable(output)
+    if output is not None:
+        check_writable(output, "--output")
+        db = store_path(store)
+        check_distinct({"--output": output}, {"DIR": db, "its journal": f"{db}-wal",
+                                              "its index": f"{db}-shm"})  # fmt: skip
     with Store.open(store, create=False) as st:
         records = list(st.records(layers=fmt == "json" or layers))
     if fmt == "json":
         text = export_sweep.records_json(records)
     else:
         text = (export_sweep.layers_csv if layers else export_sweep.records_csv)(records)
-    if output:
+    if output is not None:
         write_atomic(output, text)
     else:
         click.echo(text, nl=False)

@@ -7,9 +7,14 @@ import click
 from gradsim.cli._console import console
 from gradsim.cli._output import check_outputs, emit, output_options
 from gradsim.cli.group import cli
-from gradsim.cli.options import config_from, given, network_options
-from gradsim.errors import GradsimError
-from gradsim.options import PHASE_OPTIONS, SPECTRUM_OPTIONS, THEORY_DEFAULTS, THEORY_OPTIONS
+from gradsim.cli.options import config_from, given_options, network_options
+from gradsim.options import (
+    PHASE_OPTIONS,
+    SPECTRUM_OPTIONS,
+    THEORY_DEFAULTS,
+    THEORY_OPTIONS,
+    check_sigmas,
+)
 
 # ---------------------------------------------------------------- gradsim theory
 
@@ -41,8 +46,7 @@ def theory_cmd(ctx, fmt, output, sigma_w, sigma_b, all_layers, **kwargs):
     from gradsim.meanfield.commands import theory
     from gradsim.report.tables.theory import render_theory
 
-    if sigma_w is not None and given(ctx, "init"):
-        raise GradsimError("--sigma-w and --init both set σ_w: give one of them")
+    check_sigmas(given_options(ctx, kwargs), sigma_w, sigma_b)
     check_outputs(output, None)
     d = theory(config_from(kwargs), sigma_w, sigma_b)
     emit(fmt, output, None, d, None, lambda: render_theory(d, all_layers))
@@ -84,6 +88,7 @@ def phase_cmd(output, sw2, sb2, grid, overlay, data, **kwargs):
     gradsim compare --act tanh --init xavier --gain 0.5:2:7 --format json -o runs.json
     gradsim phase --act tanh --overlay runs.json -o phase.png
     """
+    from gradsim.files import check_distinct
     from gradsim.meanfield.commands import load_json, phase
     from gradsim.report import export
     from gradsim.report.figures.common import check_figure_path, save_figure
@@ -91,11 +96,13 @@ def phase_cmd(output, sw2, sb2, grid, overlay, data, **kwargs):
     from gradsim.report.tables.theory import render_phase
 
     check_figure_path(output)
-    if data:
-        export.check_writable(data)
-    d = phase(config_from(kwargs), sw2, sb2, grid, load_json(overlay) if overlay else None)
+    if data is not None:
+        export.check_writable(data, "--data")
+    check_distinct({"--output": output, "--data": data}, {"--overlay": overlay})
+    runs = load_json(overlay) if overlay is not None else None
+    d = phase(config_from(kwargs), sw2, sb2, grid, runs)
     save_figure(plot_result(d), output)
-    if data:
+    if data is not None:
         export.write_atomic(data, export.to_json(d))
     console().print(render_phase(d, output))
 
@@ -104,11 +111,12 @@ def phase_cmd(output, sw2, sb2, grid, overlay, data, **kwargs):
 
 
 @cli.command("spectrum")
+@click.pass_context
 @network_options(only=SPECTRUM_OPTIONS)
 @click.option("--inputs", type=int, default=4, show_default=True,
               help="Inputs x ~ N(0, I) at which to take the Jacobian.")  # fmt: skip
 @output_options("Draw the histogram of singular values to FILE.", formats=("table", "json"))
-def spectrum_cmd(fmt, output, inputs, plot_path, **kwargs):
+def spectrum_cmd(ctx, fmt, output, inputs, plot_path, **kwargs):
     """Singular values of the input–output Jacobian ∂H_L/∂H_0 of the network `gradsim run`
     builds (same weights for the same seed), at a few inputs: their mean square, spread
     Var λ/(E λ)² (λ = s²) and extremes (Pennington, Schoenholz & Ganguli 2017).
@@ -121,6 +129,7 @@ def spectrum_cmd(fmt, output, inputs, plot_path, **kwargs):
     from gradsim.meanfield.commands import spectrum
     from gradsim.report.tables.theory import render_spectrum
 
+    given_options(ctx, kwargs)
     check_outputs(output, plot_path)
     d = spectrum(config_from(kwargs), inputs)
     emit(fmt, output, plot_path, d, None, lambda: render_spectrum(d))

@@ -7,13 +7,14 @@ import click
 from gradsim.cli._console import show_progress
 from gradsim.cli._output import check_outputs, emit, output_options
 from gradsim.cli.group import cli
-from gradsim.cli.options import network_options
+from gradsim.cli.options import given_options, network_options
 from gradsim.options import TRAIN_DEFAULTS, TRAIN_OPTIONS
 from gradsim.training.optimizers import OPTIMIZERS
 from gradsim.training.tasks import TASKS
 
 
 @cli.command("train")
+@click.pass_context
 @network_options(
     listable=True,
     only=TRAIN_OPTIONS,
@@ -76,7 +77,7 @@ from gradsim.training.tasks import TASKS
     default=None,
     help="Progress bars [default: on a terminal, not in CI].",
 )
-def train_cmd(task, samples, steps, lr, optimizer, momentum, beta1, beta2, eps, clip_norm,
+def train_cmd(ctx, task, samples, steps, lr, optimizer, momentum, beta1, beta2, eps, clip_norm,
               log_every, fmt, output, plot_path, max_configs, progress, **kwargs):  # fmt: skip
     """Train each configuration on the same synthetic task, from the same seed and data.
 
@@ -94,8 +95,8 @@ def train_cmd(task, samples, steps, lr, optimizer, momentum, beta1, beta2, eps, 
     from gradsim.training.product import configs_of, run_label
 
     axes, configs = configs_of(
-        kwargs, lr, optimizer, max_configs, task=task, samples=samples, steps=steps,
-        momentum=momentum, beta1=beta1, beta2=beta2, eps=eps, clip_norm=clip_norm,
+        given_options(ctx, kwargs), lr, optimizer, max_configs, task=task, samples=samples,
+        steps=steps, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps, clip_norm=clip_norm,
         log_every=log_every,
     )  # fmt: skip
     check_outputs(output, plot_path)

@@ -64,6 +64,8 @@ def jacobian_spectrum(net: Network, act: Activation) -> Spectrum:
             ok = (r > 0) & np.isfinite(r)
             M[ok] /= r[ok, None, None]
             scale[ok] += np.log10(r[ok])
+        if not np.all(np.isfinite(M)):
+            raise GradsimError("the Jacobian is not finite (φ overflowed in the forward pass)")
         s = np.linalg.svd(M, compute_uv=False)  # (k, min(n_0, n_L)), descending
         # below the SVD's rounding (numpy's matrix_rank tolerance) a singular value is 0:
         # relu's D_l zero whole directions, and their computed s are noise

@@ -1,68 +1,20 @@
-"""JSON, CSV and NPZ output, written whole or not at all."""
+"""JSON, CSV and NPZ output, written whole or not at all (gradsim.files)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
-from gradsim.errors import GradsimError
+from gradsim.files import check_writable, write_atomic
 
 LAYER_FIELDS = (
     "layer", "fan_in", "fan_out", "weight_std", "z_mean", "z_std", "act_mean", "act_std",
     "act_rms", "log10_act_rms", "saturated_frac", "dead_frac", "delta_rms", "log10_delta_rms",
     "grad_norm", "log10_grad_norm", "grad_to_weight", "finite", "underflow", "overflow",
 )  # fmt: skip
-
-
-def check_writable(path: str | os.PathLike) -> Path:
-    """Fail early, before any work, if ``path`` cannot be written."""
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
-    if p.is_dir():
-        raise GradsimError(f"cannot write {p}: it is a directory")
-    if not parent.is_dir():
-        raise GradsimError(f"cannot write {p}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise GradsimError(f"cannot write {p}: permission denied")
-    return p
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: str | os.PathLike, data: str | bytes | None = None, *, writer=None) -> None:
-    """Write ``data`` (or call ``writer(file_object)``) to a temporary file beside ``path``,
-    then rename it into place: readers see the old file or the whole new one, never a part."""
-    p = check_writable(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
-    try:
-        # mkstemp makes the file private (0600): give it the mode a plain open() would
-        os.chmod(tmp, p.stat().st_mode & 0o777 if p.exists() else 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            if writer is not None:
-                writer(f)
-            else:
-                f.write(data.encode() if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, OSError):
-            raise GradsimError(f"cannot write {p}: {e.strerror or e}") from None
-        raise
 
 
 def to_json(result_dict: dict) -> str:
@@ -115,3 +67,6 @@ def compare_csv(d: dict) -> str:
         row += [s[k] for k in SUMMARY_FIELDS] + [nf.get("pass"), nf.get("layer")]
         w.writerow(["" if v is None else v for v in row])
     return buf.getvalue()
+
+
+__all__ = ["check_writable", "compare_csv", "save_network", "to_csv", "to_json", "write_atomic"]

@@ -1,4 +1,5 @@
-"""Where a sweep's tasks run: in this process, in worker processes, or on a Dask cluster.
+"""Where a sweep's tasks run: in this process, in worker processes, or on a Dask cluster
+(gradsim.sweeps.cluster).
 
 Every executor has ``workers`` (how many tasks run at once), ``label`` (for the user) and
 ``run(fn, tasks)``, which submits every task at once and returns an iterator over their
@@ -123,64 +124,15 @@ class Processes:
         self._env = {}
 
 
-class Dask:
-    """The workers of a running Dask distributed scheduler at ``address``.
+def executor(jobs: int | None = None, scheduler: str | None = None, timeout: float = 5.0,
+             worker_timeout: float = 60.0):  # fmt: skip
+    """The executor for --jobs / --scheduler (jobs: None = every core); with a scheduler,
+    ``timeout`` to connect and ``worker_timeout`` to wait when every worker is lost
+    (gradsim.sweeps.cluster)."""
+    if scheduler is not None:
+        from gradsim.sweeps.cluster import Dask
 
-    The workers need gradsim (the same version) installed; results stream back to this
-    process, which writes the store."""
-
-    def __init__(self, address: str, timeout: float = 5.0):
-        try:
-            from distributed import Client
-        except ImportError:
-            raise GradsimError(
-                "--scheduler needs Dask's distributed package: pip install 'gradsim[dask]'"
-            ) from None
-        self.address = address
-        try:
-            self.client = Client(address, timeout=timeout, set_as_default=False)
-        except (OSError, TimeoutError) as e:
-            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise GradsimError(
-                f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({reason})"
-            ) from None
-        except ValueError as e:
-            raise GradsimError(f"--scheduler {address}: {e}") from None
-        try:
-            self.client.wait_for_workers(1, timeout=timeout)
-        except (OSError, TimeoutError):
-            self.client.close()
-            raise GradsimError(
-                f"the Dask scheduler at {address} has no workers (waited {timeout:g} s)"
-            ) from None
-        info = self.client.scheduler_info()
-        self.workers = max(1, sum(w.get("nthreads", 1) for w in info["workers"].values()))
-        self.label = f"Dask at {address} ({self.workers} threads)"
-        self._futures: list = []
-
-    def run(self, fn: Callable, tasks: list) -> Iterator:
-        self._futures = [self.client.submit(fn, t, pure=False) for t in tasks]
-        return self._collect()
-
-    def _collect(self) -> Iterator:
-        from distributed import as_completed
-
-        try:
-            for f in as_completed(self._futures, loop=self.client.loop):
-                yield f.result()
-        finally:
-            pending = [f for f in self._futures if not f.done()]
-            if pending:
-                self.client.cancel(pending)
-
-    def close(self) -> None:
-        self.client.close()
-
-
-def executor(jobs: int | None = None, scheduler: str | None = None, timeout: float = 5.0):
-    """The executor for --jobs / --scheduler (jobs: None = every core)."""
-    if scheduler:
-        return Dask(scheduler, timeout)
+        return Dask(scheduler, timeout, worker_timeout)
     jobs = cpu_count() if jobs is None else jobs
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise GradsimError(f"--jobs must be a whole number of at least 1 (got {jobs!r})")

@@ -17,7 +17,7 @@ import json
 import math
 from dataclasses import dataclass, fields
 
-from gradsim.config import RunConfig
+from gradsim.config import RunConfig, check_seed
 from gradsim.errors import GradsimError
 
 GRID_VERSION = 2  # how points are keyed and seeds derived; stores of another version are refused
@@ -84,8 +84,7 @@ class Grid:
     def __post_init__(self) -> None:
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
             raise GradsimError(f"--seeds must be a whole number of at least 1 (got {self.seeds!r})")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise GradsimError(f"--seed must be a whole number ≥ 0 (got {self.seed!r})")
+        check_seed(self.seed)
         axes = {}
         for name, values in self.axes.items():
             if name == "seed":

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import difflib
 
+from gradsim.config import check_seed
 from gradsim.errors import GradsimError
-from gradsim.options import OPTIONS, Option, parse_axis, parse_int_list
+from gradsim.options import OPTIONS, Option, check_given, parse_axis, parse_int_list
 
 SWEEP_KEYS = ("seeds", "seed")
 
@@ -52,6 +53,9 @@ def load_toml(path: str) -> dict:
         raise GradsimError(f"cannot read {path}: {e.strerror or e}") from None
     except tomllib.TOMLDecodeError as e:
         raise GradsimError(f"{path} is not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise GradsimError(f"{path} is not valid TOML: not UTF-8 text ({e.reason} at byte "
+                           f"{e.start})") from None  # fmt: skip
 
 
 def _whole(path: str, key: str, v, least: int) -> int:
@@ -147,9 +151,7 @@ def master_seed(raw) -> int:
             f"--seed is the sweep's master seed: one whole number (got '{raw}'); "
             "--seeds N runs N seeds per point"
         ) from None
-    if seed < 0:
-        raise GradsimError(f"--seed must be a whole number ≥ 0 (got {seed})")
-    return seed
+    return check_seed(seed)
 
 
 def grid_of(path: str | None = None, options: dict | None = None, seeds: int | None = None):
@@ -165,6 +167,7 @@ def grid_of(path: str | None = None, options: dict | None = None, seeds: int | N
         raise GradsimError(f"{path}: a grid file is TOML (name it GRID.toml)")
     file_axes, settings = grid_file_values(path) if path else ({}, {})
     options = dict(options or {})
+    check_given({**file_axes, **options})
     if "seed" in options:
         settings["seed"] = master_seed(options.pop("seed"))
     given = values_of(options)

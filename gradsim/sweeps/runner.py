@@ -13,7 +13,7 @@ from gradsim.errors import GradsimError
 from gradsim.memory import check_memory
 from gradsim.sweeps.aggregate import aggregate
 from gradsim.sweeps.grid import Grid, Run
-from gradsim.sweeps.store import Store
+from gradsim.sweeps.store import Store, read_only
 from gradsim.sweeps.tasks import make_tasks, run_task
 
 MAX_RUNS = 100_000  # the largest grid a sweep takes by default
@@ -151,9 +151,9 @@ class Session:
     def __init__(self, grid: Grid, out="results", *, jobs: int | None = None,
                  scheduler: str | None = None, connect_timeout: float = 5.0,
                  force: bool = False, max_runs: int | None = MAX_RUNS,
-                 chunk: int | None = None):  # fmt: skip
+                 chunk: int | None = None, worker_timeout: float = 60.0):  # fmt: skip
         self.grid, self.out, self.chunk = grid, out, chunk
-        self._args = (jobs, scheduler, connect_timeout)
+        self._args = (jobs, scheduler, connect_timeout, worker_timeout)
         self._plan_args = (force, max_runs)
 
     def __enter__(self) -> Session:
@@ -171,15 +171,22 @@ class Session:
                 self.executor.close()  # less work than starting workers: in this process
                 self.executor = Serial()
             check_memory_for(self.plan, self.executor.workers)
-        except BaseException:
-            self.__exit__(None, None, None)
+            if self.plan.pending and self.store.readonly:
+                raise read_only(self.store.path, len(self.plan.pending))
+        except BaseException as e:
+            self.__exit__(type(e), e, None)
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
-        if getattr(self, "store", None) is not None:
-            self.store.close()
-        self.executor.close()
+    def __exit__(self, exc_type, *_) -> None:
+        try:
+            store = getattr(self, "store", None)
+            if store is not None and exc_type is not None:
+                store.discard()  # a refused or interrupted new store: nothing left behind
+            elif store is not None:
+                store.close()
+        finally:
+            self.executor.close()
 
     def run(self) -> Iterator[int]:
         """Compute the pending runs; yields the number of runs each finished task added."""

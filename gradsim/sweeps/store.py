@@ -17,6 +17,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from gradsim._version import __version__
@@ -45,6 +46,10 @@ _SCHEMA = (
 )
 
 
+_COLUMNS = ("point", "seed", "replica", "master_seed", "verdict", "log10_delta_ratio", "config",
+            "summary", "layers", "gradsim")  # fmt: skip
+
+
 def store_path(folder: str | os.PathLike) -> Path:
     """The store file of an output folder (or the file itself if given)."""
     p = Path(folder)
@@ -53,45 +58,70 @@ def store_path(folder: str | os.PathLike) -> Path:
 
 class Store:
     """An open sweep store. ``Store.open(folder)`` creates the folder and the file if
-    needed; ``Store.open(folder, create=False)`` only reads an existing one."""
+    needed, and opens a store it may not write (a read-only mount, another user's) for
+    reading; ``Store.open(folder, create=False)`` only reads an existing one.
+    ``readonly``: this process cannot add runs; ``created``: this call made the file (and
+    ``made`` the topmost folder it made, if any), so that ``discard`` can take them back."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection):
-        self.path, self.conn = path, conn
+    def __init__(self, path: Path, conn: sqlite3.Connection, readonly: bool = False,
+                 created: bool = False, made: Path | None = None):  # fmt: skip
+        self.path, self.conn, self.readonly = path, conn, readonly
+        self.created, self.made = created, made
 
     @classmethod
     def open(cls, folder: str | os.PathLike, create: bool = True) -> Store:
+        if not os.fspath(folder):
+            raise GradsimError("the store's folder is an empty path: name a folder")
         path = store_path(folder)
+        if path.exists() and not path.is_file():
+            raise GradsimError(f"{path} is not a file, so not a gradsim sweep store")
         if not create and not path.is_file():
             raise GradsimError(f"no sweep store at {path}")
-        if create:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise GradsimError(f"cannot create {path.parent}: {e.strerror or e}") from None
+        made = _make_folder(path.parent) if create else None
         existed = path.is_file() and path.stat().st_size > 0
+        if not create and not existed:
+            raise GradsimError(f"{path} is empty (0 bytes): not a gradsim sweep store")
+        writable = create and _writable(path)
+        if create and not writable and not existed:
+            raise GradsimError(f"cannot create {path}: {path.parent} is read-only")
         try:
-            if create:
-                conn = sqlite3.connect(path, timeout=60, isolation_level=None)
-            else:
-                conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                                       timeout=60, isolation_level=None)  # fmt: skip
+            conn = _connect(path, writable)
             if existed:
                 _check(path, conn)
-            if create:
+            if writable:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
-            if create and not existed:
-                with _tx(conn):
-                    for statement in _SCHEMA:
-                        conn.execute(statement)
-                    conn.executemany(
-                        "INSERT OR IGNORE INTO meta VALUES (?, ?)",
-                        [("store_format", str(STORE_FORMAT)), ("grid_version", grid_signature()),
-                         ("created_by", __version__)],
-                    )  # fmt: skip
+            if writable and not existed:
+                _create_tables(conn)
         except sqlite3.DatabaseError as e:
             raise GradsimError(f"{path} is not a usable gradsim sweep store ({e})") from None
-        return cls(path, conn)
+        return cls(path, conn, readonly=not writable, created=writable and not existed, made=made)
+
+    def discard(self) -> None:
+        """Close the store and, if this process created it and it holds no run, remove the
+        file and the folders it made: a refused or interrupted sweep leaves nothing."""
+        try:
+            empty = self.created and self.count() == 0
+        except GradsimError:
+            empty = False
+        self.close()
+        if not empty:
+            return
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                os.unlink(f"{self.path}{suffix}")
+            except OSError:
+                pass
+        if self.made is not None:
+            folder = self.path.parent
+            while True:
+                try:
+                    folder.rmdir()  # only if empty
+                except OSError:
+                    break
+                if folder == self.made:
+                    break
+                folder = folder.parent
 
     def close(self) -> None:
         self.conn.close()
@@ -104,11 +134,22 @@ class Store:
 
     # ------------------------------------------------------------------ reading
     def count(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM runs").fetchone()[0]
+        with self._damage():
+            return self.conn.execute("SELECT count(*) FROM runs").fetchone()[0]
 
     def keys(self) -> set[tuple[str, int]]:
         """(point, seed) of every stored run."""
-        return set(self.conn.execute("SELECT point, seed FROM runs"))
+        with self._damage():
+            return set(self.conn.execute("SELECT point, seed FROM runs"))
+
+    @contextmanager
+    def _damage(self) -> Iterator[None]:
+        """A damaged file (garbage in its pages, a malformed row) as one line."""
+        try:
+            yield
+        except sqlite3.DatabaseError as e:
+            raise GradsimError(f"{self.path} is damaged ({e}): export what can be read, or "
+                               "sweep into another --out") from None  # fmt: skip
 
     def records(
         self, keys: Iterable[tuple[str, int]] | None = None, layers: bool = True
@@ -122,15 +163,18 @@ class Store:
         workers finished them in."""
         cols = "point, replica, seed, config, summary, gradsim, " + ("layers" if layers else "NULL")
         if keys is None:
-            rows = [_record(row) for row in self.conn.execute(f"SELECT {cols} FROM runs")]
+            with self._damage():
+                rows = [_record(self.path, row)
+                        for row in self.conn.execute(f"SELECT {cols} FROM runs")]  # fmt: skip
             rows.sort(key=lambda r: (_natural(r["config"]), r["replica"]))
             yield from rows
             return
         q = f"SELECT {cols} FROM runs WHERE point = ? AND seed = ?"
         for point, seed in keys:
-            row = self.conn.execute(q, (point, seed)).fetchone()
+            with self._damage():
+                row = self.conn.execute(q, (point, seed)).fetchone()
             if row is not None:
-                yield _record(row)
+                yield _record(self.path, row)
 
     # ------------------------------------------------------------------ writing
     def add(self, records: list[dict], master_seed: int, replace: bool = False) -> None:
@@ -142,8 +186,17 @@ class Store:
              _dumps(r["layers"]), r.get("gradsim", __version__))
             for r in records
         ]  # fmt: skip
-        with _tx(self.conn):
-            self.conn.executemany(f"{verb} INTO runs VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+        if self.readonly:
+            raise read_only(self.path, len(rows))
+        try:
+            with _tx(self.conn):
+                self.conn.executemany(f"{verb} INTO runs VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+        except sqlite3.OperationalError as e:
+            if "readonly" in str(e) or "read-only" in str(e):
+                raise read_only(self.path, len(rows)) from None
+            raise GradsimError(f"cannot write to {self.path}: {e}") from None
+        except sqlite3.DatabaseError as e:
+            raise GradsimError(f"cannot write to {self.path}: it is damaged ({e})") from None
 
 
 class _tx:
@@ -179,19 +232,77 @@ def _natural(config: dict) -> tuple:
     return tuple((k, rank(config[k])) for k in sorted(config) if k != "seed")
 
 
-def _record(row) -> dict:
+def read_only(path: Path, n: int) -> GradsimError:
+    return GradsimError(f"{path} is read-only (a read-only folder or mount, or another "
+                        f"user's): it can be read but not given {n} new run"
+                        f"{'' if n == 1 else 's'}; sweep into another --out")  # fmt: skip
+
+
+def _record(path: Path, row) -> dict:
     point, replica, seed, config, summary, version, layers = row
-    d = {
-        "point": point,
-        "replica": replica,
-        "seed": seed,
-        "config": json.loads(config),
-        "summary": json.loads(summary),
-        "gradsim": version,
-    }
-    if layers is not None:
-        d["layers"] = json.loads(layers)
+    try:
+        d = {
+            "point": point,
+            "replica": int(replica),
+            "seed": int(seed),
+            "config": json.loads(config),
+            "summary": json.loads(summary),
+            "gradsim": version,
+        }
+        if layers is not None:
+            d["layers"] = json.loads(layers)
+        if not (isinstance(d["config"], dict) and isinstance(d["summary"], dict)):
+            raise ValueError("config and summary are not JSON objects")
+        if not isinstance(d.get("layers", {}), dict):
+            raise ValueError("layers is not a JSON object")
+    except (TypeError, ValueError) as e:
+        raise GradsimError(f"{path}: a malformed row (seed {seed}, point "
+                           f"{str(point)[:60]}): {e}; rerun the sweep with --force to "
+                           "recompute it") from None  # fmt: skip
     return d
+
+
+def _make_folder(folder: Path) -> Path | None:
+    """Make ``folder`` and its missing parents; the topmost one made, or None."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise GradsimError(f"cannot create {folder}: a file is in the way") from None
+    except OSError as e:
+        raise GradsimError(f"cannot create {folder}: {e.strerror or e}") from None
+    return missing[-1] if missing else None
+
+
+def _writable(path: Path) -> bool:
+    """Whether this process may write the store: the file (if any) and its folder, which
+    holds the journal (-wal, -shm)."""
+    return os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+
+
+def _connect(path: Path, writable: bool) -> sqlite3.Connection:
+    if writable:
+        return sqlite3.connect(path, timeout=60, isolation_level=None)
+    uri = path.resolve().as_uri()
+    try:
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60, isolation_level=None)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        # a WAL store in a folder this process cannot write: its -shm index cannot be made;
+        # read the file as it stands (runs not yet checkpointed from a -wal are not seen)
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
+
+
+def _create_tables(conn: sqlite3.Connection) -> None:
+    with _tx(conn):
+        for statement in _SCHEMA:
+            conn.execute(statement)
+        conn.executemany(
+            "INSERT OR IGNORE INTO meta VALUES (?, ?)",
+            [("store_format", str(STORE_FORMAT)), ("grid_version", grid_signature()),
+             ("created_by", __version__)],
+        )  # fmt: skip
 
 
 def _check(path: Path, conn: sqlite3.Connection) -> None:
@@ -200,6 +311,11 @@ def _check(path: Path, conn: sqlite3.Connection) -> None:
         meta = dict(conn.execute("SELECT key, value FROM meta"))
     except sqlite3.DatabaseError:
         raise GradsimError(f"{path} is not a gradsim sweep store") from None
+    try:
+        conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM runs LIMIT 0").fetchall()
+    except sqlite3.DatabaseError as e:
+        raise GradsimError(f"{path} is a damaged gradsim sweep store ({e}): sweep into "
+                           "another --out") from None  # fmt: skip
     fmt, grid = meta.get("store_format"), meta.get("grid_version")
     if fmt != str(STORE_FORMAT) or grid != grid_signature():
         raise GradsimError(

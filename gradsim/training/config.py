@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from gradsim.config import RunConfig
+from gradsim.config import MAX_SIZE, RunConfig
 from gradsim.errors import GradsimError, unknown_name
 from gradsim.training.optimizers import OPTIMIZERS, make_optimizer
 from gradsim.training.tasks import TASKS
+
+MAX_STEPS = 10_000_000  # more updates than any training run here needs; refused, not hung
 
 
 @dataclass(frozen=True)
@@ -43,10 +45,10 @@ class TrainConfig:
         if self.net.dtype == "float16":
             raise GradsimError("training runs in float32 or float64 (float16 would need "
                                "loss scaling, which gradsim does not do)")  # fmt: skip
-        for name in ("samples", "steps"):
+        for name, most in (("samples", MAX_SIZE), ("steps", MAX_STEPS)):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise GradsimError(f"--{name} must be a whole number of at least 1 (got {v!r})")
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= most:
+                raise GradsimError(f"--{name} must be a whole number from 1 to {most} (got {v!r})")
         task = self.task.strip().lower()
         if task not in TASKS:
             raise unknown_name("task", self.task, TASKS)

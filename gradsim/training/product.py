@@ -5,6 +5,7 @@ order (``train_product``); what it gives back (``Training``)."""
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -47,13 +48,15 @@ def configs_of(options: dict, lr=0.01, optimizer="sgd", max_configs: int = MAX_C
     if extra:
         raise GradsimError(f"training does not take {', '.join(sorted(extra))} (the task sets "
                            "the widths and the loss)")  # fmt: skip
-    axes, nets = expand(values_of({**TRAIN_DEFAULTS, **options}))
+    values = values_of({**TRAIN_DEFAULTS, **options})
     lrs, opts = parse_axis(LR, lr), parse_axis(OPTIMIZER, optimizer)
+    total = math.prod(len(v) for v in values.values()) * len(lrs) * len(opts)
+    if total > max_configs:  # before the product is made
+        raise GradsimError(f"the lists give {total} configurations, more than "
+                           f"--max-configs {max_configs}: shorten a list")  # fmt: skip
+    axes, nets = expand(values)
     axes |= {k: v for k, v in (("lr", lrs), ("optimizer", opts)) if len(v) > 1}
     combos = list(itertools.product(nets, lrs, opts))
-    if len(combos) > max_configs:
-        raise GradsimError(f"the lists give {len(combos)} configurations, more than "
-                           f"--max-configs {max_configs}: shorten a list")  # fmt: skip
     configs = [TrainConfig(net=net, lr=a, optimizer=o, **training) for net, a, o in combos]
     check_memory(configs)
     return axes, configs

@@ -38,7 +38,7 @@ def check_figure_path(path: str | os.PathLike) -> Path:
     """Fail early, before any work, if a figure cannot be written to ``path``.
 
     The suffix chooses the format (``FIGURE_SUFFIXES``); the folder must exist and be
-    writable (``export.check_writable``).
+    writable (``gradsim.files.check_writable``).
 
     Raises
     ------
@@ -52,7 +52,8 @@ def check_figure_path(path: str | os.PathLike) -> Path:
             f"cannot save a figure as {p}: {what} is not a figure format; "
             f"use {', '.join(FIGURE_SUFFIXES)}"
         )
-    return check_writable(p)
+    check_writable(p, "the figure")
+    return p
 
 
 def save_figure(fig, path: str | os.PathLike) -> None:

@@ -102,7 +102,7 @@ def render_spectrum(d: dict) -> Group:
     pred = d["log10_mean_sq_pred"]
     _row(kv, "mean λ = E[s²]", sci(d["log10_mean_sq"]),
                f"mean field Π χ_l: {sci(pred)}" if pred is not None else "")  # fmt: skip
-    _row(kv, "spread", f"{d['spread']:.4g}", "Var λ / (E λ)²: 0 is isometry")
+    _row(kv, "spread", _f(d["spread"], ".4g", "—"), "Var λ / (E λ)²: 0 is isometry")
     smin = "0" if d["min"] == 0 else sci(d["log10_min"])
     cond = "∞" if d["min"] == 0 else sci(d["log10_condition"])
     _row(kv, "s max, s min", f"{sci(d['log10_max'])}, {smin}", f"ratio {cond}")
