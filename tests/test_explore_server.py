@@ -32,13 +32,20 @@ def test_ctrl_c_stops_the_server_cleanly():
         assert url.startswith("http://127.0.0.1:") and url.endswith("/"), line
         with urllib.request.urlopen(url + "api/options", timeout=10) as r:
             assert json.load(r)["max_pins"] == 4
+        # a training run streaming at the time ends at its next step: no waiting, no error
+        stream = urllib.request.urlopen(url + "api/train?steps=5000&depth=10&width=64", timeout=10)
+        while not (line := stream.readline()).startswith(b"event: point"):
+            assert line, "the stream ended before its first point"
         p.send_signal(signal.SIGINT)
+        t0 = time.perf_counter()
         out, err = p.communicate(timeout=15)
+        assert time.perf_counter() - t0 < 2, "the shutdown waited for the stream"
+        assert b"event: cancelled" in stream.read()
     finally:
         if p.poll() is None:
             p.kill()
     assert p.returncode == 0, err
-    assert out.strip() == "gradsim explore: stopped" and "Traceback" not in err
+    assert out.strip() == "gradsim explore: stopped" and not err
 
 
 def test_a_busy_port_is_one_line(invoke):

@@ -102,7 +102,7 @@ class Lanes:
     """Every client's lane, by the client's id."""
 
     def __init__(self, limit: int = MAX_CLIENTS) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # cancel_all runs in a signal handler too
         self._lanes: OrderedDict[str, Lane] = OrderedDict()
         self._limit = limit
 

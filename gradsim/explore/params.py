@@ -32,7 +32,9 @@ from gradsim.training.tasks import TASKS
 
 MAX_PINS = 4  # networks pinned beside the current one
 MAX_STEPS = 5000  # a training run in the browser stays short; gradsim train has no limit
-TRAIN_DEFAULTS = {"task": "teacher", "steps": 200, "lr": 0.01, "optimizer": "sgd"}
+# short enough to watch at the page's default network (L=50, n=256), on which gradsim
+# train's lr 0.01 diverges for he_normal; at 0.002 he learns (slowly) and xavier stalls
+TRAIN_SETTINGS = {"task": "teacher", "steps": 100, "lr": 0.002, "optimizer": "sgd"}
 # what the page trains is the network it shows: RunConfig's sizes, not gradsim train's
 SHOWN_SIZES = {"depth": 50, "width": 256, "batch": 128}
 TRUE, FALSE = ("1", "true", "on", "yes"), ("0", "false", "off", "no")
@@ -128,7 +130,7 @@ def controls() -> dict:
             spec(c, network_default(c.dest), BY_DEST[c.dest].help) for c in NETWORK_CONTROLS
         ],
         "train": [
-            spec(c, str(TRAIN_DEFAULTS[c.dest]), _TRAIN_HELP[c.dest]) for c in TRAIN_CONTROLS
+            spec(c, str(TRAIN_SETTINGS[c.dest]), _TRAIN_HELP[c.dest]) for c in TRAIN_CONTROLS
         ],
         "aliases": {"init": dict(gradsim.INIT_ALIASES), "activation": dict(ACTIVATION_ALIASES)},
         "max_pins": MAX_PINS,
@@ -214,7 +216,7 @@ class TrainRequest:
 def train_request(query: Mapping[str, str], pins: list[str]) -> TrainRequest:
     """The networks and settings of GET /api/train: the network options of the query (the
     page's sizes where it gives none), each ``pin`` a query string of another network."""
-    own = (*TRAIN_DEFAULTS, "pin", "client")
+    own = (*TRAIN_SETTINGS, "pin", "client")
     check_keys(query, own, TRAIN_OPTIONS)
     if len(pins) > MAX_PINS:
         raise GradsimError(f"at most {MAX_PINS} pinned networks (got {len(pins)})")
@@ -223,7 +225,7 @@ def train_request(query: Mapping[str, str], pins: list[str]) -> TrainRequest:
         if q is not query:
             check_keys(q, (), TRAIN_OPTIONS)
         nets.append({**SHOWN_SIZES, **network_options(q, TRAIN_OPTIONS)})
-    settings = dict(TRAIN_DEFAULTS)
+    settings = dict(TRAIN_SETTINGS)
     for key, kind in (("steps", int), ("lr", float)):
         if query.get(key, "") != "":
             settings[key] = convert(Option(key, (f"--{key}",), kind, 0, ""), query[key])

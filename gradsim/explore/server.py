@@ -55,8 +55,16 @@ def serve(port: int = 0, open_browser: bool = True, echo: Callable[[str], None] 
     # 0.17-0.28 s with one thread against 0.42-0.61 s with two (measured)
     limit_blas_threads(1)
     url = f"http://{HOST}:{sock.getsockname()[1]}/"
-    config = uvicorn.Config(create_app(), log_level="warning", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
+    app = create_app()
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            # training streams end at their next step, so the shutdown need not wait for them
+            app.state.lanes.cancel_all()
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)
+    server = Server(config)
     echo(f"gradsim explore: {url}   (Ctrl-C stops it)")
     if open_browser:
         threading.Thread(target=_open_when_up, args=(server, url), daemon=True).start()
