@@ -142,7 +142,7 @@ function drawBands(g, b, { x, w, y, h, sy, y0, y1 }) {
 export function legend(svg, x, y, w, entries) {
   let cx = x, cy = y;
   for (const e of entries) {
-    const width = 34 + 6.6 * e.name.length;
+    const width = 40 + 7.2 * e.name.length;
     if (cx + width > x + w && cx > x) { cx = x; cy += 18; }
     if (e.fill) el("rect", { x: cx, y: cy - 9, width: 24, height: 10, fill: e.fill, "fill-opacity": 0.3 }, svg);
     else el("line", { x1: cx, x2: cx + 24, y1: cy - 4, y2: cy - 4, stroke: e.color, "stroke-width": 2.5, "stroke-dasharray": e.dash || null }, svg);
