@@ -71,9 +71,10 @@ function pathOf(xs, ys, sx, sy) {
 // The y ticks [value, label]: whole decades on a log axis (and 2 and 5 times them when the
 // axis spans less than three decades), or round numbers labelled by format.
 function yTicks(y0, y1, format) {
-  const out = [], step = niceStep(y1 - y0, 5, format ? 0 : 1);
-  for (let k = Math.ceil(y0 / step) * step; k <= y1; k += step) out.push([k, format ? format(k) : decade(k)]);
-  if (!format && y1 - y0 < 3)
+  const out = [], step = niceStep(y1 - y0, 5, format ? 0 : 1), fine = !format && y1 - y0 < 3;
+  const label = format ?? (fine ? (k) => pow10(k, 1) : decade);
+  for (let k = Math.ceil(y0 / step) * step; k <= y1; k += step) out.push([k, label(k)]);
+  if (fine)
     for (let k = Math.floor(y0); k <= y1; k++)
       for (const m of [2, 5]) {
         const v = k + Math.log10(m);

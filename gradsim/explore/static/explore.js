@@ -58,7 +58,7 @@ async function rerun(t0 = performance.now()) {
     clearError();
     pass.last = body;
     render();
-    log.frames.push({ seq, ok: true, ms: performance.now() - t0, depth: body.run.config.depth,
+    log.frames.push({ seq, ok: true, ms: performance.now() - t0, server: body.ms, depth: body.run.config.depth,
       init: body.run.config.init, verdict: body.run.summary.verdict });
     $("timing").textContent = `computed in ${Math.round(body.ms)} ms, drawn ${Math.round(performance.now() - t0)} ms after the change`;
   } catch (e) {
