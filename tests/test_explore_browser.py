@@ -54,8 +54,11 @@ SETTLED = """() => { const x = window.gradsimExplore;
 def server():
     p = subprocess.Popen([sys.executable, "-m", "gradsim", "explore", "--no-browser"],
                          stdout=subprocess.PIPE, text=True)  # fmt: skip
-    url = p.stdout.readline().split()[2]
-    yield url
+    line = p.stdout.readline()
+    assert line.startswith("gradsim explore: http://127.0.0.1:"), (
+        f"the server did not start: {line!r}"
+    )
+    yield line.split()[2]
     p.send_signal(signal.SIGINT)
     assert p.wait(15) == 0
 
