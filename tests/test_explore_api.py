@@ -222,3 +222,12 @@ def test_a_training_run_stops_when_its_page_goes_away(client):
     while any(t.name == "gradsim-train" for t in threading.enumerate()):
         assert time.time() < deadline, "the training thread is still running"
         time.sleep(0.05)
+
+
+def test_a_bug_is_one_line_too(client, monkeypatch):
+    def boom(*a):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(compute, "run", boom)
+    r = client.get("/api/run", params=SMALL)
+    assert r.status_code == 500 and r.json() == {"error": "internal error: RuntimeError: boom"}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import threading
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from gradsim.explore.lanes import Cancelled, Lanes, Superseded
 STATIC = Path(__file__).resolve().parent / "static"
 NO_STORE = {"Cache-Control": "no-store"}
 OUT_OF_MEMORY = "out of memory: shrink --width, --depth or --batch"  # the CLI's line
+LOG = logging.getLogger("gradsim.explore")
 HOSTS = ("127.0.0.1", "localhost")  # a page on another site cannot reach the API by DNS
 
 
@@ -88,6 +90,9 @@ async def run(request: Request) -> JSONResponse:
         return _error(str(e))
     except MemoryError:
         return _error(OUT_OF_MEMORY)
+    except Exception as e:  # a bug: the page says so in one line, the log has the traceback
+        LOG.exception("GET /api/run?%s", q)
+        return _error(f"internal error: {type(e).__name__}: {e}", 500)
     return JSONResponse({**payload, "seq": seq}, headers=NO_STORE)
 
 
@@ -126,6 +131,9 @@ async def train(request: Request):
             emit("error", {"error": str(e)})
         except MemoryError:
             emit("error", {"error": OUT_OF_MEMORY})
+        except Exception as e:
+            LOG.exception("GET /api/train?%s", q)
+            emit("error", {"error": f"internal error: {type(e).__name__}: {e}"})
         finally:
             emit(None, None)
 

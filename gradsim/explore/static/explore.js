@@ -47,7 +47,7 @@ async function rerun(t0 = performance.now()) {
   document.body.classList.add("busy");
   try {
     const r = await fetch("/api/run?" + runQuery(state.net, extra), { signal: ctrl.signal });
-    const body = await r.json();
+    const body = await r.json().catch(() => ({}));
     if (seq !== pass.seq || r.status === 409) return;
     if (!r.ok) {
       showError(body.error ?? `the server answered ${r.status}`);
@@ -166,9 +166,9 @@ async function fetchPin(net) {
   const key = netQuery(net).toString();
   if (pass.pinned.has(key)) return;
   const r = await fetch("/api/run?" + runQuery(net));
-  const body = await r.json();
+  const body = await r.json().catch(() => ({}));
   if (r.ok) pass.pinned.set(key, body);
-  else showError(`pinned network ${describe(net)}: ${body.error}`);
+  else showError(`pinned network ${describe(net)}: ${body.error ?? `the server answered ${r.status}`}`);
   render();
 }
 

@@ -68,9 +68,10 @@ async function start() {
   try {
     const r = await fetch("/api/train?" + query(), { signal: ctrl.signal });
     if (!r.ok) {
-      const body = await r.json();
-      T.ui.showError(body.error);
-      status(`not started: ${body.error}`);
+      const body = await r.json().catch(() => ({}));
+      const error = body.error ?? `the server answered ${r.status}`;
+      T.ui.showError(error);
+      status(`not started: ${error}`);
       return;
     }
     T.ui.clearError();
