@@ -227,6 +227,12 @@ def test_training_curves_grow_as_they_arrive(page, server):
     data = json.loads(Path(d.value.path()).read_text())
     assert data["kind"] == "train" and data["runs"][0]["config"]["depth"] == 20
     _shot(page, "5-training")
+    for tab in ("train", "pass"):  # on a phone's width nothing runs off the side
+        page.click(f"#tab-{tab}")
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.wait_for_timeout(300)  # the charts redraw 150 ms after a resize
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, tab
+        page.set_viewport_size({"width": 1280, "height": 900})
     assert not page.problems
 
 
