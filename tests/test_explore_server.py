@@ -142,3 +142,15 @@ def test_a_training_run_steps_aside_for_a_pass():
     stop.set()
     t.join(5)
     assert not t.is_alive()
+
+
+def test_the_browser_opens_once_the_server_is_up(monkeypatch):
+    from types import SimpleNamespace
+
+    from gradsim.explore import server
+
+    opened = []
+    monkeypatch.setattr(server.webbrowser, "open", opened.append)
+    server.open_when_up(SimpleNamespace(started=True, should_exit=False), "http://x/")
+    server.open_when_up(SimpleNamespace(started=False, should_exit=True), "http://y/")
+    assert opened == ["http://x/"]

@@ -120,6 +120,8 @@ async def train(request: Request):
         if cancel.is_set():
             raise Cancelled
         lane.pause()
+        if cancel.is_set():  # cancelled while a pass had the lane
+            raise Cancelled
 
     def work() -> None:
         try:

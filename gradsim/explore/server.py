@@ -32,7 +32,9 @@ def bind(port: int = 0) -> socket.socket:
     return sock
 
 
-def _open_when_up(server, url: str) -> None:
+def open_when_up(server, url: str) -> None:
+    """Open ``url`` in the user's browser once uvicorn's ``server`` has started (not if it
+    stops first, nor after 10 s)."""
     for _ in range(200):  # 10 s
         if server.started:
             webbrowser.open(url)
@@ -67,7 +69,7 @@ def serve(port: int = 0, open_browser: bool = True, echo: Callable[[str], None] 
     server = Server(config)
     echo(f"gradsim explore: {url}   (Ctrl-C stops it)")
     if open_browser:
-        threading.Thread(target=_open_when_up, args=(server, url), daemon=True).start()
+        threading.Thread(target=open_when_up, args=(server, url), daemon=True).start()
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn shuts down, then raises the signal it caught again
