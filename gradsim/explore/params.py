@@ -51,7 +51,7 @@ class Control:
     kind: str
     low: float | None = None
     high: float | None = None
-    step: float | None = None
+    step: float | str | None = None  # "any": a number box without a step
 
 
 NETWORK_CONTROLS = (
