@@ -119,12 +119,13 @@ def unpack(D):
 def ones(n: int, dtype: np.dtype, _cache: dict = {}) -> Array:  # noqa: B006 (a cache)
     """A read-only vector of n ones, cached (the right-hand side of a BLAS sum)."""
     key = (n, dtype.str)
-    if key not in _cache:
+    v = _cache.get(key)  # (one lookup: another thread may clear the cache in between)
+    if v is None:
         _cache.clear() if len(_cache) > 16 else None
         v = np.ones(n, dtype=dtype)
         v.flags.writeable = False
         _cache[key] = v
-    return _cache[key]
+    return v
 
 
 # tiny/eps: squares below N times this have lost precision (subnormal sums)
