@@ -26,11 +26,15 @@ POLL = 0.5  # seconds between looks at the cluster while no task finishes
 WORKER_TIMEOUT = 60.0  # default wait for a worker when every one is lost
 
 
+MAX_SECONDS = 7 * 86_400.0  # the longest timeout taken: a week (threads' waits overflow later)
+
+
 def check_seconds(value, flag: str) -> float:
-    """A timeout: a finite number of seconds > 0."""
+    """A timeout: a number of seconds > 0, at most MAX_SECONDS."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or value <= 0:
-        raise GradsimError(f"{flag} must be a finite number of seconds > 0 (got {value!r})")
+    if not ok or not math.isfinite(value) or not 0 < value <= MAX_SECONDS:
+        raise GradsimError(f"{flag} must be a number of seconds > 0 and at most "
+                           f"{MAX_SECONDS:.0f} (got {value!r})")  # fmt: skip
     return float(value)
 
 
