@@ -60,6 +60,8 @@ examples: $(STAMP)
 	$(BIN)/python examples/he2015_train30.py results/examples
 	$(BIN)/python examples/circles_inits.py results/examples
 	$(BIN)/python examples/residual_152.py results/examples
+	$(BIN)/gradsim train --depth 6 --width 32 --init lsuv --optimizer adam --lr 0.003 --clip-norm 1 --dtype float64 --save-run results/examples/replay_run.npz --format json -o results/examples/replay_run.json
+	$(BIN)/python examples/replay_training.py results/examples/replay_run.npz --every 50
 
 SWEEPS := results/sweeps
 # each grid → a store, a CSV and figures in results/sweeps/NAME/ (a rerun only redraws)

@@ -178,21 +178,32 @@ def train(*, task: str = "teacher", samples: int = 1024, steps: int = 500, lr=0.
           optimizer="sgd", momentum: float | None = None, beta1: float | None = None,
           beta2: float | None = None, eps: float | None = None,
           clip_norm: float | None = None, log_every: int | None = None,
+          bn_eval: str = "running", save_run: str | os.PathLike | None = None,
           max_configs: int = 16,
           progress: Callable[[int, int, float | None], None] | None = None, **options):  # fmt: skip
     """Short training runs of every combination of the options', ``lr``'s and
     ``optimizer``'s lists on one synthetic task, from the same seed and data (``gradsim
-    train``); layers 1 … L-1 are ``simulate``'s, layer L a linear read-out.
+    train``); layers 1 … L-1 are ``simulate``'s, layer L a linear read-out. ``bn_eval``:
+    batch norm in the whole-set losses, "running" (eval mode, the running statistics of
+    training) or "batch" (the whole set's own); ``save_run``: write what a replay needs to
+    this .npz file (several configurations: FILE-1.npz, FILE-2.npz, …; docs/training.md).
     ``progress(i, step, loss)`` reports configuration i. Returns a Training (``runs``:
     curves and verdicts, ``to_dict()``, ``figure()``)."""
+    from gradsim.report.export import check_writable, save_runs
     from gradsim.training.product import configs_of, train_product
+    from gradsim.training.runfile import run_paths
 
     axes, configs = configs_of(
         _options(options, TRAIN_OPTIONS, "train"), lr, optimizer, max_configs, task=task,
         samples=samples, steps=steps, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps,
-        clip_norm=clip_norm, log_every=log_every,
+        clip_norm=clip_norm, log_every=log_every, bn_eval=bn_eval,
     )  # fmt: skip
-    return train_product(axes, configs, progress)
+    files = run_paths(os.fspath(save_run), len(configs)) if save_run is not None else []
+    for f in files:
+        check_writable(f)
+    res = train_product(axes, configs, progress, record=bool(files))
+    save_runs(files, res.runs)
+    return res
 
 
 @_with_options(THEORY_OPTIONS, defaults=THEORY_DEFAULTS)

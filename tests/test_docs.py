@@ -136,6 +136,7 @@ def samples(tmp_path_factory):
         _cli_json("compare", *SMALL, "--init", "he,xavier"),
         _cli_json(*train, "--task", "blobs", "--optimizer", "sgd,momentum,adam"),
         _cli_json(*train, "--lr", 1000),  # diverges
+        _cli_json(*train, "--norm", "batch", "--clip-norm", 0.5),  # clipping, batch norm
         _cli_json("theory", "--act", "tanh", "--sigma-w", 1.33, "--sigma-b", 0.22, "--depth", 8),
         _cli_json("theory", "--act", "relu", "--init", "he", "--widths", "16,32,8"),
         _cli_json("spectrum", "--depth", 4, "--width", 8),

@@ -16,6 +16,14 @@ before; in the one pass they may differ in the last bits, for two reasons only:
 
 So for those cases every string, flag and verdict is equal and every number agrees to a
 few units of the run's dtype's last place.
+
+The train command lines' entries were renewed once, for what issue 15 changed and nothing
+else (checked field by field when renewed): new fields (the clipped and global gradient
+norms, ``clipped``, ``clipped_steps``, ``config.bn_eval``); ``log10_grad_norm`` of the
+``--clip-norm`` case, now the raw gradient's (the old values are its
+``log10_clipped_grad_norm``); and the whole-set losses of the batch-norm case (step 0's loss
+and accuracy, the final loss and accuracy, ``half_step``, the verdict), now in evaluation
+mode (with ``--bn-eval batch`` it gives the old numbers exactly).
 """
 
 from __future__ import annotations

@@ -120,13 +120,23 @@ def test_a_diverging_run_is_a_result():
     json.dumps(r.to_dict(), allow_nan=False)  # no NaN leaks into the JSON
 
 
-def test_clip_norm_bounds_every_update():
+def test_clip_norm_bounds_every_update_and_the_raw_norm_is_reported():
     net = gradsim.RunConfig(depth=6, width=16, batch=16, init="normal", seed=1)
     r = train(TrainConfig(net=net, task="teacher", samples=128, steps=20, lr=0.1,
                           clip_norm=0.5, log_every=1))  # fmt: skip
-    for step, gn in zip(r.steps[1:], r.grad_norm[1:], strict=True):
-        total = math.sqrt(sum(10 ** (2 * v) for v in gn))  # weights only: ≤ the global norm
-        assert total <= 0.5 * (1 + 1e-5), step
+    assert r.clipped[0] is None and r.clipped_grad_norm[0] is None
+    assert r.clipped_steps == sum(r.clipped[1:]) >= 1  # log_every 1: every step is logged
+    rows = zip(r.grad_norm[1:], r.clipped_grad_norm[1:], r.global_grad_norm[1:], r.clipped[1:],
+               strict=True)  # fmt: skip
+    for raw, clipped, g, was in rows:
+        total = math.sqrt(sum(10 ** (2 * v) for v in clipped))  # weights only: ≤ the global norm
+        assert total <= 0.5 * (1 + 1e-5)
+        assert math.sqrt(sum(10 ** (2 * v) for v in raw)) <= 10**g * (1 + 1e-6)
+        assert was == (10**g > 0.5)
+        # the clipped gradient is the raw one times 0.5/‖g‖ where clipped, the same otherwise
+        shift = math.log10(0.5) - g if was else 0.0
+        np.testing.assert_allclose(clipped, np.add(raw, shift), atol=1e-6)
+    assert r.grad_norm[1][0] > math.log10(0.5) + 1  # the raw norms are far above the clip
 
 
 def test_lsuv_rescales_on_the_first_mini_batch():
@@ -184,6 +194,8 @@ def test_cli_json_has_the_contract(invoke):
         (["--dtype", "float16"], "float32 or float64"),
         (["--clip-norm", "0"], "--clip-norm must be a positive number"),
         (["--momentum", "0.5"], "--momentum does not apply to optimizer 'sgd'"),
+        (["--bn-eval", "mean"], "--bn-eval"),
+        (["--norm", "batch", "--batch", "1"], "needs --batch of at least 2"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(invoke, args, message):

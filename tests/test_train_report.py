@@ -150,8 +150,9 @@ def test_csv_one_row_per_run_and_logged_step_with_the_json_numbers(name, request
     rows = list(csv.DictReader(io.StringIO(train_csv(d))))
     assert len(rows) == sum(len(r["steps"]) for r in d["runs"])
     L = max(r["config"]["depth"] for r in d["runs"])
-    assert list(rows[0])[:5] == ["label", "verdict", "step", "loss", "accuracy"]
-    assert list(rows[0])[5:] == [f"log10_grad_norm_{l}" for l in range(1, L + 1)] + [
+    assert list(rows[0])[:7] == ["label", "verdict", "step", "loss", "accuracy",
+                                 "log10_global_grad_norm", "clipped"]  # fmt: skip
+    assert list(rows[0])[7:] == [f"log10_grad_norm_{l}" for l in range(1, L + 1)] + [
         f"log10_update_ratio_{l}" for l in range(1, L + 1)
     ]
     it = iter(rows)
@@ -165,6 +166,9 @@ def test_csv_one_row_per_run_and_logged_step_with_the_json_numbers(name, request
                 assert float(row["loss"]) == r["loss"][k]
             acc = None if r["accuracy"] is None else r["accuracy"][k]
             assert row["accuracy"] == ("" if acc is None else repr(acc))
+            G = r["log10_global_grad_norm"][k]
+            assert row["log10_global_grad_norm"] == ("" if G is None else repr(G))
+            assert row["clipped"] == ""  # (no clipping)
             g = r["log10_grad_norm"][k] or []
             for l in range(1, L + 1):
                 v = g[l - 1] if l <= len(g) else None

@@ -16,6 +16,8 @@ Backward, with G_l = ∂E/∂H_l:
 Normalization has no affine part (b_l plays β, γ is 1). N(U) = (U − μ)/s with
 s = √(Var U + ε), the biased variance and ε = 1e-5 (PyTorch's default), along the batch
 (per unit, as BatchNorm in training mode) or along the units (per sample, as LayerNorm).
+Batch norm in evaluation mode uses given (μ, σ²) instead of the batch's (``moments``: the
+running statistics a trainer keeps), a fixed affine map of U.
 Its backward, with Y = N(U) and dY = ∂E/∂Y, is exact for any ε:
 
     ∂E/∂U = (dY − mean(dY) − Y · mean(dY ∘ Y)) / s        (means along the same axis)
@@ -54,16 +56,31 @@ class Block:
         return (self.act is None or self.act.homogeneous) and self.norm is None
 
 
-def normalize(
-    U: Array, kind: str, eps: float = EPS, work: Array | None = None
-) -> tuple[Array, Array]:
-    """(Y, 1/s): Y = (U − μ)/s along ``kind``'s axis; 1/s keeps the reduced axis (length 1)
-    so that it broadcasts against U. Computed in U's dtype, into a new array (``work``, of
-    U's shape, holds the squares if given)."""
+def norm_moments(U: Array, kind: str, work: Array | None = None) -> tuple[Array, Array]:
+    """(μ, σ²) of U along ``kind``'s axis (kept, of length 1), σ² the biased variance, as
+    ``normalize`` computes them (``work``, of U's shape, holds the squares if given)."""
     axis = AXIS[kind]
     mu = U.mean(axis=axis, keepdims=True)
     C = U - mu
-    var = np.multiply(C, C, out=work).mean(axis=axis, keepdims=True)
+    return mu, np.multiply(C, C, out=work).mean(axis=axis, keepdims=True)
+
+
+def normalize(
+    U: Array, kind: str, eps: float = EPS, work: Array | None = None,
+    moments: tuple[Array, Array] | None = None,
+) -> tuple[Array, Array]:  # fmt: skip
+    """(Y, 1/s): Y = (U − μ)/s along ``kind``'s axis; 1/s keeps the reduced axis (length 1)
+    so that it broadcasts against U. Computed in U's dtype, into a new array (``work``, of
+    U's shape, holds the squares if given). ``moments``: (μ, σ²) to use instead of U's own
+    (batch norm in evaluation mode; they broadcast against U)."""
+    if moments is None:
+        axis = AXIS[kind]
+        mu = U.mean(axis=axis, keepdims=True)
+        C = U - mu
+        var = np.multiply(C, C, out=work).mean(axis=axis, keepdims=True)
+    else:
+        mu, var = (np.asarray(m, dtype=U.dtype) for m in moments)
+        C = U - mu
     inv = 1.0 / np.sqrt(var + np.asarray(eps, dtype=U.dtype))
     C *= inv
     return C, inv
@@ -96,16 +113,18 @@ def derivative(act: Activation | None, Z: Array, A: Array, p: Precision) -> Arra
 
 
 def pre_activation(
-    blk: Block, U: Array, b: Array | None, p: Precision, work: Array | None = None
-) -> tuple[Array, Array | None, Array | None]:
+    blk: Block, U: Array, b: Array | None, p: Precision, work: Array | None = None,
+    moments: tuple[Array, Array] | None = None,
+) -> tuple[Array, Array | None, Array | None]:  # fmt: skip
     """(Z, Y, 1/s) from U = H W (overwritten where Z can take its place): Z = N(U) + b, with
     Y = N(U) kept apart for the backward pass (None without a normalization); b broadcasts
-    against U (None: no bias). ``work``: scratch of U's shape for the normalization."""
+    against U (None: no bias). ``work``: scratch of U's shape for the normalization;
+    ``moments``: the normalization's (μ, σ²) if not U's own (``normalize``)."""
     if blk.norm is None:
         if b is not None:
             U += b
         return p.round(U), None, None
-    Y, inv = normalize(p.round(U), blk.norm, work=work)
+    Y, inv = normalize(p.round(U), blk.norm, work=work, moments=moments)
     if b is not None:
         Z = np.add(Y, b, out=U)
     elif p.half:  # float16's rounding of Z in place must not reach the kept Y

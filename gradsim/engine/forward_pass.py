@@ -16,6 +16,9 @@ pass needs for ∂E/∂W_l (``Kept``).
   the true output).
 * **Work arrays.** Z, A and H live in arrays reused from layer to layer; what the backward
   pass keeps never does.
+* **Batch norm's moments.** A trainer keeps running statistics of each batch-norm layer's
+  (μ, σ²) (``record=True``: they are in ``Forward.batch_stats``) and evaluates with them
+  instead of the batch's (``running``: evaluation mode, a forward pass only).
 """
 
 from __future__ import annotations
@@ -28,7 +31,14 @@ from typing import NamedTuple
 import numpy as np
 
 import gradsim.engine.numerics as nx
-from gradsim.engine.blocks import Block, activate, derivative, pre_activation, skip
+from gradsim.engine.blocks import (
+    Block,
+    activate,
+    derivative,
+    norm_moments,
+    pre_activation,
+    skip,
+)
 from gradsim.engine.trace import blank
 
 Array = np.ndarray
@@ -71,6 +81,11 @@ class Forward:
     samples: list[dict] = field(default_factory=list)  # per run: {"act": {}, "delta": {}}
     symmetric: list[list[int]] = field(default_factory=list)  # per run: layers of equal W
     capture: frozenset = frozenset()  # layers whose H_l and δ_l are copied into samples
+    # per layer: the (μ, σ²) a batch-norm layer normalized with, when recorded or given
+    # (``forward``'s record and running), else None; each (K, 1, n_l)
+    batch_stats: list[tuple[Array, Array] | None] = field(default_factory=list)
+    running: Sequence | None = None
+    record: bool = False
 
     @property
     def size(self) -> int:
@@ -86,6 +101,8 @@ def forward(
     stats: bool = True,
     moments: bool = True,
     capture=(),
+    record: bool = False,
+    running: Sequence[tuple[Array, Array] | None] | None = None,
 ) -> Forward:
     """The forward pass of every network of ``stack`` (gradsim.network.Stack: W[l-1]
     (K, n_{l-1}, n_l), b[l-1] (K, n_l), X (K, B, n_0), ``biased``), one ``Block`` per layer.
@@ -94,12 +111,16 @@ def forward(
     pass). ``stats=False`` measures nothing per layer (and never rescales the forward);
     ``moments=False`` skips the means and standard deviations of Z and H (their RMS is taken
     either way); ``capture``: layers whose H_l is copied into ``samples`` (histograms).
-    Never raises on inf/NaN."""
+    ``record``: keep each batch-norm layer's batch (μ, σ²) in ``Forward.batch_stats``;
+    ``running``: per layer, the (μ, σ²) a batch-norm layer normalizes with instead of its
+    batch's (evaluation mode; None for a layer: its batch's). The backward pass of a forward
+    with ``running`` is not evaluation mode's gradient. Never raises on inf/NaN."""
     if keep == "norms" and not stats:
         raise ValueError("keep='norms' needs the statistics (stats=True)")
     with np.errstate(all="ignore"):
         f = _start(stack, blocks, np.dtype(dtype), keep, stats)
         f.capture = frozenset(capture)
+        f.record, f.running = record, running
         r = _measure_input(f, moments)
         for l in range(1, len(blocks) + 1):
             r = _layer(f, stack, l, r, moments)
@@ -196,7 +217,9 @@ def _layer(f: Forward, stack, l: int, r_prev, moments: bool) -> Array | None:
     if f.keep is not None:
         f.kept.append(_keep(f, l, r_prev))
     U = np.matmul(f.H, W, out=ws.get("Z", (K, B, n_out)))  # (K, B, n_l)
-    Z, Y, inv = pre_activation(blk, U, f.bias[l - 1], p, ws.get("N", U.shape) if blk.norm else None)
+    mom = _batch_moments(f, l, U)
+    Z, Y, inv = pre_activation(blk, U, f.bias[l - 1], p,
+                               ws.get("N", U.shape) if blk.norm else None, mom)  # fmt: skip
     f.norm.append((Y, inv) if Y is not None else None)
     if f.stats and moments:
         zm, zs, _ = nx.moments_k(Z)
@@ -216,6 +239,19 @@ def _layer(f: Forward, stack, l: int, r_prev, moments: bool) -> Array | None:
     if f.low_memory:
         f.D[-1] = nx.pack(f.D[-1])
     return r_now
+
+
+def _batch_moments(f: Forward, l: int, U: Array) -> tuple[Array, Array] | None:
+    """The (μ, σ²) batch-norm layer l normalizes U with when they are given (``running``) or
+    recorded (``record``), into ``f.batch_stats``; None otherwise (``normalize`` computes them)."""
+    mom = None
+    if f.blocks[l - 1].norm == "batch":
+        if f.running is not None and f.running[l - 1] is not None:
+            mom = f.running[l - 1]
+        elif f.record:
+            mom = norm_moments(f.p.round(U), "batch", f.ws.get("N", U.shape))
+    f.batch_stats.append(mom)
+    return mom
 
 
 def _measure(f: Forward, l: int, A: Array, r_prev, moments) -> list[float]:

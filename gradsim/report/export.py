@@ -43,7 +43,22 @@ def save_network(path, net, config_dict: dict) -> None:
     if net.T is not None:
         arrays["T"] = net.T
     arrays["config"] = np.array(json.dumps(config_dict))
+    save_npz(path, arrays)
+
+
+def save_npz(path, arrays: dict) -> None:
+    """``np.savez`` of ``arrays``, written whole or not at all."""
     write_atomic(path, writer=lambda f: np.savez(f, **arrays))
+
+
+def save_runs(paths, runs) -> None:
+    """Each training run (trained with ``record=True``) to its file (one per path, as
+    ``gradsim.training.runfile.run_paths`` names them): the layout of
+    ``gradsim.training.runfile``."""
+    from gradsim.training.runfile import arrays
+
+    for path, run in zip(paths, runs, strict=False):
+        save_npz(path, arrays(run))
 
 
 SUMMARY_FIELDS = (

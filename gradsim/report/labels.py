@@ -95,10 +95,33 @@ def _setting_parts(cfg: dict) -> list[str]:
         " ".join(arch),
         f"{cfg.get('optimizer', '?')} lr={_g(cfg.get('lr'))}",
         f"clip ‖g‖≤{clip:g}" if clip else "",
+        f"BN eval: {cfg['bn_eval']} stats" if cfg.get("bn_eval") else "",
         f"{cfg.get('steps', '?')} step" + ("" if cfg.get("steps") == 1 else "s"),
         str(cfg.get("dtype", "")),
         f"seed {cfg['seed']}" if "seed" in cfg else "",
     ]
+
+
+def clip_text(run: dict) -> str:
+    """'clipped at 12 of 20 steps' for a run trained with --clip-norm, else ''."""
+    n = run.get("clipped_steps")
+    if n is None:
+        return ""
+    steps = run["config"].get("steps", "?")
+    return f"clipped at {n} of {steps} step" + ("" if steps == 1 else "s")
+
+
+def bn_eval_text(runs: list[dict]) -> str:
+    """How the whole-set losses read batch norm, for runs that have it ('' if none does)."""
+    modes = {r["config"].get("bn_eval") for r in runs} - {None}
+    said = {
+        "running": "batch norm in eval mode, with the running statistics of training "
+        "(momentum 0.1; μ̂ = 0, σ̂² = 1 at step 0)",
+        "batch": "batch norm on the whole set's own batch statistics (--bn-eval batch)",
+    }
+    if not modes:
+        return ""
+    return "initial and final loss: " + "; ".join(said[m] for m in sorted(modes))
 
 
 def _g(v) -> str:

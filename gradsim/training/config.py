@@ -11,6 +11,13 @@ from gradsim.training.optimizers import OPTIMIZERS, make_optimizer
 from gradsim.training.tasks import TASKS
 
 MAX_STEPS = 10_000_000  # more updates than any training run here needs; refused, not hung
+# how the whole-set losses read batch norm: with the running statistics of training, as a
+# framework's eval mode does (PyTorch's BatchNorm: momentum 0.1, unbiased running variance),
+# or with the whole set's own batch statistics
+BN_EVAL = {
+    "running": "eval mode: the running statistics of training (momentum 0.1)",
+    "batch": "the whole set's own batch statistics",
+}
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,7 @@ class TrainConfig:
     eps: float | None = None
     clip_norm: float | None = None  # clip the global gradient norm to this (None: never)
     log_every: int | None = None  # None: about 100 points per curve
+    bn_eval: str = "running"  # BN_EVAL: batch norm in the whole-set losses
 
     def __post_init__(self) -> None:
         def put(name, value):
@@ -72,6 +80,20 @@ class TrainConfig:
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise GradsimError(f"--log-every must be a whole number ≥ 1 (got {every!r})")
         put("log_every", every)
+        mode = self.bn_eval.strip().lower() if isinstance(self.bn_eval, str) else self.bn_eval
+        if mode not in BN_EVAL:
+            raise unknown_name("bn-eval mode", str(self.bn_eval), BN_EVAL)
+        put("bn_eval", mode)
+        if self.running_stats and self.net.batch < 2:
+            raise GradsimError(
+                "--norm batch with --bn-eval running needs --batch of at least 2 (the running "
+                "variance is the unbiased one, B/(B−1)·σ²)"
+            )
+
+    @property
+    def running_stats(self) -> bool:
+        """Whether training keeps batch norm's running statistics (and evaluates with them)."""
+        return self.net.norm == "batch" and self.bn_eval == "running"
 
     def make_optimizer(self):
         hyper = {k: getattr(self, k) for k in ("momentum", "beta1", "beta2", "eps")}
@@ -97,5 +119,6 @@ class TrainConfig:
                  for k, v in spec.hyper.items()}  # fmt: skip
         d.update(task=self.task, samples=self.samples, steps=self.steps, lr=self.lr,
                  optimizer=self.optimizer, **hyper, clip_norm=self.clip_norm,
-                 log_every=self.log_every)  # fmt: skip
+                 log_every=self.log_every,
+                 bn_eval=self.bn_eval if self.net.norm == "batch" else None)  # fmt: skip
         return d

@@ -44,11 +44,14 @@ from gradsim.training.model import (
     build_model,
     first_nonfinite,
     forward,
+    keep_running,
     log10_norm,
     loss_and_grad,
     symmetric_layers,
+    update_running,
 )
-from gradsim.training.optimizers import clip_by_global_norm
+from gradsim.training.optimizers import clip_by_global_norm, global_norm
+from gradsim.training.runfile import Recorder
 from gradsim.training.tasks import Task, make_task
 
 Array = np.ndarray
@@ -86,6 +89,11 @@ class TrainRun:
     loss: list[float] = field(default_factory=list)
     accuracy: list[float] | None = None
     grad_norm: list[list[float] | None] = field(default_factory=list)  # [step][layer] log10
+    # with clipping: the same of the clipped gradient, which the optimizer applied
+    clipped_grad_norm: list[list[float] | None] | None = None
+    global_grad_norm: list[float | None] = field(default_factory=list)  # log10, before clipping
+    clipped: list[bool | None] | None = None  # with clipping: whether the step was clipped
+    clipped_steps: int | None = None  # with clipping: how many of all the steps were
     update_ratio: list[list[float] | None] = field(default_factory=list)  # log10 ‖ΔW‖/‖W‖
     initial_loss: float = math.nan
     final_loss: float = math.nan
@@ -95,13 +103,14 @@ class TrainRun:
     nonfinite: dict | None = None  # {"step", "layer", "where"}
     symmetric_layers: list[int] = field(default_factory=list)  # at the end of training
     final_accuracy: float | None = None
+    record: Recorder | None = field(default=None, repr=False)  # what --save-run writes
 
     def to_dict(self) -> dict:
         def num(x):
             return None if x is None or not math.isfinite(x) else float(x)
 
         def rows(m):
-            return [None if r is None else [num(v) for v in r] for r in m]
+            return None if m is None else [None if r is None else [num(v) for v in r] for r in m]
 
         return {
             "label": self.label,
@@ -118,13 +127,68 @@ class TrainRun:
             "final_accuracy": num(self.final_accuracy),
             "symmetric_layers": self.symmetric_layers,
             "log10_grad_norm": rows(self.grad_norm),
+            "log10_clipped_grad_norm": rows(self.clipped_grad_norm),
+            "log10_global_grad_norm": [num(v) for v in self.global_grad_norm],
+            "clipped": self.clipped,
+            "clipped_steps": self.clipped_steps,
             "log10_update_ratio": rows(self.update_ratio),
         }
 
+    def log(self, step, E, acc, gn=None, ur=None, g: Gradient | None = None) -> None:
+        """One point of the curves (at step 0 without gradients)."""
+        self.steps.append(step)
+        self.loss.append(E)
+        if self.accuracy is not None:
+            self.accuracy.append(acc)
+        self.grad_norm.append(gn)
+        self.update_ratio.append(ur)
+        self.global_grad_norm.append(None if g is None else _log10(g.norm))
+        if self.clipped is not None:
+            L = len(gn) if gn is not None else 0
+            self.clipped_grad_norm.append(None if g is None else
+                                          [log10_norm(x) for x in g.grads[:L]])  # fmt: skip
+            self.clipped.append(None if g is None else g.clipped)
 
-def _evaluate(model: Model, task: Task) -> tuple[float, float | None, object]:
-    """(loss, accuracy, cache) on the whole training set."""
-    c = forward(model, task.X)
+    def stop(self, model: Model, step: int, where: tuple[int, str] | None) -> None:
+        """Training met a non-finite number at ``step``, first in ``where`` (layer, what)."""
+        layer, what = where if where is not None else (model.depth, "loss")
+        self.nonfinite = {"step": step, "layer": layer, "where": what}
+
+
+def _log10(x: float) -> float:
+    if x == 0:
+        return -math.inf
+    return math.log10(x) if math.isfinite(x) else math.nan
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """A step's gradient as the optimizer gets it (``grads``: W_1 … W_L, b_1 … b_L, clipped
+    if it was), the global norm before clipping (nan where not needed), whether it was
+    clipped, and whether it holds a non-finite number."""
+
+    grads: list[Array]
+    norm: float
+    clipped: bool
+    bad: bool
+
+
+def gradient(cfg: TrainConfig, gW: list[Array], gb: list[Array], need_norm: bool) -> Gradient:
+    """The step's gradient, clipped to ``cfg.clip_norm`` if set (optimizers.clip_by_global_norm);
+    ``need_norm``: measure the global norm also without clipping."""
+    grads = [*gW, *gb]
+    if cfg.clip_norm is not None:
+        applied, norm = clip_by_global_norm(grads, cfg.clip_norm)
+        ok = math.isfinite(norm)
+        return Gradient(applied, norm, ok and norm > cfg.clip_norm, not ok)
+    bad = not all(math.isfinite(float(np.sum(g))) for g in gW)
+    return Gradient(grads, global_norm(grads) if need_norm else math.nan, False, bad)
+
+
+def _evaluate(model: Model, task: Task, running: bool) -> tuple[float, float | None, object]:
+    """(loss, accuracy, cache) on the whole training set; batch norm with its running
+    statistics if ``running`` (eval mode), else with the whole set's."""
+    c = forward(model, task.X, running=running)
     out = c.output
     E, _ = loss_and_grad(out, task.Y, model.classification)
     acc = accuracy(out, task.Y) if model.classification else None
@@ -132,82 +196,81 @@ def _evaluate(model: Model, task: Task) -> tuple[float, float | None, object]:
 
 
 def train(cfg: TrainConfig, task: Task | None = None,
-          on_step: Callable[[int, float | None], None] | None = None) -> TrainRun:  # fmt: skip
+          on_step: Callable[[int, float | None], None] | None = None,
+          record: bool = False) -> TrainRun:  # fmt: skip
     """Train ``cfg``'s network on its task (made from the seed unless given); ``on_step(s,
     loss)`` is called after every update (loss: the full-data loss at logged steps, else
-    None). A run that diverges returns with its verdict; it does not raise."""
+    None); ``record``: keep what ``--save-run`` writes (``TrainRun.record``). A run that
+    diverges returns with its verdict; it does not raise."""
     seed, B = cfg.net.seed, cfg.net.batch
     task = task or make_task(cfg.task, cfg.samples, seed)
     classification = task.kind == "classification"
     order = batches(len(task.X), B, seed)
     first = next(order)
     model = build_model(cfg.net, task.n_in, task.n_out, classification, task.X[first])
+    if cfg.running_stats:
+        keep_running(model)
     opt = cfg.make_optimizer()
     run = TrainRun(cfg.to_dict(task.n_in, task.n_out), task.description)
     run.baseline_loss = baseline_loss(task)
     run.accuracy = [] if classification else None
-    logged = set(cfg.logged_steps)
-    dtype = model.W[0].dtype
-    X = task.X.astype(dtype)
-
-    def log(step, E, acc, gn, ur):
-        run.steps.append(step)
-        run.loss.append(E)
-        if run.accuracy is not None:
-            run.accuracy.append(acc)
-        run.grad_norm.append(gn)
-        run.update_ratio.append(ur)
-
-    def stop(step, where):
-        layer, what = where if where is not None else (model.depth, "loss")
-        run.nonfinite = {"step": step, "layer": layer, "where": what}
-
+    if cfg.clip_norm is not None:
+        run.clipped_grad_norm, run.clipped, run.clipped_steps = [], [], 0
+    X = task.X.astype(model.W[0].dtype)
+    if record:
+        run.record = Recorder.start(model, X, task.Y)
     with np.errstate(all="ignore"):
-        E, acc, c = _evaluate(model, task)
-        log(0, E, acc, None, None)
-        if not math.isfinite(E):
-            stop(0, first_nonfinite(model, c))
-        idx = first
-        window: list[tuple[float, float | None]] = []
-        for step in range(1, cfg.steps + 1) if run.nonfinite is None else ():
-            if step > 1:
-                idx = next(order)
-            c = forward(model, X[idx])
-            Eb, dout = loss_and_grad(c.output, task.Y[idx], classification)
-            if not math.isfinite(Eb):
-                stop(step, first_nonfinite(model, c))
-                break
-            window.append((Eb, accuracy(c.output, task.Y[idx]) if classification else None))
-            gW, gb = backward(model, c, dout)
-            grads = [*gW, *gb]
-            if cfg.clip_norm is not None:
-                grads, norm = clip_by_global_norm(grads, cfg.clip_norm)
-                bad = not math.isfinite(norm)
-            else:
-                bad = not all(math.isfinite(float(np.sum(g))) for g in gW)
-            if bad and (where := first_nonfinite(model, None, (gW, gb))) is not None:
-                stop(step, where)
-                break
-            norms_w = [log10_norm(w) for w in model.W] if step in logged else None
-            updates = opt.step(model.params, grads)
-            E_log = None
-            if step in logged:
-                L = model.depth
-                gn = [log10_norm(g) for g in grads[:L]]
-                ur = [log10_norm(u) - nw for u, nw in zip(updates[:L], norms_w, strict=True)]
-                E_log = float(np.mean([e for e, _ in window]))
-                acc = float(np.mean([a for _, a in window])) if classification else None
-                log(step, E_log, acc, gn, ur)
-                window.clear()
-            if on_step is not None:
-                on_step(step, E_log)
-        if run.nonfinite is None:  # the whole training set after the last update
-            E, acc, c = _evaluate(model, task)
-            if not math.isfinite(E):
-                stop(cfg.steps, first_nonfinite(model, c))
-            run.final_loss, run.final_accuracy = E, acc
+        _steps(run, cfg, model, opt, task, X, order, first, on_step)
+    if record:
+        run.record.finish(model, opt)
     _finish(run, model, cfg)
     return run
+
+
+def _steps(run: TrainRun, cfg: TrainConfig, model: Model, opt, task: Task, X: Array, order,
+           idx: Array, on_step) -> None:  # fmt: skip
+    """The whole-set loss before training, the updates, the whole-set loss after them."""
+    classification, running = model.classification, cfg.running_stats
+    logged = set(cfg.logged_steps)
+    E, acc, c = _evaluate(model, task, running)
+    run.log(0, E, acc)
+    if not math.isfinite(E):
+        return run.stop(model, 0, first_nonfinite(model, c))
+    window: list[tuple[float, float | None]] = []
+    for step in range(1, cfg.steps + 1):
+        if step > 1:
+            idx = next(order)
+        c = forward(model, X[idx])
+        if running:
+            update_running(model, c)
+        Eb, dout = loss_and_grad(c.output, task.Y[idx], classification)
+        if not math.isfinite(Eb):
+            return run.stop(model, step, first_nonfinite(model, c))
+        window.append((Eb, accuracy(c.output, task.Y[idx]) if classification else None))
+        gW, gb = backward(model, c, dout)
+        g = gradient(cfg, gW, gb, step in logged or run.record is not None)
+        if g.bad and (where := first_nonfinite(model, None, (gW, gb))) is not None:
+            return run.stop(model, step, where)
+        norms_w = [log10_norm(w) for w in model.W] if step in logged else None
+        updates = opt.step(model.params, g.grads)
+        if run.clipped_steps is not None:
+            run.clipped_steps += g.clipped
+        if run.record is not None:
+            run.record.step(idx, Eb, gW, g.norm, g.clipped)
+        E_log = None
+        if step in logged:
+            L = model.depth
+            ur = [log10_norm(u) - nw for u, nw in zip(updates[:L], norms_w, strict=True)]
+            E_log = float(np.mean([e for e, _ in window]))
+            acc = float(np.mean([a for _, a in window])) if classification else None
+            run.log(step, E_log, acc, [log10_norm(x) for x in gW], ur, g)
+            window.clear()
+        if on_step is not None:
+            on_step(step, E_log)
+    E, acc, c = _evaluate(model, task, running)  # the whole training set after the last update
+    if not math.isfinite(E):
+        run.stop(model, cfg.steps, first_nonfinite(model, c))
+    run.final_loss, run.final_accuracy = E, acc
 
 
 def _finish(run: TrainRun, model: Model, cfg: TrainConfig) -> None:
@@ -243,9 +306,10 @@ def to_dict(axes: dict, runs: list[TrainRun]) -> dict:
     }
 
 
-def train_all(configs: list[TrainConfig], on_step=None) -> list[TrainRun]:
+def train_all(configs: list[TrainConfig], on_step=None, record: bool = False) -> list[TrainRun]:
     """Train every configuration; those of one seed and task share the task's data.
-    ``on_step(i, step, loss)`` reports progress of configuration i."""
+    ``on_step(i, step, loss)`` reports progress of configuration i; ``record``: keep what
+    ``--save-run`` writes."""
     tasks: dict[tuple, Task] = {}
     out = []
     for i, cfg in enumerate(configs):
@@ -253,5 +317,5 @@ def train_all(configs: list[TrainConfig], on_step=None) -> list[TrainRun]:
         if key not in tasks:
             tasks[key] = make_task(*key)
         cb = (lambda s, E, i=i: on_step(i, s, E)) if on_step else None
-        out.append(train(cfg, tasks[key], cb))
+        out.append(train(cfg, tasks[key], cb, record))
     return out

@@ -15,6 +15,12 @@ loss reads the true output and an overflow in training is a result (the run dive
 backward carries δ rescaled by exact powers of two, as every pass does, and returns the
 gradients at their true scale, so they equal plain arithmetic's wherever that keeps them
 normal and stay exact where plain arithmetic would have lost them to underflow.
+
+Batch norm's running statistics, as PyTorch's BatchNorm keeps them (``update_running``):
+they start at μ̂ = 0, σ̂² = 1 and after every training forward pass become
+μ̂ ← (1 − m)·μ̂ + m·μ_B and σ̂² ← (1 − m)·σ̂² + m·B/(B − 1)·σ²_B, with m = 0.1 and μ_B, σ²_B
+the mini-batch's mean and biased variance of U_l = H_{l-1} W_l per unit. Evaluation mode
+(``forward(..., running=True)``) normalizes with them: Z_l = (U_l − μ̂)/√(σ̂² + ε) + b_l.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from gradsim.initializers import INITIALIZERS
 from gradsim.network import Stack
 
 Array = np.ndarray
+BN_MOMENTUM = 0.1  # PyTorch's default for BatchNorm's running statistics
 
 
 @dataclass
@@ -43,6 +50,8 @@ class Model:
     b: list[Array]
     blocks: list[Block]
     classification: bool
+    # per layer, batch norm's running (μ̂, σ̂²), each (n_l,), where they are kept; else None
+    running: list[tuple[Array, Array] | None] | None = None
 
     @property
     def depth(self) -> int:
@@ -95,11 +104,38 @@ class Cache:
         return [k.M[0] for k in self.f.kept] + [self.output]
 
 
-def forward(model: Model, X: Array) -> Cache:
-    """The forward pass on the batch X (B, n_0), in the parameters' dtype."""
+def forward(model: Model, X: Array, *, running: bool = False) -> Cache:
+    """The forward pass on the batch X (B, n_0), in the parameters' dtype. Where the model
+    keeps running statistics, batch-norm layers record their batch's (μ, σ²) (training
+    mode), or with ``running`` normalize with the running ones (evaluation mode, whose
+    backward pass this is not)."""
     dtype = model.W[0].dtype
+    kept = model.running is not None
     return Cache(engine.forward(model.stack(X.astype(dtype, copy=False)), model.blocks, dtype,
-                                keep="grads", stats=False))  # fmt: skip
+                                keep="grads", stats=False, record=kept and not running,
+                                running=model.running if kept and running else None))  # fmt: skip
+
+
+def keep_running(model: Model) -> None:
+    """Start batch norm's running statistics: μ̂ = 0, σ̂² = 1 per unit of every batch-norm
+    layer (PyTorch's initial values), in the parameters' dtype."""
+    model.running = [(np.zeros_like(b), np.ones_like(b)) if blk.norm == "batch" else None
+                     for blk, b in zip(model.blocks, model.b, strict=True)]  # fmt: skip
+
+
+def update_running(model: Model, c: Cache, momentum: float = BN_MOMENTUM) -> None:
+    """μ̂ ← (1 − m)·μ̂ + m·μ_B, σ̂² ← (1 − m)·σ̂² + m·B/(B − 1)·σ²_B for every batch-norm layer,
+    from the training forward pass ``c`` (which recorded μ_B and the biased σ²_B)."""
+    B = c.output.shape[0]
+    for run, stats in zip(model.running or (), c.f.batch_stats, strict=False):
+        if run is None or stats is None:
+            continue
+        (mean, var), (mu, s2) = run, stats
+        f = mean.dtype.type
+        mean *= f(1.0 - momentum)
+        mean += f(momentum) * mu[0, 0]
+        var *= f(1.0 - momentum)
+        var += f(momentum * B / (B - 1)) * s2[0, 0]
 
 
 def loss_and_grad(out: Array, target: Array, classification: bool) -> tuple[float, Array]:

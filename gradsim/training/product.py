@@ -90,11 +90,12 @@ def run_label(cfg: TrainConfig, axes: dict) -> str:
 
 def train_product(
     axes: dict, configs: list[TrainConfig],
-    on_step: Callable[[int, int, float | None], None] | None = None,
+    on_step: Callable[[int, int, float | None], None] | None = None, record: bool = False,
 ) -> Training:  # fmt: skip
     """Train every configuration (``configs_of``); ``on_step(i, step, loss)`` reports the
-    progress of configuration i."""
-    runs = train_all(configs, on_step)
+    progress of configuration i; ``record``: keep in each run what ``--save-run`` writes
+    (``TrainRun.record``, written by ``gradsim.report.export.save_runs``)."""
+    runs = train_all(configs, on_step, record)
     for r, cfg in zip(runs, configs, strict=True):
         r.label = run_label(cfg, axes)
     return Training({k: [canonical(k, v) for v in vals] for k, vals in axes.items()}, runs)

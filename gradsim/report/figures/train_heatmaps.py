@@ -74,7 +74,8 @@ def heatmaps(subfig, runs, labels, palette, rows: int) -> None:
     cbar = subfig.colorbar(sm, ax=list(axs[: len(runs)]), shrink=0.9, aspect=25,
                            extend="max" if cut else "neither")  # fmt: skip
     note = "\n(grey: 0 or inf/NaN" + (", red: off-scale)" if cut else ")")
-    cbar.set_label(r"$\|\partial E/\partial W_l\|_F$" + note, fontsize=9)
+    raw = " before clipping" if any(r.get("clipped_steps") is not None for r in runs) else ""
+    cbar.set_label(r"$\|\partial E/\partial W_l\|_F$" + raw + note, fontsize=9)
     _pow10_ticks(cbar.ax.yaxis, vmin, vmax)
     cbar.ax.tick_params(labelsize=8)
 

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradsim.explain import pow10
-from gradsim.report.labels import RATIO_GUIDE, run_label, settings_text
+from gradsim.report.labels import RATIO_GUIDE, bn_eval_text, clip_text, run_label, settings_text
 
 VERDICT_STYLE = {
     "learned": "bold green",
@@ -48,6 +48,8 @@ def render_train(d: dict) -> Group:
     if len(base) == 1:
         legend = f"constant prediction: loss {_loss(base.pop())} · " + legend
     parts.append(Text(legend, style="dim"))
+    if bn_eval_text(runs):
+        parts.append(Text(bn_eval_text(runs), style="dim"))
     said = notes(d)
     if said:
         parts.append(Text(""))
@@ -59,7 +61,26 @@ def render_train(d: dict) -> Group:
         f"outside {lo}…{hi} (rule of thumb: ~{_e(RATIO_GUIDE)}); —: zero or inf/NaN",
         style="dim",
     ))  # fmt: skip
+    clipping = _clipping(d)
+    if clipping:
+        parts.append(Text(clipping, style="dim"))
     return Group(*parts)
+
+
+def _clipping(d: dict) -> str:
+    """With --clip-norm: that ‖∂E/∂W‖ is before clipping, and how often each run clipped,
+    with its global norm ‖g‖ before clipping at the last logged update."""
+    said = []
+    for i, r in enumerate(d["runs"]):
+        text = clip_text(r)
+        if text:
+            norms = r.get("log10_global_grad_norm") or []
+            last = next((v for v in reversed(norms) if v is not None), None)
+            name = f"{run_label(r, i)}: " if len(d["runs"]) > 1 else ""
+            said.append(f"{name}{text} (‖g‖ before clipping {_e(last)} at the last logged update)")
+    if not said:
+        return ""
+    return "‖∂E/∂W‖ is the raw gradient's, before clipping; " + "; ".join(said)
 
 
 def results_table(d: dict) -> Table:
@@ -130,14 +151,18 @@ def gradients_table(d: dict) -> Table:
 
 
 def train_csv(d: dict) -> str:
-    """One row per (run, logged step): label, verdict, step, loss, accuracy, then
-    log10_grad_norm_1..L and log10_update_ratio_1..L (L: the deepest run's depth); empty
+    """One row per (run, logged step): label, verdict, step, loss, accuracy, log10 of the
+    global gradient norm before clipping, whether the step was clipped (with
+    --clip-norm), then log10_grad_norm_1..L (before clipping) and log10_update_ratio_1..L
+    (L: the deepest run's depth), and with --clip-norm log10_clipped_grad_norm_1..L; empty
     cells for null or missing values."""
     runs = d["runs"]
     L = max((r["config"]["depth"] for r in runs), default=0)
-    fields = ["label", "verdict", "step", "loss", "accuracy"]
-    fields += [f"log10_grad_norm_{l}" for l in range(1, L + 1)]
-    fields += [f"log10_update_ratio_{l}" for l in range(1, L + 1)]
+    per_layer = ["log10_grad_norm", "log10_update_ratio"]
+    if any(r.get("log10_clipped_grad_norm") is not None for r in runs):
+        per_layer.append("log10_clipped_grad_norm")
+    fields = ["label", "verdict", "step", "loss", "accuracy", "log10_global_grad_norm", "clipped"]
+    fields += [f"{field}_{l}" for field in per_layer for l in range(1, L + 1)]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(fields)
@@ -145,9 +170,10 @@ def train_csv(d: dict) -> str:
         acc = r.get("accuracy") or []
         for k, step in enumerate(r["steps"]):
             row = [run_label(r, i), r["verdict"], step, _get(r["loss"], k), _get(acc, k)]
-            for field in ("log10_grad_norm", "log10_update_ratio"):
-                per_layer = _row(r, field, k) or []
-                row += [_get(per_layer, l) for l in range(L)]
+            row += [_get(r.get(f) or [], k) for f in ("log10_global_grad_norm", "clipped")]
+            for field in per_layer:
+                values = _row(r, field, k) or []
+                row += [_get(values, l) for l in range(L)]
             w.writerow(["" if v is None else v for v in row])
     return buf.getvalue()
 
