@@ -189,3 +189,34 @@ def cleanup_on_signals() -> Iterator[None]:
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
+
+
+MAX_INPUT = 256 * 2**20  # the largest JSON or TOML file read: results are megabytes at most
+
+
+def read_input(path: str | os.PathLike, limit: int = MAX_INPUT) -> bytes:
+    """The bytes of an input file (a FIFO or /dev/stdin too), or a one-line GradsimError:
+    unreadable, or longer than ``limit`` (a device such as /dev/zero never ends)."""
+    if not os.fspath(path):
+        raise GradsimError("an input is an empty path: name a file")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise GradsimError(f"cannot read {path}: {e.strerror or e}") from None
+    if len(data) > limit:
+        raise GradsimError(f"{path} is larger than {limit // 2**20} MiB: not a gradsim file")
+    return data
+
+
+def read_json(path: str | os.PathLike):
+    """A JSON file's value (``read_input``), or a one-line GradsimError."""
+    import json
+
+    try:
+        return json.loads(read_input(path).decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise GradsimError(f"{path} is not JSON: not UTF-8 text ({e.reason} at byte "
+                           f"{e.start})") from None  # fmt: skip
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise GradsimError(f"{path} is not JSON ({str(e)[:100]})") from None
