@@ -89,14 +89,17 @@ def write_atomic(path: str | os.PathLike, data: str | bytes | None = None, *, wr
             f.write(data.encode() if isinstance(data, str) else data)
         f.flush()
 
-    if _written_through(target, _stat(target)):
+    st = _stat(target)
+    if _written_through(target, st):
+        # a regular file reached through /proc (/dev/stdout redirected to a file) is appended
+        # to, as the shell's own descriptor would write it, never truncated
+        mode = "ab" if stat.S_ISREG(st.st_mode) else "wb"
         try:
-            with open(target, "wb") as f:
+            with open(target, mode) as f:
                 fill(f)
         except OSError as e:
             raise GradsimError(f"cannot write {path}: {e.strerror or e}") from None
         return
-    st = _stat(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     _TEMPS.add(tmp)
     try:
