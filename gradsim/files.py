@@ -57,6 +57,9 @@ def check_writable(path: str | os.PathLike, what: str | None = None) -> Path:
         raise GradsimError(f"cannot write {p}: it is a block device (a disk), not a file")
     if st is not None and stat.S_ISSOCK(st.st_mode):
         raise GradsimError(f"cannot write {p}: it is a socket, not a file")
+    if st is not None and stat.S_ISREG(st.st_mode) and _is_store(p):
+        raise GradsimError(f"{p} is a sweep store (SQLite): refusing to replace it with "
+                           f"{what or 'an output'}; remove it first if that is meant")  # fmt: skip
     if _written_through(p, st):
         if not os.access(p, os.W_OK):
             raise GradsimError(f"cannot write {p}: permission denied")
@@ -68,6 +71,14 @@ def check_writable(path: str | os.PathLike, what: str | None = None) -> Path:
     if not os.access(parent, os.W_OK) or (st is not None and not os.access(target, os.W_OK)):
         raise GradsimError(f"cannot write {p}: permission denied")
     return target
+
+
+def _is_store(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
 
 
 def _umask() -> int:
