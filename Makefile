@@ -5,24 +5,37 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint bench docs examples sweeps sweep-depth-gain sweep-inits sweep-width-depth clean
+.PHONY: run test lint bench docs examples sweeps sweep-depth-gain sweep-inits sweep-width-depth clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[explore]'
 	touch $@
 
 $(TESTSTAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,explore]'
 	touch $@
+
+# The browser tests (tests/test_explore_browser.py) drive Debian's chromium with Playwright;
+# no test tool downloads a browser. Installed here when missing and apt-get runs as root;
+# otherwise one line says the browser tests are skipped, and why.
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } || \
+	  echo "browser tests skipped: apt-get install chromium failed"; \
+	else echo "browser tests skipped: no chromium, and installing it needs root (apt-get install chromium)"; fi
 
 run: $(STAMP)
 	$(BIN)/gradsim run --depth 152 --init he
 
-test: $(TESTSTAMP)
+test: $(TESTSTAMP) chromium
 	$(BIN)/python -m pytest -q
 
 lint: $(TESTSTAMP)

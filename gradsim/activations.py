@@ -84,12 +84,13 @@ def _zeros_like(Z: Array, _cache: dict = {}) -> Array:  # noqa: B006 (a cache)
     """A read-only array of +0.0 shaped like Z: NumPy's maximum of two arrays runs about 3×
     faster than against a scalar 0 (its SIMD loop; the same numbers)."""
     key = (Z.size, Z.dtype.str)
-    if key not in _cache:
+    zeros = _cache.get(key)  # (one lookup: another thread may clear the cache in between)
+    if zeros is None:
         _cache.clear() if len(_cache) > 16 else None
         zeros = np.zeros(Z.size, dtype=Z.dtype)
         zeros.flags.writeable = False
         _cache[key] = zeros
-    return _cache[key].reshape(Z.shape)
+    return zeros.reshape(Z.shape)
 
 
 def _tail_mask(lo: float, hi: float) -> Callable[[Array], Array]:

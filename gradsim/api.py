@@ -15,6 +15,7 @@ and ``figure()`` (what ``--plot`` draws); see gradsim.display.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 from collections.abc import Callable, Sequence
@@ -36,6 +37,7 @@ from gradsim.options import (
     check_given,
     check_sigmas,
 )
+from gradsim.threads import one_blas_thread
 
 _FIELD_DEFAULTS = {f.name: f.default for f in fields(RunConfig)}
 
@@ -63,6 +65,18 @@ def _with_options(names: Sequence[str], lists: bool = False, defaults: dict | No
     return deco
 
 
+def _one_blas(fn: Callable) -> Callable:
+    """Run ``fn`` with the BLAS held to one thread (gradsim.threads: the numbers then depend
+    on no thread count), the caller's setting restored after."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kw):
+        with one_blas_thread():
+            return fn(*args, **kw)
+
+    return wrapper
+
+
 def _options(options: dict, allowed: Sequence[str], what: str, check: bool = True) -> dict:
     """The keyword arguments as network options: ``act`` read as ``activation``; a keyword
     the function does not take is one line naming it."""
@@ -88,17 +102,20 @@ def _config(options: dict, what: str, allowed=CONFIG_KEYS) -> RunConfig:
     return RunConfig(**options)
 
 
+@_one_blas
 @_with_options(CONFIG_KEYS)
 def simulate(config: RunConfig | None = None, *, hist: bool = False, theory: bool = False,
-             **options):  # fmt: skip
+             low_memory: bool | None = None, **options):  # fmt: skip
     """One network, one forward and one backward pass: per-layer statistics and a verdict
     (``gradsim run``). ``config``: a RunConfig (the keywords then replace its fields);
     ``hist``: histograms of H_l and log10|δ_l| at five layers; ``theory``: the mean-field
-    prediction beside the measurement. Returns a Result (``summary.verdict``, ``layers``,
-    ``column(name)``, ``to_dict()``, ``figure()``)."""
-    from gradsim.draws import build_network
+    prediction beside the measurement; ``low_memory``: draw the weights again for the
+    backward pass instead of keeping them (the same numbers; None: where they would not fit
+    otherwise). Returns a Result (``summary.verdict``, ``layers``, ``column(name)``,
+    ``to_dict()``, ``figure()``)."""
+    from gradsim.draws import build_stack
     from gradsim.memory import check_memory
-    from gradsim.simulation import simulate_network
+    from gradsim.simulation import simulate_stack
 
     if config is None:
         config = _config(options, "simulate")
@@ -112,10 +129,11 @@ def simulate(config: RunConfig | None = None, *, hist: bool = False, theory: boo
         from gradsim.meanfield import predict_run
 
         prediction = predict_run(config)  # before the work: it may refuse the network
-    check_memory(config)
-    return simulate_network(config, build_network(config), hist=hist, theory=prediction)
+    low = check_memory(config, low_memory)
+    return simulate_stack(config, build_stack(config, low), hist=hist, theory=prediction)
 
 
+@_one_blas
 @_with_options(CONFIG_KEYS, lists=True)
 def compare(*, max_configs: int = 64, **options):
     """Every combination of the options' lists, run with one seed, side by side
@@ -126,6 +144,7 @@ def compare(*, max_configs: int = 64, **options):
     return run(_options(options, CONFIG_KEYS, "compare"), max_configs)
 
 
+@_one_blas
 @_with_options(CONFIG_KEYS, lists=True)
 def sweep(grid: str | os.PathLike | None = None, *, seeds: int | None = None,
           out: str | os.PathLike = "results", jobs: int | None = None,
@@ -153,6 +172,7 @@ def sweep(grid: str | os.PathLike | None = None, *, seeds: int | None = None,
         return s.result()
 
 
+@_one_blas
 @_with_options(TRAIN_OPTIONS, lists=True, defaults=TRAIN_DEFAULTS)
 def train(*, task: str = "teacher", samples: int = 1024, steps: int = 500, lr=0.01,
           optimizer="sgd", momentum: float | None = None, beta1: float | None = None,
@@ -189,6 +209,7 @@ def theory(*, sigma_w: float | None = None, sigma_b: float | None = None, **opti
     return Record(describe(cfg, sigma_w, sigma_b))
 
 
+@_one_blas
 @_with_options(SPECTRUM_OPTIONS)
 def spectrum(*, inputs: int = 4, **options):
     """The singular values of the input–output Jacobian of the network ``simulate`` draws,

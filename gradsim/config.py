@@ -149,7 +149,7 @@ class RunConfig:
             self._put("slope", float(self.slope))
         if not isinstance(self.residual, bool):
             raise GradsimError(f"residual must be true or false (got {self.residual!r})")
-        if self.residual and len(set(self.layer_widths)) > 1:
+        if self.residual and self.widths is not None and len(set(self.widths)) > 1:
             raise GradsimError(
                 "--residual needs equal widths (H_{l-1} + α·φ(Z_l) adds arrays of widths "
                 f"n_(l-1) and n_l); got --widths {','.join(map(str, self.layer_widths))}"

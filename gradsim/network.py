@@ -8,14 +8,13 @@ is gradsim.draws' work; ``build_network`` and ``build_stacks`` are its entry poi
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from gradsim.config import RunConfig
-from gradsim.engine import Block, log10, moments_k
+from gradsim.engine import Block
 
 Array = np.ndarray
 
@@ -41,16 +40,6 @@ class Network:
                      self.X[None], None if self.T is None else self.T[None],
                      tuple(bool(np.any(b)) for b in self.b))  # fmt: skip
 
-    @property
-    def weight_stats(self) -> tuple[Array, Array, Array]:
-        """(mean, std, log10 ‖W_l‖_F) per layer, float64 arrays of length L."""
-        return tuple(x[0] for x in self.stack.weight_stats)  # type: ignore[return-value]
-
-    @property
-    def symmetric_layers(self) -> list[int]:
-        """Layers (1-based) whose weights are all equal: their units can never differ."""
-        return self.stack.symmetric_layers[0]
-
 
 @dataclass(frozen=True)
 class Stack:
@@ -70,7 +59,12 @@ class Stack:
 
     @property
     def depth(self) -> int:
-        return len(self.W)
+        return len(self.b)
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """n_0 … n_L (from X and the biases: the weights may not be drawn yet)."""
+        return (self.X.shape[2], *(b.shape[1] for b in self.b))
 
     def take(self, idx: Sequence[int], biased: tuple[bool, ...] | None = None) -> Stack:
         """The runs ``idx`` (all of them: self's arrays, not copies)."""
@@ -85,41 +79,6 @@ class Stack:
         """Run k as a Network (views)."""
         return Network(tuple(w[k] for w in self.W), tuple(b[k] for b in self.b), self.X[k],
                        None if self.T is None else self.T[k])  # fmt: skip
-
-    @functools.cached_property
-    def weight_stats(self) -> tuple[Array, Array, Array]:
-        """(mean, std, log10 ‖W_l‖_F) of every run and layer, each (K, L)."""
-        K, L = self.size, self.depth
-        whole = self.W[0].base  # build_stacks draws equal layers into one (L, K, n, n) array
-        if (
-            whole is not None
-            and whole.shape == (L, *self.W[0].shape)
-            and all(w.base is whole for w in self.W)
-        ):
-            w = whole.astype(np.float32) if whole.dtype == np.float16 else whole
-            mean, std, rms = (np.reshape(x, (L, K)).T for x in moments_k(w.reshape(L * K, -1)))
-        else:
-            mean, std, rms = np.empty((K, L)), np.empty((K, L)), np.empty((K, L))
-            for l, W in enumerate(self.W):
-                w = W.astype(np.float32) if W.dtype == np.float16 else W
-                mean[:, l], std[:, l], rms[:, l] = moments_k(w)
-        roots = [math.sqrt(W[0].size) for W in self.W]
-        lnorm = np.array([[log10(r * root) for r, root in zip(row, roots, strict=True)]
-                          for row in rms.tolist()]).reshape(K, L)  # fmt: skip
-        return mean, std, lnorm
-
-    @functools.cached_property
-    def symmetric_layers(self) -> list[list[int]]:
-        """Per run, the layers (1-based) whose weights are all equal."""
-        mean, std, _ = self.weight_stats
-        out: list[list[int]] = [[] for _ in range(self.size)]
-        for l, W in enumerate(self.W):
-            if W[0].size <= 1:
-                continue
-            for k in range(self.size):
-                if std[k, l] <= 1e-6 * abs(mean[k, l]) + 1e-300 and W[k].min() == W[k].max():
-                    out[k].append(l + 1)
-        return out
 
 
 def blocks_of(cfg: RunConfig) -> list[Block]:

@@ -14,7 +14,7 @@ from gradsim.engine import run_pass
 from gradsim.histograms import hist_layers, histograms
 from gradsim.losses import LOSSES
 from gradsim.memory import estimate_bytes
-from gradsim.network import Network, blocks_of, shape_key, split_by_bias
+from gradsim.network import Network, Stack, blocks_of, shape_key, split_by_bias
 from gradsim.result import Result
 from gradsim.verdicts import summarize
 
@@ -31,9 +31,15 @@ def simulate_network(cfg: RunConfig, net: Network, hist: bool = False, theory=No
     ``hist=True`` also returns histograms of H_l and log10|δ_l| at about five layers;
     ``theory``, a ``theory.RunPrediction``, puts the mean-field prediction beside the result.
     """
+    return simulate_stack(cfg, net.stack, hist, theory)
+
+
+def simulate_stack(cfg: RunConfig, stack: Stack, hist: bool = False, theory=None) -> Result:
+    """``simulate_network`` of a stack of one (``draws.build_stack``: its weights may be
+    drawn while the pass runs, or drawn again in low memory)."""
     capture = hist_layers(cfg.depth) if hist else ()
-    (trace,) = run_pass(net.stack, blocks_of(cfg), LOSSES[cfg.loss], cfg.dtype, capture=capture)
-    result = summarize(cfg, trace, net.symmetric_layers)
+    (trace,) = run_pass(stack, blocks_of(cfg), LOSSES[cfg.loss], cfg.dtype, capture=capture)
+    result = summarize(cfg, trace)
     if hist:
         result = replace(result, hist=histograms(trace.samples))
     if theory is not None:
@@ -83,5 +89,5 @@ def simulate_many(configs: Sequence[RunConfig], moments: bool = True) -> list[Re
         for sub, stack in split_by_bias(whole):
             traces = run_pass(stack, blocks_of(c0), LOSSES[c0.loss], c0.dtype, moments=moments)
             for j, k in enumerate(sub):
-                results[idx[k]] = summarize(configs[idx[k]], traces[j], stack.symmetric_layers[j])
+                results[idx[k]] = summarize(configs[idx[k]], traces[j])
     return results  # type: ignore[return-value]

@@ -25,6 +25,7 @@ the streams are always NumPy's.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -171,19 +172,22 @@ class StreamSet:
     the state of ``default_rng(SeedSequence(seed, spawn_key=key))``, in any order. A pair
     not given (or any pair, should the fast seeding not match NumPy's) gets NumPy's own.
 
-    One Generator object is reused: draw from each before getting the next."""
+    One Generator object is reused per thread: draw from each before getting the next in
+    the same thread (threads may draw from different streams at once)."""
 
     def __init__(self, pairs: Sequence[tuple[int, tuple[int, ...]]]):
         unique = list(dict.fromkeys((int(s), tuple(k)) for s, k in pairs))
         seeds, keys = [s for s, _ in unique], [k for _, k in unique]
         fast = bool(unique) and _fits(seeds, keys) and _fast_ok()
         self._states = dict(zip(unique, _fast_states(seeds, keys), strict=True)) if fast else {}
-        self._bg = np.random.PCG64()
-        self._gen = np.random.Generator(self._bg)
+        self._local = threading.local()
 
     def get(self, seed: int, key: tuple[int, ...]) -> np.random.Generator:
         state = self._states.get((seed, key))
         if state is None:
             return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
-        self._bg.state = state
-        return self._gen
+        gen = getattr(self._local, "gen", None)
+        if gen is None:
+            gen = self._local.gen = np.random.Generator(np.random.PCG64())
+        gen.bit_generator.state = state
+        return gen

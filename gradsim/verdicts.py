@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 VERDICTS = ("stable", "vanishing", "exploding", "overflow")
 
 
-def summarize(cfg: RunConfig, tr: Trace, symmetric_layers: list[int]) -> Result:
+def summarize(cfg: RunConfig, tr: Trace) -> Result:
     """The Result of one pass: its Summary now, its LayerStats when first read.
 
     Parameters
@@ -32,9 +32,8 @@ def summarize(cfg: RunConfig, tr: Trace, symmetric_layers: list[int]) -> Result:
     cfg : RunConfig
         The run's configuration (depth, dtype, threshold).
     tr : Trace
-        The pass's per-layer log10 sizes (index l = layer l, 0 = the input).
-    symmetric_layers : list of int
-        Layers whose weights are all equal (symmetry never broken).
+        The pass's per-layer log10 sizes (index l = layer l, 0 = the input), and the
+        layers whose weights are all equal (symmetry never broken).
     """
     L = cfg.depth
     info = np.finfo(np.dtype(cfg.dtype))
@@ -87,8 +86,8 @@ def summarize(cfg: RunConfig, tr: Trace, symmetric_layers: list[int]) -> Result:
         backward_bad_layer=bwd_bad,
         nonfinite=nonfinite,
         underflow=_underflow(la, ld, lo, L),
-        symmetric=bool(symmetric_layers),
-        symmetric_layers=list(symmetric_layers),
+        symmetric=bool(tr.symmetric_layers),
+        symmetric_layers=list(tr.symmetric_layers),
         mean_saturated_frac=mean_of_numbers(tr.saturated[1:]),
         mean_dead_frac=mean_of_numbers(tr.dead[1:]),
         threshold=cfg.threshold,

@@ -26,6 +26,7 @@ README = ROOT / "README.md"
 # every page whose examples and links are checked; docs/ARCHITECTURE.md is the code's map
 PAGES = [README, *sorted(p for p in DOCS.glob("*.md") if p.name != "ARCHITECTURE.md")]
 README_MAX_BYTES = 12_000  # the README is a front door; the detail lives in docs/
+SERVES = {"explore"}  # serves until Ctrl-C: parsed here, run by tests/test_explore_server.py
 
 
 def page_id(p: Path) -> str:
@@ -314,6 +315,8 @@ def test_readme_commands_run(tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     runner = CliRunner()
     for line, _ in commands(README.read_text(encoding="utf-8")):
+        if _argv(line)[0] in SERVES:
+            continue
         r = runner.invoke(cli, _argv(line), catch_exceptions=False)
         assert r.exit_code == 0, f"README.md: `{line}` exited {r.exit_code}: {r.stderr}"
 

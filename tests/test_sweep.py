@@ -13,8 +13,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import gradsim
 from gradsim.sweeps import Grid, Store, aggregate, derive_seed, execute, plan, records
 from gradsim.sweeps.executors import Processes, Serial
 from gradsim.sweeps.store import FILENAME
@@ -170,14 +172,18 @@ def test_jobs_and_dask_give_identical_records(invoke, tmp_path):
 
 
 def test_worker_processes_use_one_blas_thread_each():
+    from threadpoolctl import threadpool_limits
+
     from gradsim.sweeps.tasks import worker_info
-    from gradsim.sweeps.threads import blas_threads
+    from gradsim.threads import blas_threads
 
     if blas_threads() is None:
         pytest.skip("BLAS thread count not readable here")
-    ex = Processes(2)
-    infos = list(ex.run(_info, [worker_info] * 4))
-    assert {i["blas_threads"] for i in infos} == {max(1, ex.threads)}
+    with threadpool_limits(limits=2, user_api="blas"):  # what a forked worker inherits
+        assert blas_threads() == 2
+        ex = Processes(2)
+        infos = list(ex.run(_info, [worker_info] * 4))
+    assert {i["blas_threads"] for i in infos} == {1}
     assert all(i["pid"] != os.getpid() for i in infos)
 
 
@@ -308,14 +314,48 @@ def test_example_grids_run(invoke, tmp_path, path):
 
 
 def test_table_fits_80_columns_and_aggregates(invoke, tmp_path):
-    r = sweep(invoke, tmp_path, "--depth", "3,6", "--init", "he,xavier,normal", "--act",
-              "relu,tanh", "--gain", "0.5:2.0:16", "--seeds", 3)  # fmt: skip
+    r = sweep(invoke, tmp_path, "--depth", "3,6", "--init", "he,xavier", "--act", "relu,tanh",
+              "--gain", "0.5:2.0:5", "--seeds", 3)  # fmt: skip
     lines = r.stdout.splitlines()
     assert max(map(len, lines)) <= 80
     head = next(ln.split() for ln in lines if ln.split()[:1] == ["depth"])
     assert head == ["depth", "act", "init", "gain", "n", "median", "IQR", "vanish", "explode",
                     "overflow"]  # fmt: skip
-    assert sum(1 for ln in lines if ln.split()[:1] in (["3"], ["6"])) == 2 * 3 * 2 * 16
+    assert sum(1 for ln in lines if ln.split()[:1] in (["3"], ["6"])) == 2 * 2 * 2 * 5
+
+
+def test_a_long_table_runs_points_of_one_verdict_together(invoke, tmp_path):
+    """Beyond MAX_ROWS points, one row per run of gains with one majority verdict: the runs
+    cover every point once, in order, and each holds points of one verdict."""
+    from gradsim.report.tables.sweep import MAX_ROWS, _verdict, verdict_runs
+
+    r = sweep(invoke, tmp_path, "--depth", "3,12", "--init", "he,xavier,normal", "--act",
+              "relu,tanh", "--gain", "0.5:2.0:16", "--seeds", 3)  # fmt: skip
+    lines = r.stdout.splitlines()
+    assert max(map(len, lines)) <= 80
+    head = next(ln.split() for ln in lines if ln.split()[:1] == ["depth"])
+    assert head == ["depth", "act", "init", "gain", "points", "median", "verdict"]
+    agg = gradsim.sweep(depth="3,12", init="he,xavier,normal", activation="relu,tanh",
+                        gain="0.5:2.0:16", seeds=3, out=tmp_path, jobs=1).aggregate  # fmt: skip
+    assert len(agg["points"]) > MAX_ROWS
+    runs = verdict_runs(agg)
+    assert [i for run in runs for i in run] == list(range(len(agg["points"])))
+    for run in runs:
+        assert len({_verdict(agg["points"][i])[0] for i in run}) == 1
+        assert len({repr({k: v for k, v in agg["points"][i]["values"].items() if k != "gain"})
+                    for i in run}) == 1  # fmt: skip
+    rows = [ln for ln in lines if ln.split()[:1] in (["3"], ["12"])]
+    assert len(rows) == len(runs) < len(agg["points"])
+    assert sum(int(ln.split()[4]) for ln in rows) == len(agg["points"])
+
+
+def test_axis_values_get_the_digits_that_tell_them_apart():
+    from gradsim.report.labels import axis_digits, value_text
+
+    xs = np.linspace(0.5, 2.0, 200).tolist()
+    d = axis_digits(xs)
+    assert len({value_text(x, d) for x in xs}) == 200
+    assert axis_digits([0.5, 1.0, 1.5]) == 3
 
 
 def test_aggregate_over_seeds(tmp_path):
@@ -504,3 +544,40 @@ def test_residual_norm_and_lsuv_records_equal_gradsim_run(invoke, tmp_path):
         assert run["config"] == c
         for field, values in rec["layers"].items():
             assert [layer[field] for layer in run["layers"]] == values
+
+
+def test_aggregate_quantiles_are_numpys_per_point_for_any_count():
+    # points with 1, 2, 3 finite ratios and one with none: one percentile call per count
+    records = []
+    for point, values in (("a", [0.5]), ("b", [1.0, -2.0]), ("c", [3.0, 0.25, -1.5]),
+                          ("d", [None, None]), ("e", [0.1, 0.7])):  # fmt: skip
+        for v in values:
+            records.append({"point": point, "summary": {"log10_delta_ratio": v,
+                                                        "verdict": "stable"}})  # fmt: skip
+    import numpy as np
+
+    from gradsim.sweeps.aggregate import quantiles
+
+    rows = [{} for _ in range(5)]
+    ratios = [[r["summary"]["log10_delta_ratio"] for r in records
+               if r["point"] == p and r["summary"]["log10_delta_ratio"] is not None]
+              for p in "abcde"]  # fmt: skip
+    quantiles(rows, ratios)
+    for row, r in zip(rows, ratios, strict=True):
+        if not r:
+            assert row == {}
+            continue
+        q = np.percentile(np.asarray(r), [0, 25, 50, 75, 100])
+        assert [row[k] for k in ("min", "q25", "median", "q75", "max")] == q.tolist()
+
+
+def test_a_small_sweep_runs_in_this_process_unless_jobs_are_asked(tmp_path, monkeypatch):
+    from gradsim.sweeps import Session
+    from gradsim.sweeps.executors import Processes, Serial
+
+    g = Grid({"depth": (3,), "width": (4,), "batch": (2,), "gain": (0.5, 1.0)}, seeds=1)
+    monkeypatch.setattr("gradsim.sweeps.executors.cpu_count", lambda: 2)
+    with Session(g, tmp_path / "auto") as s:  # far less work than starting workers
+        assert isinstance(s.executor, Serial)
+    with Session(g, tmp_path / "asked", jobs=2) as s:
+        assert isinstance(s.executor, Processes) and s.executor._pool is not None

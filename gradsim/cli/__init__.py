@@ -2,7 +2,7 @@
 the library's call → one renderer), one module each; importing this package registers them.
 """
 
-from gradsim.cli import compare, list_cmd, plot, run, sweep, theory, train
+from gradsim.cli import compare, explore, list_cmd, plot, run, sweep, theory, train
 from gradsim.cli.group import cli
 
 
@@ -10,4 +10,15 @@ def main() -> None:
     cli()
 
 
-__all__ = ["cli", "compare", "list_cmd", "main", "plot", "run", "sweep", "theory", "train"]
+__all__ = [
+    "cli",
+    "compare",
+    "explore",
+    "list_cmd",
+    "main",
+    "plot",
+    "run",
+    "sweep",
+    "theory",
+    "train",
+]

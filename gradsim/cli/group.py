@@ -102,5 +102,7 @@ def cli() -> None:
       gradsim list
     """
     from gradsim.memory import keep_freed_memory
+    from gradsim.threads import hold_blas
 
     keep_freed_memory()  # a command may run many passes: reuse their memory (no page faults)
+    hold_blas(1)  # the numbers depend on no thread count, and no BLAS thread spins (threads)

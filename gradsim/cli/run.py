@@ -45,12 +45,19 @@ def _parse_fail_on(text: str | None) -> set[str]:
     help="Add the mean-field prediction beside the measurement (table, JSON, --plot).",
 )
 @click.option(
+    "--low-memory",
+    is_flag=True,
+    help="Draw the weights again for the backward pass instead of keeping them (the same "
+    "numbers; chosen by itself where they would not fit).",
+)
+@click.option(
     "--fail-on",
     default=None,
     metavar="LIST",
     help="Exit with code 3 if the verdict is one of: vanishing,exploding,overflow.",
 )
-def run_cmd(ctx, fmt, output, plot_path, save_net, hist, all_layers, theory, fail_on, **kwargs):
+def run_cmd(ctx, fmt, output, plot_path, save_net, hist, all_layers, theory, low_memory,
+            fail_on, **kwargs):  # fmt: skip
     """Simulate an L-layer MLP and report per-layer activation and gradient statistics.
 
     \b
@@ -60,11 +67,11 @@ def run_cmd(ctx, fmt, output, plot_path, save_net, hist, all_layers, theory, fai
     gradsim run --depth 152 --init xavier --hist --plot xavier.png
     gradsim run --depth 50 --act tanh --init xavier --theory --plot tanh.png
     """
-    from gradsim.draws import build_network
+    from gradsim.draws import build_network, build_stack
     from gradsim.memory import check_memory
     from gradsim.report import export
     from gradsim.report.tables.run import render_run
-    from gradsim.simulation import simulate_network
+    from gradsim.simulation import simulate_network, simulate_stack
 
     given_options(ctx, kwargs)
     cfg = config_from(kwargs)
@@ -72,6 +79,10 @@ def run_cmd(ctx, fmt, output, plot_path, save_net, hist, all_layers, theory, fai
     if save_net and not save_net.endswith(".npz"):
         raise GradsimError(f"--save-net writes NumPy .npz files; name it FILE.npz (got {save_net})")
     check_outputs(output, plot_path, {"--save-net": save_net})
+    if save_net and low_memory:
+        raise GradsimError("--save-net keeps every weight matrix: drop --low-memory")
+    # the guard first: it reads shapes only, and refuses at once what would not fit
+    low = check_memory(cfg, False if save_net else (True if low_memory else None))
     prediction = None
     if theory:  # before the work: the theory may refuse this network
         from gradsim.meanfield import predict_run
@@ -80,12 +91,13 @@ def run_cmd(ctx, fmt, output, plot_path, save_net, hist, all_layers, theory, fai
             prediction = predict_run(cfg)
         except GradsimError as e:
             raise GradsimError(f"--theory: {e}") from None
-    check_memory(cfg)
-    net = build_network(cfg)
-    result = simulate_network(cfg, net, hist=hist, theory=prediction)
+    if save_net:  # every array at hand, to be saved
+        net = build_network(cfg)
+        result = simulate_network(cfg, net, hist=hist, theory=prediction)
+        export.save_network(save_net, net, result.to_dict()["config"])
+    else:
+        result = simulate_stack(cfg, build_stack(cfg, low), hist=hist, theory=prediction)
     d = result.to_dict()
-    if save_net:
-        export.save_network(save_net, net, d["config"])
     emit(fmt, output, plot_path, d, export.to_csv, lambda: render_run(result, all_layers))
     s = result.summary
     return 3 if fails & {s.verdict, s.forward, s.backward} else 0

@@ -69,7 +69,7 @@ def backward(f: Forward, G: Array, s) -> Backward:
         if f.keep == "grads":
             out.dW, out.db = [None] * L, [None] * L
         if f.blocks[-1].alpha is None and f.D[-1] is not None:
-            G *= f.D[-1]
+            G *= nx.unpack(f.D[-1])
         st = _State(f.p.round(G), [float(x) for x in s], [0] * K, list(f.live), out)
         for l in range(L, 0, -1):
             if not any(st.active) and f.keep != "grads":
@@ -128,7 +128,7 @@ def _delta(f: Forward, st: _State, l: int) -> Array:
         return st.X
     # X is G_l: rescaled, then δ_l = α·G_l ∘ φ'(Z_l) measured
     nx.rescale(st.X, r, st.active, p.limit, st.s, st.e)
-    delta = delta_of(blk, st.X, f.D[l - 1], p, out=f.ws.get("delta", st.X.shape))
+    delta = delta_of(blk, st.X, nx.unpack(f.D[l - 1]), p, out=f.ws.get("delta", st.X.shape))
     _, _, rd = nx.moments_k(delta, need_mean=False)
     _stop(f, st, l, rd, below=False)
     _measure(f, st, l, delta, rd)
@@ -194,10 +194,12 @@ def _carry(f: Forward, st: _State, l: int, dU: Array) -> Array:
     φ'(Z_{l-1}) where layer l-1 has no skip connection."""
     K, B = dU.shape[:2]
     W = f.W[l - 1]
+    if W is None:  # low memory: drawn again (the same numbers), a few layers ahead
+        W = f.weights[l - 1].astype(f.p.compute, copy=False)
     P = np.matmul(dU, W.transpose(0, 2, 1), out=f.ws.get(f"d{l % 2}", (K, B, W.shape[1])))
     if f.blocks[l - 1].alpha is not None:
         P += st.X
-    D = f.D[l - 2]
+    D = nx.unpack(f.D[l - 2])
     if f.blocks[l - 2].alpha is None and D is not None:
         P *= D
     return f.p.round(P)

@@ -55,6 +55,10 @@ class Forward:
     stats: bool
     tracked: bool
     gram: list[bool]  # per layer: ‖∂E/∂W_l‖ from Grams (numerics.gram_pays)
+    # the weights are not kept but drawn again (stack.W does not keep them): φ'(Z_l) masks
+    # are kept as bits too
+    low_memory: bool
+    weights: object  # stack.W
     bias: list[Array | None]  # per layer: b_l as (K, 1, n_l) in the compute dtype, or None
     ws: nx.Workspace
     H: Array  # the output H_L, (K, B, n_L): true values H · 10^a
@@ -65,6 +69,7 @@ class Forward:
     D: list[Array | None] = field(default_factory=list)  # φ'(Z_l)
     norm: list[tuple[Array, Array] | None] = field(default_factory=list)  # (Y_l, 1/s_l)
     samples: list[dict] = field(default_factory=list)  # per run: {"act": {}, "delta": {}}
+    symmetric: list[list[int]] = field(default_factory=list)  # per run: layers of equal W
     capture: frozenset = frozenset()  # layers whose H_l and δ_l are copied into samples
 
     @property
@@ -100,29 +105,44 @@ def forward(
             r = _layer(f, stack, l, r, moments)
             if not any(f.live):
                 break
+        if f.stats:  # every layer's weights are measured, also past a run gone non-finite
+            for rest in range(l + 1, len(blocks) + 1):
+                _weigh(f, rest, stack.W[rest - 1])
         return f
 
 
 def _start(stack, blocks, dtype, keep, stats) -> Forward:
     p = nx.Precision(dtype)
     K, L = stack.size, stack.depth
-    W = [w.astype(p.compute, copy=False) for w in stack.W]
     tracked = (stats and keep != "grads" and not any(stack.biased)
                and all(b.homogeneous for b in blocks))  # fmt: skip
-    B = stack.X.shape[1]
-    gram = [keep == "norms" and nx.gram_pays(B, *w.shape[1:]) for w in W]
+    B, n = stack.X.shape[1], stack.widths
+    gram = [keep == "norms" and nx.gram_pays(B, n[l], n[l + 1]) for l in range(L)]
     bias = [b.astype(p.compute, copy=False)[:, None, :] if on else None
             for b, on in zip(stack.b, stack.biased, strict=True)]  # fmt: skip
-    f = Forward(
-        p=p, blocks=blocks, W=W, out=blank(K, L) if stats else {}, keep=keep, stats=stats,
-        tracked=tracked, gram=gram, bias=bias,
-        ws=nx.Workspace(K * B * max(max(w.shape[1:]) for w in W), p.compute),
-        H=stack.X.astype(p.compute), a=[0.0] * K, live=[True] * K,
-        bad=[None] * K, samples=[{"act": {}, "delta": {}} for _ in range(K)],
+    return Forward(
+        p=p, blocks=blocks, W=[None] * L, out=blank(K, L) if stats else {}, keep=keep,
+        stats=stats, tracked=tracked, gram=gram, bias=bias, weights=stack.W,
+        low_memory=not getattr(stack.W, "keep", True),
+        ws=nx.Workspace(K * B * max(n), p.compute), H=stack.X.astype(p.compute),
+        a=[0.0] * K, live=[True] * K, bad=[None] * K,
+        samples=[{"act": {}, "delta": {}} for _ in range(K)],
+        symmetric=[[] for _ in range(K)],
     )  # fmt: skip
-    if stats:
-        _, f.out["weight_std"][:, 1:], f.out["log10_weight_norm"][:, 1:] = stack.weight_stats
-    return f
+
+
+def _weigh(f: Forward, l: int, W: Array) -> None:
+    """The statistics of W_l per run: std, log10 ‖W_l‖_F, and whether its entries are all
+    equal (the layer's units then never differ)."""
+    w = W.astype(np.float32) if W.dtype == np.float16 else W
+    mean, std, rms = nx.moments_k(w)
+    root = math.sqrt(W[0].size)
+    f.out["weight_std"][:, l] = std
+    f.out["log10_weight_norm"][:, l] = [nx.log10(r * root) for r in rms]
+    if W[0].size > 1:
+        for k, (m, s) in enumerate(zip(mean, std, strict=True)):
+            if s <= 1e-6 * abs(m) + 1e-300 and W[k].min() == W[k].max():
+                f.symmetric[k].append(l)
 
 
 def _measure_input(f: Forward, moments: bool) -> list[float] | None:
@@ -166,10 +186,16 @@ def _layer(f: Forward, stack, l: int, r_prev, moments: bool) -> Array | None:
     Returns the RMS of the H now held (after any rescaling)."""
     blk, p, ws = f.blocks[l - 1], f.p, f.ws
     K, B = f.H.shape[:2]
-    n_out = f.W[l - 1].shape[2]
+    W = stack.W[l - 1]  # (drawn ahead in threads, or drawn now: gradsim.draws)
+    if f.stats:
+        _weigh(f, l, W)
+    W = W.astype(p.compute, copy=False)
+    if not f.low_memory:  # (else the backward pass has W_l drawn again)
+        f.W[l - 1] = W
+    n_out = W.shape[2]
     if f.keep is not None:
         f.kept.append(_keep(f, l, r_prev))
-    U = np.matmul(f.H, f.W[l - 1], out=ws.get("Z", (K, B, n_out)))  # (K, B, n_l)
+    U = np.matmul(f.H, W, out=ws.get("Z", (K, B, n_out)))  # (K, B, n_l)
     Z, Y, inv = pre_activation(blk, U, f.bias[l - 1], p, ws.get("N", U.shape) if blk.norm else None)
     f.norm.append((Y, inv) if Y is not None else None)
     if f.stats and moments:
@@ -184,8 +210,12 @@ def _layer(f: Forward, stack, l: int, r_prev, moments: bool) -> Array | None:
     f.D.append(derivative(blk.act, Z, A, p))
     f.H = skip(blk, f.H, A, into_h, p)  # (a linear φ hands back Z: _keep copies it)
     if not f.stats:
-        return None
-    return _measure(f, l, A, r_prev, moments)
+        r_now = None
+    else:
+        r_now = _measure(f, l, A, r_prev, moments)
+    if f.low_memory:
+        f.D[-1] = nx.pack(f.D[-1])
+    return r_now
 
 
 def _measure(f: Forward, l: int, A: Array, r_prev, moments) -> list[float]:

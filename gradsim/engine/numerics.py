@@ -10,6 +10,7 @@ run's numbers do not depend on the stack it is in.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -94,15 +95,37 @@ class Workspace:
         return A.base is not None and any(A.base is b for b in self.bufs.values())
 
 
+class Bits(NamedTuple):
+    """A boolean array (K, B, n) packed 8 to a byte along its last axis (``pack``)."""
+
+    packed: Array
+    n: int
+
+
+def pack(D: Array | None):
+    """A boolean mask as bits (an eighth of its bytes), anything else as it is."""
+    if D is None or D.dtype != np.bool_:
+        return D
+    return Bits(np.packbits(D, axis=-1), D.shape[-1])
+
+
+def unpack(D):
+    """The array ``pack`` was given."""
+    if isinstance(D, Bits):
+        return np.unpackbits(D.packed, axis=-1, count=D.n).view(np.bool_)
+    return D
+
+
 def ones(n: int, dtype: np.dtype, _cache: dict = {}) -> Array:  # noqa: B006 (a cache)
     """A read-only vector of n ones, cached (the right-hand side of a BLAS sum)."""
     key = (n, dtype.str)
-    if key not in _cache:
+    v = _cache.get(key)  # (one lookup: another thread may clear the cache in between)
+    if v is None:
         _cache.clear() if len(_cache) > 16 else None
         v = np.ones(n, dtype=dtype)
         v.flags.writeable = False
         _cache[key] = v
-    return _cache[key]
+    return v
 
 
 # tiny/eps: squares below N times this have lost precision (subnormal sums)

@@ -49,6 +49,6 @@ def traces(f: Forward, backward_bad: Sequence[int | None]) -> list[Trace]:
     return [
         Trace(**{name: f.out[name][k].copy() for name in FIELDS}, forward_nonfinite=f.bad[k],
               backward_nonfinite=backward_bad[k], tracked_forward=f.tracked,
-              samples=f.samples[k])
+              symmetric_layers=f.symmetric[k], samples=f.samples[k])
         for k in range(f.size)
     ]  # fmt: skip

@@ -38,6 +38,7 @@ class Trace:
     forward_nonfinite: int | None  # first layer whose computed H_l is not finite
     backward_nonfinite: int | None  # first layer (from L down) whose computed δ_l is not finite
     tracked_forward: bool  # forward carried in rescaled form (true magnitudes)
+    symmetric_layers: list[int] = field(default_factory=list)  # layers whose W_l is constant
     # copies of H_l and δ_l at the requested layers, as (array, log10 scale): the true
     # values are array · 10^scale
     samples: dict[str, dict[int, tuple[Array, float]]] = field(default_factory=dict)

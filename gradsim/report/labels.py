@@ -29,15 +29,25 @@ def axis_label(name: str) -> str:
     return _AXIS_LABELS.get(name, name)
 
 
-def value_text(v) -> str:
-    """One value on a sweep's axis: 'none', '1.5' (3 significant digits), '32×32', 'relu'."""
+def value_text(v, digits: int = 3) -> str:
+    """One value on a sweep's axis: 'none', '1.5' (``digits`` significant digits), '32×32',
+    'relu'."""
     if v is None:
         return "none"
     if isinstance(v, float):
-        return f"{v:.3g}"
+        return f"{v:.{digits}g}"
     if isinstance(v, list):
         return "×".join(map(str, v))
     return str(v)
+
+
+def axis_digits(values) -> int:
+    """The fewest significant digits (3 to 8) that tell an axis's numbers apart."""
+    nums = [v for v in values if isinstance(v, float)]
+    for d in range(3, 9):
+        if len({f"{v:.{d}g}" for v in nums}) == len(set(nums)):
+            return d
+    return 8
 
 
 def base_text(agg: dict) -> str:

@@ -33,6 +33,20 @@ def _hashable(v):
     return tuple(v) if isinstance(v, list) else v
 
 
+def quantiles(rows: list[dict], ratios: list[list[float]]) -> None:
+    """min, q25, median, q75, max of each row's ratios, NumPy's percentiles: one call for
+    every row of a count (the same numbers as a call a row, at a fraction of the cost)."""
+    by_count: dict[int, list[int]] = defaultdict(list)
+    for i, r in enumerate(ratios):
+        if r:
+            by_count[len(r)].append(i)
+    for idx in by_count.values():
+        q = np.percentile(np.asarray([ratios[i] for i in idx], dtype=float), [0, 25, 50, 75, 100],
+                          axis=1).T  # fmt: skip
+        for i, (lo, q1, med, q3, hi) in zip(idx, q.tolist(), strict=True):
+            rows[i] |= {"median": med, "q25": q1, "q75": q3, "min": lo, "max": hi}
+
+
 def aggregate(grid: Grid, records: list[dict]) -> dict:
     """Per point of ``grid`` (in the grid's order), over its stored runs:
 
@@ -46,22 +60,18 @@ def aggregate(grid: Grid, records: list[dict]) -> dict:
     by_point = defaultdict(list)
     for r in records:
         by_point[r["point"]].append(r)
-    rows = []
+    rows, ratios = [], []
     for key, cfg in points:
         recs = by_point.get(key, [])
-        ratios = [v for r in recs if (v := r["summary"]["log10_delta_ratio"]) is not None]
+        ratios.append([v for r in recs if (v := r["summary"]["log10_delta_ratio"]) is not None])
         d = cfg.to_dict()
-        row = {"values": {k: d[k] for k in axes}, "runs": len(recs), "finite": len(ratios)}
-        if ratios:
-            q = np.percentile(np.asarray(ratios, dtype=float), [0, 25, 50, 75, 100])
-            row |= {"median": float(q[2]), "q25": float(q[1]), "q75": float(q[3]),
-                    "min": float(q[0]), "max": float(q[4])}  # fmt: skip
-        else:
-            row |= dict.fromkeys(("median", "q25", "q75", "min", "max"))
+        row = {"values": {k: d[k] for k in axes}, "runs": len(recs), "finite": len(ratios[-1])}
+        row |= dict.fromkeys(("median", "q25", "q75", "min", "max"))
         for v in VERDICTS:
             n = sum(r["summary"]["verdict"] == v for r in recs)
             row[v] = n / len(recs) if recs else None
         rows.append(row)
+    quantiles(rows, ratios)
     base = {k: v for k, v in points[0][1].to_dict().items() if k not in ("seed",)} if points else {}
     thresholds = {cfg.threshold for _, cfg in points}
     return {

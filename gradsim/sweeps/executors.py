@@ -17,11 +17,10 @@ from gradsim.errors import GradsimError
 
 
 def cpu_count() -> int:
-    """Cores this process may use (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+    """Cores this process may use (gradsim.threads.cores: affinity and CPU quota)."""
+    from gradsim.threads import cores
+
+    return cores()
 
 
 class Serial:
@@ -38,45 +37,55 @@ class Serial:
 
 
 class Processes:
-    """``jobs`` worker processes, each with cores // jobs BLAS threads (at least one), so
-    that the processes do not oversubscribe the cores.
+    """``jobs`` worker processes, each with one BLAS thread (gradsim.threads: the numbers
+    do not depend on a thread count, and the processes never oversubscribe the cores).
 
-    On Linux the workers are forked, which costs milliseconds, and set their inherited BLAS
-    to its share of threads through the library's own API (``threads``); elsewhere, or if
-    the BLAS is not one ``threads`` knows, they are spawned with OPENBLAS_NUM_THREADS & co.
-    in their environment, read when NumPy loads in the fresh process."""
+    On Linux the workers are forked, which costs milliseconds, and hold their inherited
+    BLAS to one thread through threadpoolctl; elsewhere they are spawned with
+    OPENBLAS_NUM_THREADS & co. in their environment, read when NumPy loads in the fresh
+    process."""
 
     def __init__(self, jobs: int):
         self.workers = jobs
-        self.threads = max(1, cpu_count() // jobs)
+        self.threads = 1
         self.label = f"{jobs} processes"
         self._pool = None
         self._env: dict[str, str | None] = {}
         self._futures: list = []
 
-    def run(self, fn: Callable, tasks: list) -> Iterator:
+    def start(self) -> None:
+        """Start the worker processes now (they boot while the caller prepares the work)."""
         import multiprocessing as mp
-        import warnings
         from concurrent.futures import ProcessPoolExecutor
 
         from gradsim.sweeps.tasks import THREAD_VARS, init_worker
-        from gradsim.sweeps.threads import blas_threads
 
-        if sys.platform.startswith("linux") and blas_threads() is not None:
+        if self._pool is not None:
+            return
+        if sys.platform.startswith("linux"):
             ctx = mp.get_context("fork")
         else:
             ctx = mp.get_context("spawn")
             self._env = {v: os.environ.get(v) for v in THREAD_VARS}
             os.environ.update({v: str(self.threads) for v in THREAD_VARS})
         self._pool = ProcessPoolExecutor(
-            max(1, min(self.workers, len(tasks))), mp_context=ctx,
-            initializer=init_worker, initargs=(self.threads, os.getpid()),
+            self.workers, mp_context=ctx, initializer=init_worker,
+            initargs=(self.threads, os.getpid()),
         )  # fmt: skip
+        self._submit([(os.getpid, ())] * self.workers)  # every worker forks, initializes
+
+    def _submit(self, calls: list[tuple[Callable, tuple]]) -> list:
+        import warnings
+
         with warnings.catch_warnings():
             # Python ≥ 3.12 warns on fork() while the BLAS has threads; its pool is idle and
             # OpenBLAS re-initializes it in the child (pthread_atfork)
             warnings.simplefilter("ignore", DeprecationWarning)
-            self._futures = [self._pool.submit(fn, t) for t in tasks]
+            return [self._pool.submit(fn, *args) for fn, args in calls]
+
+    def run(self, fn: Callable, tasks: list) -> Iterator:
+        self.start()
+        self._futures = self._submit([(fn, (t,)) for t in tasks])
         return self._collect()
 
     def _collect(self) -> Iterator:

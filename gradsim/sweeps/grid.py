@@ -117,10 +117,18 @@ class Grid:
     def points(self) -> list[tuple[str, RunConfig]]:
         """(key, config with seed 0) per distinct point, in product order: the first axis
         varies slowest. Values that resolve alike (he, kaiming) give one point."""
+        from gradsim.memory import check_memory
+
         keys = list(self.axes)
         out: dict[str, RunConfig] = {}
+        sizes: set[tuple] = set()
         for combo in itertools.product(*self.axes.values()):
             cfg = RunConfig(**dict(zip(keys, combo, strict=True)))
+            size = (cfg.depth, cfg.width, cfg.widths, cfg.batch, cfg.dtype, cfg.init,
+                    cfg.residual, cfg.norm)  # fmt: skip
+            if size not in sizes:  # refused before its key lists every width
+                check_memory(cfg)
+                sizes.add(size)
             out.setdefault(point_key(cfg), cfg)
         return list(out.items())
 

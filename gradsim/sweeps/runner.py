@@ -18,6 +18,15 @@ from gradsim.sweeps.store import Store, read_only
 from gradsim.sweeps.tasks import make_tasks, run_task
 
 MAX_RUNS = 100_000  # the largest grid a sweep takes by default
+# seconds of work (sweeps.tasks.seconds) below which a sweep runs in this process: less than
+# the workers' start-up and their first touch of memory (measured: ~0.1 s on 2 cores)
+WORKER_START = 0.15
+
+
+def _seconds(p: Plan) -> float:
+    from gradsim.sweeps.tasks import seconds
+
+    return sum(seconds(r.config) for r in p.pending)
 
 
 @dataclass(frozen=True)
@@ -150,13 +159,19 @@ class Session:
         self._plan_args = (force, max_runs)
 
     def __enter__(self) -> Session:
-        from gradsim.sweeps.executors import executor
+        from gradsim.sweeps.executors import Serial, executor
 
         check_size(self.grid, self._plan_args[1])  # before the store exists
         self.executor = executor(*self._args)
+        if hasattr(self.executor, "start"):  # the workers boot while the plan is made
+            self.executor.start()
         try:
             self.store = Store.open(self.out)
             self.plan = plan(self.grid, self.store, *self._plan_args)
+            auto = self._args[0] is None and self._args[1] is None  # --jobs not given
+            if auto and self.executor.workers > 1 and _seconds(self.plan) < WORKER_START:
+                self.executor.close()  # less work than starting workers: in this process
+                self.executor = Serial()
             check_memory_for(self.plan, self.executor.workers)
             if self.plan.pending and self.store.readonly:
                 raise read_only(self.store.path, len(self.plan.pending))

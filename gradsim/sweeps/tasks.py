@@ -108,17 +108,16 @@ def run_task(task: list[Run]) -> list[dict]:
 
 
 def init_worker(threads: int, parent: int) -> None:
-    """Initializer of a worker process: BLAS and OpenMP pools of ``threads`` threads (so
-    that jobs × threads does not exceed the cores), Ctrl-C left to the parent, and an exit
-    when the parent process ``parent`` dies (killed with -9, say), instead of waiting
-    forever for work."""
+    """Initializer of a worker process: BLAS and OpenMP pools of ``threads`` threads (one:
+    gradsim.threads), Ctrl-C left to the parent, and an exit when the parent process
+    ``parent`` dies (killed with -9, say), instead of waiting forever for work."""
     import signal
 
-    from gradsim.sweeps.threads import limit_blas_threads
+    from gradsim.threads import hold_blas
 
     for var in THREAD_VARS:
         os.environ[var] = str(threads)
-    limit_blas_threads(threads)
+    hold_blas(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     keep_freed_memory()
     _exit_with_parent(parent)
@@ -157,6 +156,6 @@ THREAD_VARS = (
 
 def worker_info() -> dict:
     """What a worker runs with (for tests and the benchmark)."""
-    from gradsim.sweeps.threads import blas_threads
+    from gradsim.threads import blas_threads
 
     return {"pid": os.getpid(), "blas_threads": blas_threads(), "gradsim": __version__}

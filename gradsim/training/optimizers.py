@@ -90,6 +90,7 @@ class SGD(Optimizer):
     """Δp = −lr·g."""
 
     name = "sgd"
+    states = 0  # arrays of state per parameter (the memory estimate counts them)
 
     def _update(self, g: Array, state: tuple[Array, ...]) -> Array:
         return g * g.dtype.type(-self.lr)
@@ -100,6 +101,7 @@ class Momentum(Optimizer):
     step is SGD's; in the steady state of a constant g the step is lr·g/(1 − μ)."""
 
     name = "momentum"
+    states = 1
 
     def __init__(self, lr: float, momentum: float = 0.9):  # the customary μ (Sutskever 2013)
         super().__init__(lr)
@@ -121,6 +123,7 @@ class Adam(Optimizer):
     −lr·g/(|g| + ε): lr per element, whatever the size of g."""
 
     name = "adam"
+    states = 2
 
     # the paper's defaults
     def __init__(self, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):

@@ -68,7 +68,24 @@ def configs_of(options: dict, lr=0.01, optimizer="sgd", max_configs: int = MAX_C
     axes |= {k: v for k, v in (("lr", lrs), ("optimizer", opts)) if len(v) > 1}
     combos = list(itertools.product(nets, lrs, opts))
     configs = [TrainConfig(net=net, lr=a, optimizer=o, **training) for net, a, o in combos]
+    check_memory(configs)
     return axes, configs
+
+
+def check_memory(configs: list[TrainConfig]) -> None:
+    """Refuse, with one line, training whose largest configuration would not fit (they run
+    one after the other, each on its task's data)."""
+    from gradsim.memory import check_bytes, estimate_train_bytes
+    from gradsim.training.optimizers import OPTIMIZERS
+    from gradsim.training.tasks import TASKS
+
+    def need(c: TrainConfig) -> int:
+        n_in, n_out = TASKS[c.task].dims
+        state = OPTIMIZERS[c.optimizer].factory.states
+        data = c.samples * (n_in + n_out) * 8
+        return data + estimate_train_bytes(c.net, n_in, n_out, c.samples, state)
+
+    check_bytes(max(map(need, configs)), "this training")
 
 
 def run_label(cfg: TrainConfig, axes: dict) -> str:

@@ -50,6 +50,7 @@ class TaskSpec:
     kind: str
     summary: str  # one line, for --help and ``gradsim list``
     make: Callable[[int, int], Task]
+    dims: tuple[int, int]  # (n_in, n_out) of the tasks it makes
 
 
 def _rng(seed: int, name: str) -> np.random.Generator:
@@ -189,18 +190,21 @@ TASKS: dict[str, TaskSpec] = {
         "regression",
         "regression onto a random 2-layer tanh network (16 → 32 → 4), standardized targets",
         _teacher,
+        (16, 4),
     ),
     "blobs": TaskSpec(
         "blobs",
         "classification",
         "4 Gaussian classes in 16-D, overlapping a little (nearest centre ≈ 93%)",
         _blobs,
+        (16, 4),
     ),
     "circles": TaskSpec(
         "circles",
         "classification",
         "two concentric circles in 2-D (radii 1 and 0.5, noise 0.05), as make_circles",
         _circles,
+        (2, 2),
     ),
 }
 
