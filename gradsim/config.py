@@ -30,6 +30,9 @@ def check_seed(seed, flag: str = "--seed") -> int:
     return seed
 
 
+NAMED = ("activation", "init", "loss", "dtype")  # names that cannot be None
+
+
 @dataclass(frozen=True)
 class RunConfig:
     depth: int | None = None  # L; None: 50, or len(widths) − 1 when widths are given
@@ -58,6 +61,11 @@ class RunConfig:
     norm: str | None = None  # batch | layer: Z_l = N(H_{l-1} W_l) + b_l
 
     def __post_init__(self) -> None:
+        for name in ("activation", "init", "loss", "dtype", "mode", "bias_init", "norm"):
+            v = getattr(self, name)
+            if not isinstance(v, str) and (v is not None or name in NAMED):
+                flag = "--act" if name == "activation" else f"--{name.replace('_', '-')}"
+                raise GradsimError(f"{flag} takes a name (got {v!r})")
         self._resolve_shape()
         put = self._put
         put("activation", canonical_activation(self.activation))

@@ -57,6 +57,9 @@ def check_writable(path: str | os.PathLike, what: str | None = None) -> Path:
         raise GradsimError(f"cannot write {p}: it is a block device (a disk), not a file")
     if st is not None and stat.S_ISSOCK(st.st_mode):
         raise GradsimError(f"cannot write {p}: it is a socket, not a file")
+    if st is not None and stat.S_ISREG(st.st_mode) and _is_store(p):
+        raise GradsimError(f"{p} is a sweep store (SQLite): refusing to replace it with "
+                           f"{what or 'an output'}; remove it first if that is meant")  # fmt: skip
     if _written_through(p, st):
         if not os.access(p, os.W_OK):
             raise GradsimError(f"cannot write {p}: permission denied")
@@ -68,6 +71,14 @@ def check_writable(path: str | os.PathLike, what: str | None = None) -> Path:
     if not os.access(parent, os.W_OK) or (st is not None and not os.access(target, os.W_OK)):
         raise GradsimError(f"cannot write {p}: permission denied")
     return target
+
+
+def _is_store(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
 
 
 def _umask() -> int:
@@ -89,14 +100,17 @@ def write_atomic(path: str | os.PathLike, data: str | bytes | None = None, *, wr
             f.write(data.encode() if isinstance(data, str) else data)
         f.flush()
 
-    if _written_through(target, _stat(target)):
+    st = _stat(target)
+    if _written_through(target, st):
+        # a regular file reached through /proc (/dev/stdout redirected to a file) is appended
+        # to, as the shell's own descriptor would write it, never truncated
+        mode = "ab" if stat.S_ISREG(st.st_mode) else "wb"
         try:
-            with open(target, "wb") as f:
+            with open(target, mode) as f:
                 fill(f)
         except OSError as e:
             raise GradsimError(f"cannot write {path}: {e.strerror or e}") from None
         return
-    st = _stat(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     _TEMPS.add(tmp)
     try:
@@ -189,3 +203,34 @@ def cleanup_on_signals() -> Iterator[None]:
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
+
+
+MAX_INPUT = 256 * 2**20  # the largest JSON or TOML file read: results are megabytes at most
+
+
+def read_input(path: str | os.PathLike, limit: int = MAX_INPUT) -> bytes:
+    """The bytes of an input file (a FIFO or /dev/stdin too), or a one-line GradsimError:
+    unreadable, or longer than ``limit`` (a device such as /dev/zero never ends)."""
+    if not os.fspath(path):
+        raise GradsimError("an input is an empty path: name a file")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise GradsimError(f"cannot read {path}: {e.strerror or e}") from None
+    if len(data) > limit:
+        raise GradsimError(f"{path} is larger than {limit // 2**20} MiB: not a gradsim file")
+    return data
+
+
+def read_json(path: str | os.PathLike):
+    """A JSON file's value (``read_input``), or a one-line GradsimError."""
+    import json
+
+    try:
+        return json.loads(read_input(path).decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise GradsimError(f"{path} is not JSON: not UTF-8 text ({e.reason} at byte "
+                           f"{e.start})") from None  # fmt: skip
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise GradsimError(f"{path} is not JSON ({str(e)[:100]})") from None

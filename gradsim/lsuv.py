@@ -42,7 +42,7 @@ def lsuv(
     """Rescale ``W`` (float64 arrays, in place) layer by layer on the batch ``X``; returns
     each layer's final Var Z_l. A layer whose variance is 0 or not finite is left as it is
     (nothing to rescale by)."""
-    target2 = float(target) ** 2
+    target2 = float(target) * float(target)  # inf, not OverflowError, beyond float64
     H = np.asarray(X, dtype=np.float64)
     final = []
     with np.errstate(all="ignore"):

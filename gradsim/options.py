@@ -99,6 +99,13 @@ TRAIN_OPTIONS = tuple(d for d in CONFIG_KEYS if d not in ("widths", "loss", "thr
 TRAIN_DEFAULTS = {"depth": 30, "width": 128, "batch": 64}  # the task sets the widths
 
 
+def check_whole(value, what: str, least: int = 1) -> None:
+    """A count given from Python: None, or a whole number ≥ ``least``."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or value < least):  # fmt: skip
+        raise GradsimError(f"{what} must be a whole number ≥ {least} (got {value!r})")
+
+
 def axis_name(dest: str) -> str:
     """How an option is named where several vary: its command-line name ('act')."""
     return "act" if dest == "activation" else dest
@@ -166,7 +173,7 @@ def parse_axis(o: Option, value) -> list:
             elif part:
                 items.append(convert(o, part))
     else:
-        items = [value]
+        items = [convert(o, value)]
     if not items:
         raise GradsimError(f"{flag} is empty")
     return list(dict.fromkeys(items))  # drop repeats, keep order
@@ -200,6 +207,7 @@ def expand(values: dict[str, list], limit: int | None = None, what: str = "--max
     """The cartesian product of the options' values: the axes that vary ({dest: values})
     and one RunConfig per combination, in the order of the options and of the values;
     more than ``limit`` combinations is an error naming ``what``."""
+    check_whole(limit, what)
     total = math.prod(len(v) for v in values.values())
     if limit is not None and total > limit:
         raise GradsimError(f"the lists give {total} configurations, more than {what} {limit}: "

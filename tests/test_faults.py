@@ -134,9 +134,11 @@ def test_refused_sweep_leaves_no_store(invoke, tmp_path):
 def test_outputs_that_are_inputs_or_each_other_are_refused(invoke, store, tmp_path):
     db = store / FILENAME
     before = db.read_bytes()
-    one_line(invoke("export", store, "-o", db), "--output", "DIR")
+    one_line(invoke("export", store, "-o", db), "--output", "sweep store")
+    one_line(invoke("export", store, "-o", f"{db}-wal"), "--output", "journal")
     (tmp_path / "link.csv").symlink_to(db)
     one_line(invoke("export", store, "-o", tmp_path / "link.csv"), "--output")
+    one_line(invoke("run", *SMALL, "-o", db), "sweep store")
     assert db.read_bytes() == before
     res = tmp_path / "r.json"
     assert invoke("run", *SMALL, "--format", "json", "-o", res).exit_code == 0

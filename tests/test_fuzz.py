@@ -57,7 +57,7 @@ COMMANDS = {
     "compare": ({**NETWORK, **OUTPUT, "--plot": PATHS, "--max-configs": SMALL_INTS}, FLAGS),
     "sweep": ({**NETWORK, "--seeds": SMALL_INTS, "--out": PATHS, "--plot": PATHS,
                "--x": ["depth", "gain", "x"], "--y": ["gain", "x"], "--chunk": SMALL_INTS,
-               "--max-runs": SMALL_INTS, "--jobs": ["1", "0", "-1", "x"]},
+               "--max-runs": SMALL_INTS, "--jobs": ["1", "0", "-1", "x", "99999999999999999999"]},
               [*FLAGS, "--csv", "--force", "--no-table"]),
     "export": ({"-o": PATHS, "--format": ["csv", "json", "x"]}, ["--layers"]),
     "train": ({**_without("--widths", "--loss", "--threshold"),

@@ -3,6 +3,7 @@ input reaches the user as one line and exit code 2."""
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 import warnings
@@ -12,6 +13,40 @@ import click
 
 from gradsim._version import __version__
 from gradsim.errors import GradsimError
+
+
+def _say(text: str) -> None:
+    """One line on stderr, even where stderr cannot encode it (PYTHONIOENCODING=ascii)."""
+    try:
+        click.echo(text, err=True)
+    except UnicodeEncodeError:
+        click.echo(text.encode("ascii", "replace").decode("ascii"), err=True)
+    except OSError:  # stderr itself is closed or full: the exit code says it
+        pass
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so that Python's final flush is quiet."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real descriptor (CliRunner)
+        pass
+
+
+def _message(e: BaseException) -> str:
+    """What went wrong, in one line, for an exception that is not the user's input."""
+    if isinstance(e, MemoryError):
+        return "out of memory: shrink --width, --depth or --batch"
+    if isinstance(e, BrokenPipeError):
+        return "the output was closed before it was all written (broken pipe)"
+    if isinstance(e, UnicodeEncodeError):
+        return (f"the terminal's encoding ({e.encoding}) cannot show gradsim's output: set "
+                "PYTHONIOENCODING=utf-8, or write it with -o FILE")  # fmt: skip
+    if isinstance(e, OSError):
+        return f"cannot write the output: {e.strerror or e}"
+    where = traceback.extract_tb(e.__traceback__)[-1]  # a bug: still one line, and where
+    return (f"internal error ({type(e).__name__}: {e} at {Path(where.filename).name}:"
+            f"{where.lineno}); please report it with the command line")  # fmt: skip
 
 
 class _Group(click.Group):
@@ -26,29 +61,21 @@ class _Group(click.Group):
             with warnings.catch_warnings(), cleanup_on_signals():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.exceptions.Abort:
-            click.echo("gradsim: aborted", err=True)
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            _say("gradsim: aborted")
             sys.exit(1)
-        except click.ClickException as e:
-            click.echo(f"gradsim: error: {e.format_message()}", err=True)
-            sys.exit(2)
-        except GradsimError as e:
-            click.echo(f"gradsim: error: {e}", err=True)
-            sys.exit(2)
-        except MemoryError:
-            click.echo("gradsim: error: out of memory: shrink --width, --depth or --batch",
-                       err=True)  # fmt: skip
-            sys.exit(2)
         except click.exceptions.Exit as e:
             sys.exit(e.exit_code)
-        except KeyboardInterrupt:
-            click.echo("gradsim: aborted", err=True)
-            sys.exit(1)
-        except Exception as e:  # a bug: still one line, and how to report it
-            where = traceback.extract_tb(e.__traceback__)[-1]
-            click.echo(f"gradsim: error: internal error ({type(e).__name__}: {e} at "
-                       f"{Path(where.filename).name}:{where.lineno}); please report it with "
-                       "the command line", err=True)  # fmt: skip
+        except click.ClickException as e:
+            _say(f"gradsim: error: {e.format_message()}")
+            sys.exit(2)
+        except GradsimError as e:
+            _say(f"gradsim: error: {e}")
+            sys.exit(2)
+        except Exception as e:
+            if isinstance(e, BrokenPipeError):
+                _quiet_stdout()
+            _say(f"gradsim: error: {_message(e).splitlines()[0]}")
             sys.exit(2)
         sys.exit(rv if isinstance(rv, int) else 0)
 

@@ -3,8 +3,6 @@ recomputing."""
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from gradsim.cli.group import cli
@@ -14,15 +12,10 @@ from gradsim.errors import GradsimError
 def load_result(path: str) -> dict:
     """A gradsim result of a kind ``plot_result`` draws, from a JSON file, or a one-line
     GradsimError."""
+    from gradsim.files import read_json
     from gradsim.report.figures.registry import FIGURES
 
-    try:
-        with open(path, encoding="utf-8") as f:
-            d = json.load(f)
-    except OSError as e:
-        raise GradsimError(f"cannot read {path}: {e.strerror or e}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise GradsimError(f"{path} is not JSON ({e})") from None
+    d = read_json(path)
     if not isinstance(d, dict) or "gradsim" not in d or d.get("kind") not in tuple(FIGURES):
         raise GradsimError(f"{path} is not a gradsim {', '.join(FIGURES)} result")
     return d

@@ -4,7 +4,6 @@ Python API (gradsim.api) both call these."""
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import replace
 
@@ -81,14 +80,10 @@ def parse_range(value, flag: str) -> tuple[float, float]:
 
 
 def load_json(path: str) -> dict:
-    """A JSON file's object, or a one-line GradsimError."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except OSError as e:
-        raise GradsimError(f"cannot read {path}: {e.strerror or e}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise GradsimError(f"{path} is not JSON ({e})") from None
+    """A JSON file's value, or a one-line GradsimError (gradsim.files.read_json)."""
+    from gradsim.files import read_json
+
+    return read_json(path)
 
 
 def phase(cfg: RunConfig, sigma_w2=None, sigma_b2=(0.0, 0.25), grid: int = 100,

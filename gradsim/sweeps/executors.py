@@ -134,6 +134,8 @@ def executor(jobs: int | None = None, scheduler: str | None = None, timeout: flo
 
         return Dask(scheduler, timeout, worker_timeout)
     jobs = cpu_count() if jobs is None else jobs
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise GradsimError(f"--jobs must be a whole number of at least 1 (got {jobs!r})")
+    most = max(8, 4 * cpu_count())  # every worker is a process: none forks without bound
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= most:
+        raise GradsimError(f"--jobs must be a whole number from 1 to {most} (4 per core) "
+                           f"(got {jobs!r})")  # fmt: skip
     return Serial() if jobs == 1 else Processes(jobs)

@@ -46,11 +46,11 @@ def load_toml(path: str) -> dict:
         except ModuleNotFoundError:
             raise GradsimError("reading grid files needs Python ≥ 3.11 or the tomli package "
                                "(pip install tomli)") from None  # fmt: skip
+    from gradsim.files import read_input
+
+    data = read_input(path, limit=2**20)
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except OSError as e:
-        raise GradsimError(f"cannot read {path}: {e.strerror or e}") from None
+        return tomllib.loads(data.decode("utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise GradsimError(f"{path} is not valid TOML: {e}") from None
     except UnicodeDecodeError as e:

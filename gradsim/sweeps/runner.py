@@ -11,6 +11,7 @@ from gradsim._version import __version__
 from gradsim.display import Display
 from gradsim.errors import GradsimError
 from gradsim.memory import check_memory
+from gradsim.options import check_whole
 from gradsim.sweeps.aggregate import aggregate
 from gradsim.sweeps.grid import Grid, Run
 from gradsim.sweeps.store import Store, read_only
@@ -49,6 +50,7 @@ class Plan:
 
 def check_size(grid: Grid, max_runs: int | None) -> None:
     """Refuse a grid of more than ``max_runs`` runs, before expanding it."""
+    check_whole(max_runs, "--max-runs")
     if max_runs is not None and grid.size > max_runs:
         raise GradsimError(
             f"the grid has {grid.size} runs, more than --max-runs {max_runs}: shorten an "

@@ -70,6 +70,8 @@ class Store:
 
     @classmethod
     def open(cls, folder: str | os.PathLike, create: bool = True) -> Store:
+        if not isinstance(folder, (str, os.PathLike)):
+            raise GradsimError(f"--out takes a folder's path (got {folder!r})")
         if not os.fspath(folder):
             raise GradsimError("the store's folder is an empty path: name a folder")
         path = store_path(folder)

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from gradsim.comparison import canonical, label
 from gradsim.display import Display
 from gradsim.errors import GradsimError
-from gradsim.options import TRAIN_DEFAULTS, TRAIN_OPTIONS, Option, expand, parse_axis, values_of
+from gradsim.options import (
+    TRAIN_DEFAULTS,
+    TRAIN_OPTIONS,
+    Option,
+    check_whole,
+    expand,
+    parse_axis,
+    values_of,
+)
 from gradsim.training.config import TrainConfig
 from gradsim.training.loop import TrainRun, to_dict, train_all
 
@@ -48,6 +56,8 @@ def configs_of(options: dict, lr=0.01, optimizer="sgd", max_configs: int = MAX_C
     if extra:
         raise GradsimError(f"training does not take {', '.join(sorted(extra))} (the task sets "
                            "the widths and the loss)")  # fmt: skip
+    check_whole(max_configs, "--max-configs")
+    max_configs = MAX_CONFIGS if max_configs is None else max_configs
     values = values_of({**TRAIN_DEFAULTS, **options})
     lrs, opts = parse_axis(LR, lr), parse_axis(OPTIMIZER, optimizer)
     total = math.prod(len(v) for v in values.values()) * len(lrs) * len(opts)
