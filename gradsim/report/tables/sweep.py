@@ -66,9 +66,9 @@ def runs_table(agg: dict) -> Table:
     for k in outer:
         numeric = all(isinstance(v, (int, float)) for v in agg["axes"][k])
         t.add_column(axis_label(k), justify="right" if numeric else "left", overflow="fold")
-    t.add_column(axis_label(last), justify="left")
-    t.add_column("points", justify="right")
-    t.add_column("median", justify="right")
+    t.add_column(axis_label(last), justify="left", no_wrap=True)
+    t.add_column("points", justify="right", no_wrap=True)
+    t.add_column("median", justify="right", no_wrap=True)  # a range reads on one line
     t.add_column("verdict", justify="left")
     for run in verdict_runs(agg):
         first, end = points[run[0]], points[run[-1]]
