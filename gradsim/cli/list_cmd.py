@@ -12,6 +12,7 @@ def list_cmd():
     """List the initializers, activations, losses, training tasks and optimizers."""
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     from gradsim.activations import ACTIVATION_ALIASES, ACTIVATIONS
     from gradsim.initializers import INITIALIZERS, aliases_of
@@ -35,7 +36,10 @@ def list_cmd():
     for name, rec in ACTIVATIONS.items():
         alias = [k for k, v in ACTIVATION_ALIASES.items() if v == name]
         label = name + (f" ({', '.join(alias)})" if alias else "")
-        a.add_row(label, rec.formula, rec.derivative, f"{rec.gain:.4g}")
+        formula = Text(rec.formula)
+        if rec.note:  # which of the frameworks' forms (GELU's exact or tanh)
+            formula.append(f"\n{rec.note}", style="dim")
+        a.add_row(label, formula, rec.derivative, f"{rec.gain:.4g}")
     out.print(a)
     lo = Table(
         title="losses (--loss)", title_justify="left", box=box.SIMPLE_HEAD, header_style="bold"
