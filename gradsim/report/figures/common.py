@@ -83,6 +83,17 @@ def colors(n: int = 10) -> list:
     return list(matplotlib.colormaps["tab10" if n <= 10 else "tab20"].colors)
 
 
+def curve_colors(n: int = 10) -> list:
+    """Distinct line colours without the greys (tab10, or tab20 for more than nine lines):
+    grey marks the dtypes' limits, guides and missing cells."""
+    import matplotlib
+
+    if n <= 9:
+        cs = matplotlib.colormaps["tab10"].colors
+        return [c for i, c in enumerate(cs) if i != 7]
+    return [c for i, c in enumerate(matplotlib.colormaps["tab20"].colors) if i not in (14, 15)]
+
+
 def light_grid(ax) -> None:
     """A light grid behind the data."""
     ax.grid(True, color="0.92", linewidth=0.8)
