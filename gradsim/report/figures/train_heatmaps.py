@@ -16,7 +16,6 @@ from gradsim.report.figures.train_scales import (
     layer_matrix,
     log_range,
     step_axis,
-    step_range,
 )
 
 HEATMAPS_PER_ROW = 4
@@ -29,7 +28,7 @@ def heatmaps(subfig, runs, labels, palette, rows: int) -> None:
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
-    ncols = min(max(len(runs), 2), HEATMAPS_PER_ROW)  # a single run: half the width
+    ncols = min(len(runs), HEATMAPS_PER_ROW)
     axs = np.atleast_1d(subfig.subplots(rows, ncols, squeeze=False, sharex=True)).ravel()
     data = [layer_matrix(run, "log10_grad_norm") for run in runs]
     core = [M for run, (_, M) in zip(runs, data, strict=True) if run["verdict"] != "diverged"]
@@ -43,7 +42,7 @@ def heatmaps(subfig, runs, labels, palette, rows: int) -> None:
     norm = Normalize(vmin, vmax)
     # beyond the scale (a diverged run's huge gradients): red, as the verdict
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.82", over=_OFFSCALE_COLOR)
-    x0, x1 = step_range(runs)
+    x1 = max(max(run["steps"]) for run in runs)
     for k, (ax, run, (steps, M)) in enumerate(zip(axs, runs, data, strict=False)):
         L = M.shape[1]
         if steps.size:
@@ -59,7 +58,7 @@ def heatmaps(subfig, runs, labels, palette, rows: int) -> None:
         if nf and nf.get("step") is not None:
             ax.axvline(nf["step"], color=VERDICT_COLORS["diverged"], linewidth=1.5)
         step_axis(ax, runs)
-        ax.set_xlim(max(x0, 0), x1)
+        ax.set_xlim(0, x1)  # to the last step: no blank strip after the last cell
         ax.set_ylim(0.5, L + 0.5)
         ax.set_yticks(layer_ticks(L, most=5))
         ax.tick_params(labelsize=8)
@@ -103,7 +102,14 @@ def _empty_note(run: dict, M: np.ndarray) -> str:
     if M.shape[0] == 0:
         at = f" at step {nf['step']}" if "step" in nf else ""
         return f"diverged{at},\nbefore any logged update" if nf else "no update logged"
-    return "every gradient\nis exactly zero" if not nf else "no finite gradient"
+    if nf:
+        return "no finite gradient"
+    # the weights' gradients only: a read-out bias can still learn and move the loss
+    steps = [s for s in run["steps"] if s >= 1]
+    return (
+        f"$\\partial E/\\partial W_l = 0$ at every logged step\n({steps[0]}–{steps[-1]}): "
+        "only biases can learn"
+    )
 
 
 def _heatmap_title(ax, label: str, verdict: str, color, ncols: int) -> None:
