@@ -243,7 +243,7 @@ def plot_heatmap(agg: dict, x: str, y: str, *, fig=None):
         ax.set_visible(False)
     cbar = fig.colorbar(mesh, ax=list(axs[: len(combos)]), shrink=0.9,
                         extend="both" if cut else "neither")  # fmt: skip
-    cbar.set_label(r"$\log_{10}$ of the median over seeds of $\delta_1/\delta_L$ (decades)")
+    cbar.set_label(r"$\log_{10}$ of median $\delta_1/\delta_L$ (decades)", fontsize=9)
     cbar.ax.yaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 2.5, 5, 10]))
     if numeric:
         note = f"contours at ×{thr:g} and ÷{thr:g}" if thr else ""
