@@ -149,11 +149,17 @@ def _style(a) -> dict:
             s["face"] = to_rgba(a.get_markerfacecolor())
         return s
     if isinstance(a, (Patch, Collection)):
-        ec = a.get_edgecolor()
-        ec = ec[0] if np.ndim(ec) == 2 and len(ec) else ec
+        ec = np.asarray(a.get_edgecolor(), float)
+        if ec.size == 0:  # a mesh without edges
+            return {}
+        ec = ec.reshape(-1, 4)[0]
         ls = a.get_linestyle()
         ls = "solid" if not isinstance(ls, str) else _LS.get(ls, ls)
-        return {"color": to_rgba(ec), "ls": ls, "marker": None}
+        s = {"color": to_rgba(ec), "ls": ls, "marker": None}
+        if isinstance(a, Collection) and len(a.get_offsets()):  # scatter: markers of any shape
+            fc = np.asarray(a.get_facecolor(), float).reshape(-1, 4)
+            s |= {"marker": "*", "fill": to_rgba(fc[0]) if len(fc) else None}
+        return s
     return {}
 
 
@@ -162,6 +168,8 @@ def _matches(handle: dict, artist: dict) -> bool:
         return False
     if handle["ls"] != "None" and handle["ls"] != artist["ls"]:
         return False
+    if handle["marker"] is not None and artist.get("marker") == "*":  # a scatter
+        return True
     if handle["marker"] is not None:
         if handle["marker"] != artist.get("marker"):
             return False

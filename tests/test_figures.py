@@ -56,7 +56,7 @@ FIGURES = {
     "run --theory": lambda: plot_result(
         gradsim.simulate(depth=30, init="xavier", theory=True, **SMALL).to_dict()
     ),
-    "compare": lambda: plot_result(_compare(["he", "xavier", "torch_default", "normal"], depth=40)),
+    "compare": lambda: plot_result(_compare(["he", "xavier", "torch_default", "ones"], depth=100)),
     "compare, every init": lambda: plot_result(_compare(list(gradsim.INITIALIZERS), depth=60)),
     "sweep heatmap": lambda: plot_heatmap(_aggregate(), "depth", "gain"),
     "sweep lines": lambda: plot_lines(_aggregate(), "gain"),
@@ -84,6 +84,9 @@ FIGURES = {
     ),
     "train, one run": lambda: plot_result(
         gradsim.train(depth=4, width=16, batch=16, samples=64, steps=20).to_dict()
+    ),
+    "train, diverged": lambda: plot_result(
+        gradsim.train(depth=4, width=16, batch=16, samples=64, steps=20, lr=[0.01, 30.0]).to_dict()
     ),
     "train, circles": lambda: plot_result(
         gradsim.train(

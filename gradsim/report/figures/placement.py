@@ -26,7 +26,9 @@ def put_note(ax, text: str, taken: list) -> None:
 def axes_inches(ax) -> tuple[float, float]:
     """About the size a panel gets from the constrained layout, before it has run."""
     nrows, ncols = ax.get_subplotspec().get_geometry()[:2]
-    fw, fh = ax.figure.get_size_inches()
+    # the (sub)figure's own size: its bbox is in pixels before any drawing
+    box, dpi = ax.figure.bbox, ax.figure.dpi
+    fw, fh = box.width / dpi, box.height / dpi
     # less the tick labels and axis label beside it, the suptitle and titles above it
     return max(fw / ncols - 0.9, 1.0), max((fh - 0.6) / nrows - 0.8, 1.0)
 
