@@ -182,12 +182,12 @@ def _mark_divergence(ax, run: dict, color, top: float) -> None:
         ys = top
     ax.plot([xs], [ys], marker="x", markersize=9, markeredgewidth=2, color=color,
             linestyle="none", clip_on=False, label="_diverged", zorder=5)  # fmt: skip
-    # the note where the lines are not: right or left of the ×, above or below it
+    # the note where the lines are not: right or left of the ×, near it or higher up
     to_axes = ax.transData + ax.transAxes.inverted()
     xa, ya = to_axes.transform((xs, ys))
     w, h = text_size(ax, text)
     boxes = [(a, a + w, b, b + h, ha) for a, ha in ((xa + 0.03, "left"), (xa - 0.03 - w, "right"))
-             for b in (min(ya + 0.03, 0.98 - h), max(ya - 0.03 - h, 0.02))
+             for b in (min(ya + 0.03, 0.98 - h), max(ya - 0.03 - h, 0.02), 0.5, 0.7, 0.9 - h)
              if 0 <= a and a + w <= 1]  # fmt: skip
     boxes = boxes or [(0.99 - w, 0.99, 0.02, 0.02 + h, "right")]
     put_label(ax, text, least_crowded(ax, boxes, []), color, [])
