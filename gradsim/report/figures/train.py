@@ -277,8 +277,10 @@ def _legend(subfig, axs, runs, labels, palette) -> None:
     dashed = "(a) constant prediction's loss" + (", (c) chance" if len(axs) > 2 else "")
     handles.append(Line2D([], [], color=_BASELINE_COLOR, linestyle="--", label=dashed))
     handles.append(Line2D([], [], color="0.2", linestyle=":", label=f"(b) {_GUIDE} rule of thumb"))
-    if any(run["verdict"] == "diverged" for run in runs):
-        handles.append(Line2D([], [], color="0.3", marker="x", linestyle="none",
-                              markeredgewidth=2, label="last finite loss"))  # fmt: skip
+    diverged = [i for i, run in enumerate(runs) if run["verdict"] == "diverged"]
+    for i in diverged:  # the × in the run's colour, as drawn
+        who = f" ({labels[i]})" if len(diverged) > 1 else ""
+        handles.append(Line2D([], [], color=_color(palette, i), marker="x", linestyle="none",
+                              markeredgewidth=2, label=f"last finite loss{who}"))  # fmt: skip
     subfig.legend(handles=handles, loc="outside lower center", ncols=_legend_columns(runs),
                   fontsize=8, frameon=False)  # fmt: skip
