@@ -114,6 +114,23 @@ def pow10_axis(axis, nbins: int = 7) -> None:
     axis.set_major_formatter(FuncFormatter(lambda v, _: pow10(v, style="tex", plain=None)))
 
 
+def pow10_ticks(axis, lo: float, hi: float) -> None:
+    """Labels on an axis of log10 values: 10^k at whole k when it spans two decades or more,
+    else plain numbers at 1, 2, 5 × 10^k (0.2, 0.5, 1, 2)."""
+    import math
+
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
+    if hi - lo >= 2:
+        pow10_axis(axis, nbins=6)
+        return
+    mantissas = (1, 2, 5) if hi - lo >= 0.5 else range(1, 10)
+    ticks = [k + math.log10(m) for k in range(math.floor(lo), math.ceil(hi) + 1)
+             for m in mantissas]  # fmt: skip
+    axis.set_major_locator(FixedLocator([t for t in ticks if lo - 1e-9 <= t <= hi + 1e-9]))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: pow10(v, plain=EVERY)))
+
+
 def pow10_formatter():
     """Tick labels for log10 values wherever matplotlib puts the ticks: '$10^{k}$' at whole
     powers, the plain number between them ('0.316', '31.6')."""

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from gradsim.explain import pow10
-from gradsim.report.figures.common import layer_ticks, light_grid, pow10_axis
+from gradsim.report.figures.common import layer_ticks, light_grid, pow10_ticks
 from gradsim.report.figures.placement import (
     axes_inches,
     data_lines,
@@ -176,8 +176,8 @@ def _fit_y(ax, ymin: float, ymax: float, dtypes: list[str], clip: bool) -> tuple
         if hi > lo:
             ymin, ymax = lo, hi
     lo, hi = ymin, ymax
-    if hi - lo < 2:  # at least two whole decades, so that 10^k ticks appear
-        lo, hi = math.floor((lo + hi) / 2 - 1), math.ceil((lo + hi) / 2 + 1)
+    if hi - lo < 2:  # the data's own range, labelled at 1, 2, 5 × 10^k (pow10_ticks)
+        lo, hi = lo - max(0.1 * (hi - lo), 0.15), hi + max(0.1 * (hi - lo), 0.15)
     # a limit this close is drawn (the data keeps most of the height); a farther one is noted
     near = max(2.0, 0.2 * (hi - lo))
     shown, notes = [], []
@@ -196,7 +196,7 @@ def _fit_y(ax, ymin: float, ymax: float, dtypes: list[str], clip: bool) -> tuple
     lo -= pad + (pad if any(k == "under" and v <= lo for k, v, _ in shown) else 0)
     hi += pad + (pad if any(k == "over" and v >= hi for k, v, _ in shown) else 0)
     ax.set_ylim(lo, hi)
-    pow10_axis(ax.yaxis)
+    pow10_ticks(ax.yaxis, lo, hi)
     _decade_minor_ticks(ax, lo, hi)
     return shown, "\n".join(notes)
 

@@ -3,13 +3,11 @@ colour scale shared by all runs."""
 
 from __future__ import annotations
 
-import math
 import textwrap
 
 import numpy as np
 
-from gradsim.explain import EVERY, pow10
-from gradsim.report.figures.common import layer_ticks, pow10_axis
+from gradsim.report.figures.common import layer_ticks, pow10_ticks
 from gradsim.report.figures.train_scales import (
     VERDICT_COLORS,
     WIDTH,
@@ -75,23 +73,8 @@ def heatmaps(subfig, runs, labels, palette, rows: int) -> None:
     note = "\n(grey: 0 or inf/NaN" + (", red: off-scale)" if cut else ")")
     raw = " before clipping" if any(r.get("clipped_steps") is not None for r in runs) else ""
     cbar.set_label(r"$\|\partial E/\partial W_l\|_F$" + raw + note, fontsize=9)
-    _pow10_ticks(cbar.ax.yaxis, vmin, vmax)
+    pow10_ticks(cbar.ax.yaxis, vmin, vmax)
     cbar.ax.tick_params(labelsize=8)
-
-
-def _pow10_ticks(axis, lo: float, hi: float) -> None:
-    """Labels on an axis of log10 values: 10^k at whole k when it spans two decades or more,
-    else plain numbers at 1, 2, 5 × 10^k (0.2, 0.5, 1, 2)."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter
-
-    if hi - lo >= 2:
-        pow10_axis(axis, nbins=6)
-        return
-    mantissas = (1, 2, 5) if hi - lo >= 0.5 else range(1, 10)
-    ticks = [k + math.log10(m) for k in range(math.floor(lo), math.ceil(hi) + 1)
-             for m in mantissas]  # fmt: skip
-    axis.set_major_locator(FixedLocator([t for t in ticks if lo - 1e-9 <= t <= hi + 1e-9]))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: pow10(v, plain=EVERY)))
 
 
 def _empty_note(run: dict, M: np.ndarray) -> str:
