@@ -83,6 +83,17 @@ def colors(n: int = 10) -> list:
     return list(matplotlib.colormaps["tab10" if n <= 10 else "tab20"].colors)
 
 
+def curve_colors(n: int = 10) -> list:
+    """Distinct line colours without the greys (tab10, or tab20 for more than nine lines):
+    grey marks the dtypes' limits, guides and missing cells."""
+    import matplotlib
+
+    if n <= 9:
+        cs = matplotlib.colormaps["tab10"].colors
+        return [c for i, c in enumerate(cs) if i != 7]
+    return [c for i, c in enumerate(matplotlib.colormaps["tab20"].colors) if i not in (14, 15)]
+
+
 def light_grid(ax) -> None:
     """A light grid behind the data."""
     ax.grid(True, color="0.92", linewidth=0.8)
@@ -101,6 +112,23 @@ def pow10_axis(axis, nbins: int = 7) -> None:
 
     axis.set_major_locator(MaxNLocator(nbins=nbins, integer=True, steps=[1, 2, 2.5, 5, 10]))
     axis.set_major_formatter(FuncFormatter(lambda v, _: pow10(v, style="tex", plain=None)))
+
+
+def pow10_ticks(axis, lo: float, hi: float) -> None:
+    """Labels on an axis of log10 values: 10^k at whole k when it spans two decades or more,
+    else plain numbers at 1, 2, 5 × 10^k (0.2, 0.5, 1, 2)."""
+    import math
+
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
+    if hi - lo >= 2:
+        pow10_axis(axis, nbins=6)
+        return
+    mantissas = (1, 2, 5) if hi - lo >= 0.5 else range(1, 10)
+    ticks = [k + math.log10(m) for k in range(math.floor(lo), math.ceil(hi) + 1)
+             for m in mantissas]  # fmt: skip
+    axis.set_major_locator(FixedLocator([t for t in ticks if lo - 1e-9 <= t <= hi + 1e-9]))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: pow10(v, plain=EVERY)))
 
 
 def pow10_formatter():

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from gradsim.explain import pow10
-from gradsim.report.figures.common import layer_ticks, light_grid, pow10_axis
+from gradsim.report.figures.common import layer_ticks, light_grid, pow10_ticks
 from gradsim.report.figures.placement import (
     axes_inches,
     data_lines,
@@ -27,7 +27,11 @@ GRAD = ("log10_grad_norm", r"$\|\partial E/\partial W_l\|_F$")
 ACT_PRED = ("log10_act_pred", "mean-field prediction")
 DELTA_PRED = ("log10_delta_pred", r"$\delta_l$, mean-field prediction")
 
-_UNDER, _OVER = "#1f77b4", "#d62728"  # underflow / overflow marks
+# underflow / overflow marks: neutral greys, never a curve's colour (``curve_colors``)
+_UNDER, _OVER = "0.3", "0.3"
+# two lines closer than this everywhere (in decades, a factor 1.07) are drawn as one: the
+# later dashed, so that both show
+COINCIDE_DECADES = 0.03
 
 
 def series(layers: list[dict], field: str) -> tuple[np.ndarray, np.ndarray]:
@@ -48,20 +52,27 @@ def layer_line(ax, layers, quantity, color, **kw) -> None:
     ax.plot(x, y, color=color, label=label, **kw)
 
 
-def dash_coinciding(ax) -> None:
-    """Dash a line that lies on an earlier one (float32 vs float64, say), so both show."""
-    lines = data_lines(ax)
-    ys = np.concatenate([line.get_ydata() for line in lines]) if lines else np.zeros(1)
-    tol = 0.01 * max(float(ys.max() - ys.min()), 2.0)  # 1% of the panel's height
+def coinciding(lines: list) -> set[int]:
+    """Indices of ``lines`` that lie on an earlier one (float32 vs float64, say): at 80% or
+    more of the same layers, within COINCIDE_DECADES at every common layer."""
+    out = set()
     for k, line in enumerate(lines):
-        x, y = line.get_xdata(), line.get_ydata()
+        x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
         for other in lines[:k]:
             common, i, j = np.intersect1d(x, other.get_xdata(), return_indices=True)
             if len(common) >= max(2, 0.8 * len(x)) and np.all(
-                np.abs(y[i] - other.get_ydata()[j]) <= tol
+                np.abs(y[i] - np.asarray(other.get_ydata(), float)[j]) <= COINCIDE_DECADES
             ):
-                line.set_dashes((4, 3))
+                out.add(k)
                 break
+    return out
+
+
+def dash_coinciding(ax) -> None:
+    """Dash a line that lies on an earlier one, so both show."""
+    lines = data_lines(ax)
+    for k in coinciding(lines):
+        lines[k].set_linestyle("--")
 
 
 def label_panels(ax_a, ax_b, delta_only: bool = False) -> None:
@@ -71,9 +82,12 @@ def label_panels(ax_a, ax_b, delta_only: bool = False) -> None:
     ax_b.set_ylabel(DELTA[1] if delta_only else "gradient size")
 
 
-def finish_panel(ax, depth: int, dtypes: list[str], marks=()) -> None:
+def finish_panel(ax, depth: int, dtypes: list[str], marks=(), clip: bool = False) -> None:
     """Layer axis, y-range, 10^k ticks, the dtypes' underflow/overflow limits, and
-    ``marks``: vertical lines ``(layer, text or None, color, linestyle)``."""
+    ``marks``: vertical lines ``(layer, text or None, color, linestyle)``. With ``clip``,
+    the y-range stops 30% of the dtypes' range beyond it, so that a line running off to
+    10^300 does not squash the others; each line cut off gets an arrow at the edge and its
+    extreme value."""
     ax.set_xlim(1 - max(0.5, 0.01 * depth), depth + max(0.5, 0.01 * depth))
     # about one tick per 0.55 inch, so that labels of three digits never touch
     ax.set_xticks(layer_ticks(depth, most=max(3, int(axes_inches(ax)[0] / 0.55))))
@@ -88,7 +102,7 @@ def finish_panel(ax, depth: int, dtypes: list[str], marks=()) -> None:
                 transform=ax.transAxes, ha="center", va="center", color="0.4")  # fmt: skip
         limits, note = [], ""
     else:
-        limits, note = _fit_y(ax, float(ys.min()), float(ys.max()), dtypes)
+        limits, note = _fit_y(ax, float(ys.min()), float(ys.max()), dtypes, clip)
     # label boxes placed so far (axes fractions), starting with the vertical lines
     x0, x1 = ax.get_xlim()
     taken = [((m[0] - x0) / (x1 - x0) - 0.004, (m[0] - x0) / (x1 - x0) + 0.004, 0, 1, "")
@@ -97,8 +111,46 @@ def finish_panel(ax, depth: int, dtypes: list[str], marks=()) -> None:
         _draw_limit(ax, kind, v, dt, taken)
     for layer, text, color, style in marks:
         _mark_layer(ax, layer, text, color, style, taken)
+    _mark_offscale(ax, taken)
     if note:
         put_note(ax, note, taken)
+
+
+def _mark_offscale(ax, taken: list) -> None:
+    """For each line leaving the y-range, an arrow just inside the edge at the layer of its
+    extreme value, in its colour; per edge, one label with the farthest value."""
+    lo, hi = ax.get_ylim()
+    trans = ax.get_xaxis_transform()  # x in data, y in axes fractions
+    for up in (True, False):
+        far, at, whole = None, None, True
+        for line in data_lines(ax):
+            x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+            beyond = y > hi if up else y < lo
+            if not beyond.any():
+                continue
+            k = int(np.argmax(y) if up else np.argmin(y))
+            ax.plot([x[k]], [0.975 if up else 0.025], marker="^" if up else "v", markersize=6,
+                    color=line.get_color(), linestyle="none", transform=trans, clip_on=False,
+                    label="_offscale", zorder=6)  # fmt: skip
+            whole &= bool(beyond.all())
+            if far is None or (y[k] > far if up else y[k] < far):
+                far, at = float(y[k]), x[k]
+        if far is not None:
+            _offscale_label(ax, far, at, up, whole, taken)
+
+
+def _offscale_label(ax, far: float, at: float, up: bool, whole: bool, taken: list) -> None:
+    word = ("max" if up else "min") if not whole else ("all above," if up else "all below,")
+    text = f"off-scale {word} {_tex(far)}"
+    x0, x1 = ax.get_xlim()
+    w, h = text_size(ax, text)
+    xa = (at - x0) / (x1 - x0)
+    yc = 0.963 if up else 0.037
+    yb = (yc - h / 2, yc + h / 2)
+    boxes = [(a, a + w, *yb, ha) for a, ha in ((xa + 0.025, "left"), (xa - 0.025 - w, "right"))
+             if 0 <= a and a + w <= 1]  # fmt: skip
+    boxes = boxes or [(0.99 - w, 0.99, *yb, "right")]
+    put_label(ax, text, least_crowded(ax, boxes, taken), "0.25", taken)
 
 
 def _decade_minor_ticks(ax, lo: float, hi: float) -> None:
@@ -113,12 +165,19 @@ def _decade_minor_ticks(ax, lo: float, hi: float) -> None:
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def _fit_y(ax, ymin: float, ymax: float, dtypes: list[str]) -> tuple[list, str]:
-    """Set the y-range to the data and to the dtype limits near it. Returns the limits to
-    draw, as ``(kind, log10 value, dtype)``, and a note on those too far to draw."""
+def _fit_y(ax, ymin: float, ymax: float, dtypes: list[str], clip: bool) -> tuple[list, str]:
+    """Set the y-range to the data and to the dtype limits near it (with ``clip``, at most
+    30% of the dtypes' range beyond it). Returns the limits to draw, as ``(kind, log10
+    value, dtype)``, and a note on those too far to draw."""
+    if clip and dtypes:
+        tiny = min(math.log10(float(np.finfo(dt).tiny)) for dt in dtypes)
+        big = max(math.log10(float(np.finfo(dt).max)) for dt in dtypes)
+        lo, hi = max(ymin, tiny - 0.3 * (big - tiny)), min(ymax, big + 0.3 * (big - tiny))
+        if hi > lo:
+            ymin, ymax = lo, hi
     lo, hi = ymin, ymax
-    if hi - lo < 2:  # at least two whole decades, so that 10^k ticks appear
-        lo, hi = math.floor((lo + hi) / 2 - 1), math.ceil((lo + hi) / 2 + 1)
+    if hi - lo < 2:  # the data's own range, labelled at 1, 2, 5 × 10^k (pow10_ticks)
+        lo, hi = lo - max(0.1 * (hi - lo), 0.15), hi + max(0.1 * (hi - lo), 0.15)
     # a limit this close is drawn (the data keeps most of the height); a farther one is noted
     near = max(2.0, 0.2 * (hi - lo))
     shown, notes = [], []
@@ -137,7 +196,7 @@ def _fit_y(ax, ymin: float, ymax: float, dtypes: list[str]) -> tuple[list, str]:
     lo -= pad + (pad if any(k == "under" and v <= lo for k, v, _ in shown) else 0)
     hi += pad + (pad if any(k == "over" and v >= hi for k, v, _ in shown) else 0)
     ax.set_ylim(lo, hi)
-    pow10_axis(ax.yaxis)
+    pow10_ticks(ax.yaxis, lo, hi)
     _decade_minor_ticks(ax, lo, hi)
     return shown, "\n".join(notes)
 

@@ -26,7 +26,9 @@ def put_note(ax, text: str, taken: list) -> None:
 def axes_inches(ax) -> tuple[float, float]:
     """About the size a panel gets from the constrained layout, before it has run."""
     nrows, ncols = ax.get_subplotspec().get_geometry()[:2]
-    fw, fh = ax.figure.get_size_inches()
+    # the (sub)figure's own size: its bbox is in pixels before any drawing
+    box, dpi = ax.figure.bbox, ax.figure.dpi
+    fw, fh = box.width / dpi, box.height / dpi
     # less the tick labels and axis label beside it, the suptitle and titles above it
     return max(fw / ncols - 0.9, 1.0), max((fh - 0.6) / nrows - 0.8, 1.0)
 
@@ -71,3 +73,47 @@ def put_label(ax, text: str, box: tuple, color, taken: list) -> None:
             va="center_baseline", fontsize=8, color=color, zorder=5,
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.75, "pad": 1})  # fmt: skip
     taken.append(box)
+
+
+def spread(ys: np.ndarray, gap: float, lo: float = 0.0, hi: float = 1.0) -> np.ndarray:
+    """Positions near ``ys`` (sorted), at least ``gap`` apart, within [lo, hi] if they fit:
+    pushed up from the bottom, then down from the top."""
+    p = np.clip(np.asarray(ys, float), lo, hi)
+    for k in range(1, len(p)):
+        p[k] = max(p[k], p[k - 1] + gap)
+    if len(p) and p[-1] > hi:
+        p[-1] = hi
+        for k in range(len(p) - 2, -1, -1):
+            p[k] = min(p[k], p[k + 1] - gap)
+    return p
+
+
+def end_labels(ax, side: str) -> None:
+    """Each data line's label beside the panel at the line's ``side`` ('right': its last
+    point, 'left': its first), in its colour, spread apart, with a thin leader to the end."""
+    from matplotlib.colors import to_rgb
+
+    to_axes = ax.transData + ax.transAxes.inverted()
+    ends = []
+    for line in data_lines(ax):
+        x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+        if x.size == 0:
+            continue
+        k = -1 if side == "right" else 0
+        ya = float(np.clip(to_axes.transform((x[k], y[k]))[1], 0.0, 1.0))
+        ends.append((ya, x[k], y[k], line))
+    if not ends:
+        return
+    ends.sort(key=lambda e: e[0])
+    gap = 1.3 * 8 / 72 / axes_inches(ax)[1]  # one line of 8 pt
+    pos = spread(np.array([e[0] for e in ends]), gap)
+    xt, ha = (1.06, "left") if side == "right" else (-0.06, "right")
+    lo, hi = ax.get_ylim()
+    for (_, x, y, line), p in zip(ends, pos, strict=True):
+        # the text darker than the line: tab20's light colours are faint as letters
+        dark = tuple(0.72 * np.asarray(to_rgb(line.get_color())))
+        ax.annotate(line.get_label(), (x, min(max(y, lo), hi)), xytext=(xt, p),
+                    textcoords="axes fraction", ha=ha, va="center", fontsize=8,
+                    color=dark, annotation_clip=False,
+                    arrowprops={"arrowstyle": "-", "color": line.get_color(), "linewidth": 0.6,
+                                "shrinkA": 1, "shrinkB": 0})  # fmt: skip

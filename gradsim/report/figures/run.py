@@ -26,6 +26,7 @@ from gradsim.report.figures.panels import (
     finish_panel,
     label_panels,
     layer_line,
+    series,
 )
 from gradsim.report.figures.placement import data_lines
 
@@ -88,7 +89,9 @@ def plot_run(d: dict, *, fig=None):
     if theory and len(data_lines(ax_a)) > 1:
         ax_a.legend(loc="best", fontsize=8)
     if hist:
-        _histograms(ax_c, ax_d, hist)
+        color = _histograms(ax_c, ax_d, hist)
+        _mark_sampled(ax_a, ACT[0], layers, color)
+        _mark_sampled(ax_b, DELTA[0], layers, color)
     verdict = summary.get("verdict", "?")
     fig.suptitle(
         f"{' · '.join(text for _, text in title_parts(cfg))}\n"
@@ -105,28 +108,67 @@ def _nonfinite_text(nf: dict, dtype: str) -> str:
     return f"layer {nf['layer']}: {dtype} {nf['pass']} pass meets inf/NaN"
 
 
-def _histograms(ax_act, ax_delta, hist: dict) -> None:
-    """Step histograms of activation values and of log10|δ_l|, one color per layer."""
+def layer_colors(layers: list[int]) -> dict:
+    """A colour per sampled layer, light to dark with depth, from a map (cyan → magenta)
+    that shares no colour with the quantities of panels (a) and (b)."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps["cool"]
+    n = max(len(layers) - 1, 1)
+    return {l: cmap(0.05 + 0.9 * i / n) for i, l in enumerate(layers)}
+
+
+def _mark_sampled(ax, field: str, layers: list[dict], color: dict) -> None:
+    """The histogrammed layers marked on the curve of ``field``, in their colours."""
+    x, y = series(layers, field)
+    for layer, c in color.items():
+        k = np.flatnonzero(x == layer)
+        if k.size:
+            ax.plot(x[k], y[k], marker="o", markersize=6, color=c, markeredgecolor="black",
+                    markeredgewidth=0.6, linestyle="none", zorder=4, label="_sampled")  # fmt: skip
+
+
+def _fit_x(ax, entries: list, edges_of) -> None:
+    """The x-range from the first to the last non-empty bin of any entry, padded 3%."""
+    spans = []
+    for h in entries:
+        edges, nz = edges_of(h), np.flatnonzero(np.asarray(h["counts"]) > 0)
+        if nz.size:
+            spans += [edges[nz[0]], edges[nz[-1] + 1]]
+    if spans:
+        lo, hi = min(spans), max(spans)
+        pad = 0.03 * (hi - lo) if hi > lo else 0.5
+        ax.set_xlim(lo - pad, hi + pad)
+
+
+def _histograms(ax_act, ax_delta, hist: dict) -> dict:
+    """Step histograms of activation values and of log10|δ_l|, one color per layer; returns
+    the colours."""
     from matplotlib.lines import Line2D
 
     acts = [h for h in hist.get("act") or [] if _hist_ok(h)]
     deltas = [h for h in hist.get("delta") or [] if _hist_ok(h)]
     layers = sorted({h["layer"] for h in (*acts, *deltas)})
-    palette = colors()
-    color = {l: palette[i % len(palette)] for i, l in enumerate(layers)}
+    color = layer_colors(layers)
     one_bin = set()
     if any(h.get("log10") for h in acts):  # layers decades apart: binned by log10|H|
         _log_histograms(ax_act, acts, color, "H_l", "H")
+        _fit_x(ax_act, acts, lambda h: np.asarray(h["edges"], float))
         ax_act.set_title("(c) activation sizes $|H_l|$", loc="left", fontsize=10)
     else:
         # a common power of ten keeps every layer's values finite on one axis
         scale = max((h.get("log10_scale") or 0.0 for h in acts), default=0.0)
+
+        def scaled(h):
+            return np.asarray(h["edges"], float) * 10.0 ** ((h.get("log10_scale") or 0.0) - scale)
+
         for h in acts:
-            edges = np.asarray(h["edges"], float) * 10.0 ** ((h.get("log10_scale") or 0.0) - scale)
+            edges = scaled(h)
             ax_act.stairs(_shares(h), edges, color=color[h["layer"]],
                           label=f"layer {h['layer']}", linewidth=1.3)  # fmt: skip
             if np.count_nonzero(h["counts"]) == 1:  # e.g. values far smaller than the bins
                 one_bin.add(h["layer"])
+        _fit_x(ax_act, acts, scaled)
         unit = f" (×{pow10(scale, style='tex', plain=None)})" if scale else ""
         ax_act.set_xlabel(f"activation value $H_l${unit}")
         ax_act.set_title("(c) activation values", loc="left", fontsize=10)
@@ -134,6 +176,7 @@ def _histograms(ax_act, ax_delta, hist: dict) -> None:
         which = ", ".join(map(str, sorted(one_bin)))
         ax_act.set_title(f"all in one bin: layer {which}", loc="right", fontsize=8, color="0.35")
     _log_histograms(ax_delta, deltas, color, r"\delta_l", "δ")
+    _fit_x(ax_delta, deltas, lambda h: np.asarray(h["edges"], float))
     ax_delta.set_title(r"(d) back-propagated gradients $|\delta_l|$", loc="left", fontsize=10)
     for ax, entries in ((ax_act, acts), (ax_delta, deltas)):
         ax.set_ylabel("share of the layer's values")
@@ -145,6 +188,7 @@ def _histograms(ax_act, ax_delta, hist: dict) -> None:
     if handles:
         ax_act.figure.legend(handles=handles, loc="outside lower center", ncols=len(handles),
                              fontsize=8, frameon=False)  # fmt: skip
+    return color
 
 
 def _log_histograms(ax, entries: list, color: dict, tex: str, name: str) -> None:

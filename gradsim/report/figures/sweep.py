@@ -23,6 +23,11 @@ from gradsim.report.labels import axis_label, base_text, value_text
 MAX_PANELS = 24
 MAX_LINES = 12
 _QUANTITY = r"median $\delta_1/\delta_L$"
+# cells without a finite median: opposite failures, two marks
+_ZEROS = {"marker": "o", "markersize": 7, "markerfacecolor": "none", "markeredgecolor": "0.2",
+          "markeredgewidth": 1.2, "label": "δ = 0 in some layer: no ratio (vanishing)"}  # fmt: skip
+_NONFINITE = {"marker": "x", "markersize": 7, "color": "0.2", "markeredgewidth": 1.5,
+              "label": "inf/NaN: no ratio (overflow)"}  # fmt: skip
 
 
 def _resolve(name: str, axes: dict) -> str:
@@ -150,12 +155,38 @@ def heatmap_data(agg: dict, x: str, y: str, combo: tuple = ()) -> np.ndarray:
     return data
 
 
+def heatmap_missing(agg: dict, x: str, y: str, combo: tuple = ()) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean (len(y values), len(x values)) masks of the cells run but without a finite
+    median: ``zeros`` (δ = 0 somewhere: the ratio is 0/0 or 0, a vanishing failure) and
+    ``nonfinite`` (some seed met inf/NaN: an overflow), told apart by the verdicts."""
+    names = list(agg["axes"])
+    rest, _ = _facets(agg, (x, y))
+    fixed = dict(zip(rest, combo, strict=True))
+    table = _lookup(agg)
+    xs, ys = agg["axes"][x], agg["axes"][y]
+    zeros, nonfinite = (np.zeros((len(ys), len(xs)), bool) for _ in range(2))
+    for i, yv in enumerate(ys):
+        for j, xv in enumerate(xs):
+            vals = fixed | {x: xv, y: yv}
+            row = table.get(tuple(_key(vals[k]) for k in names))
+            if row is None or row["median"] is not None or not row.get("runs"):
+                continue
+            (nonfinite if row.get("overflow") else zeros)[i, j] = True
+    return zeros, nonfinite
+
+
+def seeds_text(n) -> str:
+    return f"{n} seed" + ("" if n == 1 else "s")
+
+
 def plot_heatmap(agg: dict, x: str, y: str, *, fig=None):
     """Median log10 δ₁/δ_L over ``x`` × ``y``, one panel per combination of the other
     varying axes; contours where it crosses ±log10(threshold). Cells are equal in size
     whatever the values' spacing; tick labels give the values."""
     import matplotlib
-    from matplotlib.colors import SymLogNorm
+    from matplotlib.colors import Normalize
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
 
     x, y = choose_axes(agg["axes"], x, y)
     rest, combos = _facets(agg, (x, y))
@@ -173,11 +204,16 @@ def plot_heatmap(agg: dict, x: str, y: str, *, fig=None):
     thr = agg.get("threshold")
     lt = math.log10(thr) if thr else None
     lin = lt or 1.0
-    lim = max(float(np.abs(finite).max()) if finite.size else 1.0, 1.5 * lin)
-    # centred on 0, symmetric: linear within ±log10(threshold), then compressing the
-    # decades, so 10^±3 stays distinguishable from 10^0 next to a 10^150 overflow
-    norm = SymLogNorm(linthresh=lin, linscale=1.0, vmin=-lim, vmax=lim, base=10)
-    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="0.8")
+    biggest = float(np.abs(finite).max()) if finite.size else 1.0
+    # linear in decades, centred on 0; a few far cells (an overflow at 10^150) beyond the
+    # 95th percentile get the end colours (the colourbar's arrows) rather than wash out
+    # the ±3 decades beside them
+    typical = float(np.percentile(np.abs(finite), 95)) if finite.size else 1.0
+    lim = max(typical, 1.5 * lin, 1.0)
+    cut = biggest > 1.5 * lim
+    lim = lim if cut else max(biggest, lim)
+    norm = Normalize(vmin=-lim, vmax=lim)
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="white")
     mesh = None
     for ax, combo, data in zip(axs, combos, panels, strict=False):
         mesh = ax.pcolormesh(np.arange(len(xs) + 1) - 0.5, np.arange(len(ys) + 1) - 0.5,
@@ -193,6 +229,10 @@ def plot_heatmap(agg: dict, x: str, y: str, *, fig=None):
                           fontsize=7)  # fmt: skip
         if not numeric and data.size <= 400:  # name axes: the decades written in the cells
             _annotate(ax, data, norm)
+        zeros, nonfinite = heatmap_missing(agg, x, y, combo)
+        for mask, style in ((zeros, _ZEROS), (nonfinite, _NONFINITE)):
+            i, j = np.nonzero(mask)
+            ax.plot(j, i, linestyle="none", **style)
         _ticks(ax.xaxis, xs)
         _ticks(ax.yaxis, ys)
         ax.set_xlabel(axis_label(x))
@@ -201,16 +241,21 @@ def plot_heatmap(agg: dict, x: str, y: str, *, fig=None):
             ax.set_title(_facet_title(rest, combo), fontsize=9)
     for ax in axs[len(combos) :]:
         ax.set_visible(False)
-    cbar = fig.colorbar(mesh, ax=list(axs[: len(combos)]), shrink=0.9)
-    cbar.set_label(r"median over seeds of $\delta_1/\delta_L$ (layer 1 / layer L)")
-    cbar.ax.yaxis.set_major_formatter(pow10_formatter())
+    cbar = fig.colorbar(mesh, ax=list(axs[: len(combos)]), shrink=0.9,
+                        extend="both" if cut else "neither")  # fmt: skip
+    cbar.set_label(r"$\log_{10}$ of median $\delta_1/\delta_L$ (decades)", fontsize=9)
+    cbar.ax.yaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 2.5, 5, 10]))
     if numeric:
         note = f"contours at ×{thr:g} and ÷{thr:g}" if thr else ""
     else:
         note = "in the cells: the median's power of ten"
-    if not np.all([np.isfinite(p).all() for p in panels]):
-        note += ("; " if note else "") + "grey: no seed with a finite δ ratio (inf/NaN or δ = 0)"
-    fig.suptitle(f"{_QUANTITY} over {agg['seeds']} seed(s) · {base_text(agg)}\n{note}",
+    marks = [np.any([heatmap_missing(agg, x, y, c)[k].any() for c in combos]) for k in (0, 1)]
+    handles = [Line2D([], [], linestyle="none", **style) for style, m in
+               zip((_ZEROS, _NONFINITE), marks, strict=True) if m]  # fmt: skip
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
+                   fontsize=8, frameon=False)  # fmt: skip
+    fig.suptitle(f"{_QUANTITY} over {seeds_text(agg['seeds'])} · {base_text(agg)}\n{note}",
                  fontsize=10)  # fmt: skip
     return fig
 
@@ -283,6 +328,6 @@ def plot_lines(agg: dict, x: str, *, fig=None):
     note = f" · dashed: ×{thr:g} and ÷{thr:g}" if thr else ""
     # over the whole figure, in two lines: a title over the axes alone is clipped when the
     # legend stands beside them
-    fig.suptitle(f"{_QUANTITY} over {agg['seeds']} seed(s)\n{base_text(agg)}{note}",
+    fig.suptitle(f"{_QUANTITY} over {seeds_text(agg['seeds'])}\n{base_text(agg)}{note}",
                  fontsize=9)  # fmt: skip
     return fig

@@ -91,11 +91,14 @@ def plot_phase(d: dict, *, fig=None):
     handles += _initializer_marks(ax, d.get("initializers") or [], xe, ye)
     overlay = [r for r in d.get("overlay") or [] if r.get("activation") == d["activation"]]
     handles += _overlay_marks(ax, overlay)
-    ax.set_xlim(xe[0], xe[-1])
-    ax.set_ylim(ye[0], ye[-1])
+    # a margin below σ_b² = 0 and left of σ_w² = 0, so that the markers there sit whole
+    # inside the axes, off its frame
+    ax.set_xlim(xe[0] - 0.02 * (xe[-1] - xe[0]), xe[-1])
+    ax.set_ylim(ye[0] - 0.05 * (ye[-1] - ye[0]), ye[-1])
     ax.set_xlabel(r"$\sigma_w^2$   (Var $W$ = $\sigma_w^2$/fan_in)")
     ax.set_ylabel(r"$\sigma_b^2$   (Var $b$)")
-    fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=7.5, frameon=False,
+               columnspacing=1.2, handletextpad=0.4)  # fmt: skip
     left = len(d.get("overlay") or []) - len(overlay)
     note = f" · {left} run(s) of another activation left out" if left else ""
     ax.set_title(f"order-to-chaos phase diagram · {d['activation']} · markers at width "
@@ -108,7 +111,8 @@ def _initializer_marks(ax, points: list[dict], xe: np.ndarray, ye: np.ndarray) -
     handles."""
     from matplotlib.lines import Line2D
 
-    palette = colors()
+    # colours the measured verdicts do not use (_VERDICT_COLORS: blue, green, red, purple)
+    palette = [colors()[k] for k in (1, 5, 6, 8, 9, 7)]
     handles = []
     tol_x, tol_y = 1e-9 * (xe[-1] - xe[0]), 1e-9 * (ye[-1] - ye[0])
     for p in points:
@@ -116,12 +120,14 @@ def _initializer_marks(ax, points: list[dict], xe: np.ndarray, ye: np.ndarray) -
                 and ye[0] - tol_y <= p["sigma_b2"] <= ye[-1] + tol_y):  # fmt: skip
             continue
         k = len(handles)
-        marker, color = _MARKERS[k % len(_MARKERS)], palette[k % 10]
-        ax.plot(p["sigma_w2"], p["sigma_b2"], marker=marker, markersize=8, color=color,
-                markeredgecolor="white", markeredgewidth=1.0, linestyle="none", zorder=6,
+        marker, color = _MARKERS[k % len(_MARKERS)], palette[k % len(palette)]
+        # above the measured circles, which are drawn larger around them
+        ax.plot(p["sigma_w2"], p["sigma_b2"], marker=marker, markersize=7, color=color,
+                markeredgecolor="white", markeredgewidth=0.8, linestyle="none", zorder=8,
                 clip_on=False)  # fmt: skip
         handles.append(Line2D([], [], marker=marker, color=color, linestyle="none",
-                              markeredgecolor="white", label=_names(p["names"])))  # fmt: skip
+                              markeredgecolor="white", markeredgewidth=0.8,
+                              label=_names(p["names"])))  # fmt: skip
     return handles
 
 
@@ -134,10 +140,11 @@ def _overlay_marks(ax, overlay: list[dict]) -> list:
         pts = [r for r in overlay if r.get("verdict") == verdict]
         color = _VERDICT_COLORS.get(verdict, "white")
         xs, ys = [r["sigma_w2"] for r in pts], [r["sigma_b2"] for r in pts]
-        ax.scatter(xs, ys, s=46, marker="o", facecolor="none", edgecolor=color, linewidth=1.8,
-                   zorder=7, clip_on=False)  # fmt: skip
-        handles.append(Line2D([], [], marker="o", markerfacecolor="none", color=color,
-                              linestyle="none", label=f"measured: {verdict}"))  # fmt: skip
+        ax.plot(xs, ys, marker="o", markersize=11, markerfacecolor="none", color=color,
+                markeredgewidth=1.8, linestyle="none", zorder=7, clip_on=False)  # fmt: skip
+        handles.append(Line2D([], [], marker="o", markersize=9, markerfacecolor="none",
+                              color=color, markeredgewidth=1.8, linestyle="none",
+                              label=f"measured: {verdict}"))  # fmt: skip
     return handles
 
 
@@ -188,9 +195,12 @@ def _edges_center_index(xe, x: float) -> int:
 
 
 def plot_spectrum(d, *, fig=None):
-    """Histogram of the singular values s of the input–output Jacobian (Pennington,
-    Schoenholz & Ganguli 2017), pooled over the inputs; several spectra (a list of dicts)
-    are overlaid. The axis is log10 s where the values span more than a factor 10.
+    """The distribution of the singular values s of the input–output Jacobian (Pennington,
+    Schoenholz & Ganguli 2017), pooled over the inputs, as an empirical cumulative
+    distribution: the share of the values ≤ s, which shows every value (a spike is a
+    vertical step, a spread over decades a slow climb); several spectra (a list of dicts)
+    are overlaid. The axis is log10 s where the values span more than a factor 10. Exact
+    zeros have no place on a log axis: the curve starts at their share.
 
     Parameters
     ----------
@@ -203,6 +213,8 @@ def plot_spectrum(d, *, fig=None):
     -------
     matplotlib.figure.Figure
     """
+    from matplotlib.ticker import PercentFormatter
+
     ds = d if isinstance(d, list) else [d]
     if not ds:
         raise GradsimError("no spectrum to draw")
@@ -217,38 +229,36 @@ def plot_spectrum(d, *, fig=None):
     lo, hi = float(finite.min()), float(finite.max())
     use_log = hi - lo > 1.0
     palette = colors()
-    edges = np.linspace(lo, hi, 61) if use_log else np.linspace(10**lo, 10**hi, 61)
-    if edges[-1] - edges[0] < 1e-9 * max(1.0, abs(edges[-1])):  # all equal: one thin bin
-        mid = edges[0]
-        edges = np.linspace(mid - 0.05 * max(abs(mid), 1e-3), mid + 0.05 * max(abs(mid), 1e-3),
-                            61)  # fmt: skip
     for i, (one, v) in enumerate(zip(ds, logs, strict=True)):
-        vals = v[np.isfinite(v)] if use_log else 10.0 ** v[np.isfinite(v)]
-        counts, _ = np.histogram(vals, edges)
+        x = np.sort(v[np.isfinite(v)])
         zeros = int(np.count_nonzero(v == -np.inf))  # exact zeros: no place on a log axis
-        share = counts / max(v.size, 1)
+        start = zeros / max(v.size, 1)
+        y = start + np.arange(1, x.size + 1) / max(v.size, 1)
+        x = x if use_log else 10.0**x
         label = _spectrum_label(one) if len(ds) > 1 else "singular values"
         spread = one.get("spread")
         notes = [] if spread is None else [f"spread {spread:.3g}" if spread > 1e-12 else
                                            "spread 0"]  # fmt: skip
         if zeros:
-            notes.append(f"{zeros / v.size:.0%} at 0 or below rounding, not drawn")
+            notes.append(f"{start:.0%} at 0 or below rounding: the curve starts there")
         label += f"  ({', '.join(notes)})" if notes else ""
-        ax.stairs(share, edges, color=palette[i % 10], linewidth=1.5, label=label,
-                  fill=len(ds) == 1, alpha=0.85 if len(ds) > 1 else 0.35)  # fmt: skip
-        if len(ds) == 1:
-            ax.stairs(share, edges, color=palette[0], linewidth=1.5)
-    if len(ds) > 1:  # a spike (an isometric net) beside spreads over decades: log shares
-        ax.set_yscale("log")
+        ax.plot(np.r_[x[:1], x], np.r_[start, y], drawstyle="steps-post", color=palette[i % 10],
+                linewidth=1.6, label=label)  # fmt: skip
+    span = (hi - lo) if use_log else (10**hi - 10**lo)
+    pad = 0.04 * span if span > 0 else 0.05 * max(abs(10**hi), 1e-3)
+    a, b = (lo, hi) if use_log else (10**lo, 10**hi)
+    ax.set_xlim(a - pad, b + pad)
+    ax.set_ylim(0, 1.03)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     if use_log:
         pow10_axis(ax.xaxis)
         ax.set_xlabel("singular value $s$ of $J = \\partial H_L/\\partial H_0$ (log scale)")
     else:
         ax.set_xlabel("singular value $s$ of $J = \\partial H_L/\\partial H_0$")
-    ax.set_ylabel("share of the singular values (log)" if len(ds) > 1 else
-                  "share of the singular values")  # fmt: skip
+    ax.set_ylabel("share of the singular values $\\leq s$")
     light_grid(ax)
-    ax.legend(loc="best", fontsize=8)
+    # below the axes: a cumulative curve crosses every corner
+    fig.legend(loc="outside lower center", fontsize=8, frameon=False)
     if len(ds) == 1:
         one = ds[0]
         parts = [
@@ -257,7 +267,8 @@ def plot_spectrum(d, *, fig=None):
         ax.set_title(" · ".join(parts) + f" · {one['inputs']} inputs\n"
                      + _moments_text(one), fontsize=10)  # fmt: skip
     else:
-        ax.set_title("singular values of the input–output Jacobian", fontsize=10)
+        ax.set_title("singular values of the input–output Jacobian: cumulative distribution",
+                     fontsize=10)  # fmt: skip
     return fig
 
 

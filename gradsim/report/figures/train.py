@@ -21,6 +21,7 @@ import numpy as np
 
 from gradsim.explain import pow10
 from gradsim.report.figures.common import check_result, colors, floats, light_grid, new_figure
+from gradsim.report.figures.placement import least_crowded, put_label, text_size
 from gradsim.report.figures.train_heatmaps import HEATMAPS_PER_ROW, heatmaps
 from gradsim.report.figures.train_scales import (
     VERDICT_COLORS,
@@ -71,7 +72,7 @@ def plot_train(d: dict, *, fig=None):
     fig = new_figure(fig, size)
     top, bottom = fig.subfigures(2, 1, height_ratios=[top_h, _HEATMAP_HEIGHT * rows])
     axs = top.subplots(1, 3 if classification else 2)
-    palette = colors(len(runs))
+    palette = run_colors(len(runs))
     labels = [run_label(run, i) for i, run in enumerate(runs)]
     _loss_panel(axs[0], runs, labels, palette)
     _ratio_panel(axs[1], runs, labels, palette)
@@ -81,6 +82,14 @@ def plot_train(d: dict, *, fig=None):
     heatmaps(bottom, runs, labels, palette, rows)
     fig.suptitle(f"{_title(d)}\n{settings_text(runs)}", fontsize=11)
     return fig
+
+
+def run_colors(n: int) -> list:
+    """Line colours without the verdicts' red and green (and the guides' greys), so that no
+    run looks stalled or learned by its colour."""
+    if n <= 7:
+        return [colors()[k] for k in (0, 1, 4, 5, 6, 8, 9)]
+    return [c for k, c in enumerate(colors(20)) if k not in (4, 5, 6, 7, 14, 15)]
 
 
 def _is_classification(runs: list[dict]) -> bool:
@@ -173,11 +182,15 @@ def _mark_divergence(ax, run: dict, color, top: float) -> None:
         ys = top
     ax.plot([xs], [ys], marker="x", markersize=9, markeredgewidth=2, color=color,
             linestyle="none", clip_on=False, label="_diverged", zorder=5)  # fmt: skip
-    x0, x1 = ax.get_xlim()
-    right = (xs - x0) / (x1 - x0) < 0.6  # the note on the side with room
-    ax.annotate(text, (xs, ys), xytext=(7 if right else -7, -4), textcoords="offset points",
-                ha="left" if right else "right", va="top", fontsize=8, color=color,
-                annotation_clip=False)  # fmt: skip
+    # the note where the lines are not: right or left of the ×, near it or higher up
+    to_axes = ax.transData + ax.transAxes.inverted()
+    xa, ya = to_axes.transform((xs, ys))
+    w, h = text_size(ax, text)
+    boxes = [(a, a + w, b, b + h, ha) for a, ha in ((xa + 0.03, "left"), (xa - 0.03 - w, "right"))
+             for b in (min(ya + 0.03, 0.98 - h), max(ya - 0.03 - h, 0.02), 0.5, 0.7, 0.9 - h)
+             if 0 <= a and a + w <= 1]  # fmt: skip
+    boxes = boxes or [(0.99 - w, 0.99, 0.02, 0.02 + h, "right")]
+    put_label(ax, text, least_crowded(ax, boxes, []), color, [])
 
 
 def _layer_stats(M: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -210,13 +223,16 @@ def _ratio_panel(ax, runs, labels, palette) -> None:
     pad = 0.05 * (hi - lo) if hi > lo else 0.3
     ax.set_ylim(10 ** (lo - pad), 10 ** (hi + pad))
     if cut:
-        ax.text(0.99, 0.98, "diverged runs off-scale ↑", transform=ax.transAxes, ha="right",
-                va="top", fontsize=8, color=VERDICT_COLORS["diverged"])  # fmt: skip
+        text = "diverged runs off-scale ↑"
+        w, h = text_size(ax, text)
+        boxes = [(0.99 - w, 0.99, 0.97 - h, 0.97, "right"),
+                 (0.01, 0.01 + w, 0.97 - h, 0.97, "left"),
+                 (0.99 - w, 0.99, 0.03, 0.03 + h, "right")]  # fmt: skip
+        put_label(ax, text, least_crowded(ax, boxes, []), VERDICT_COLORS["diverged"], [])
     step_axis(ax, runs)
     ax.set_xlabel("step")
-    ax.set_ylabel(r"$\|\Delta W_l\| / \|W_l\|$ (log scale)")
-    ax.set_title("(b) update / weight: median over layers,\nband: min–max", loc="left",
-                 fontsize=10)  # fmt: skip
+    ax.set_ylabel(r"$\|\Delta W_l\| / \|W_l\|$ (log scale; band: min–max)")
+    ax.set_title("(b) update / weight, median of layers", loc="left", fontsize=10)
     light_grid(ax)
 
 
@@ -261,8 +277,10 @@ def _legend(subfig, axs, runs, labels, palette) -> None:
     dashed = "(a) constant prediction's loss" + (", (c) chance" if len(axs) > 2 else "")
     handles.append(Line2D([], [], color=_BASELINE_COLOR, linestyle="--", label=dashed))
     handles.append(Line2D([], [], color="0.2", linestyle=":", label=f"(b) {_GUIDE} rule of thumb"))
-    if any(run["verdict"] == "diverged" for run in runs):
-        handles.append(Line2D([], [], color="0.3", marker="x", linestyle="none",
-                              markeredgewidth=2, label="last finite loss"))  # fmt: skip
+    diverged = [i for i, run in enumerate(runs) if run["verdict"] == "diverged"]
+    for i in diverged:  # the × in the run's colour, as drawn
+        who = f" ({labels[i]})" if len(diverged) > 1 else ""
+        handles.append(Line2D([], [], color=_color(palette, i), marker="x", linestyle="none",
+                              markeredgewidth=2, label=f"last finite loss{who}"))  # fmt: skip
     subfig.legend(handles=handles, loc="outside lower center", ncols=_legend_columns(runs),
                   fontsize=8, frameon=False)  # fmt: skip

@@ -3,20 +3,17 @@ colour scale shared by all runs."""
 
 from __future__ import annotations
 
-import math
 import textwrap
 
 import numpy as np
 
-from gradsim.explain import EVERY, pow10
-from gradsim.report.figures.common import layer_ticks, pow10_axis
+from gradsim.report.figures.common import layer_ticks, pow10_ticks
 from gradsim.report.figures.train_scales import (
     VERDICT_COLORS,
     WIDTH,
     layer_matrix,
     log_range,
     step_axis,
-    step_range,
 )
 
 HEATMAPS_PER_ROW = 4
@@ -29,7 +26,7 @@ def heatmaps(subfig, runs, labels, palette, rows: int) -> None:
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
-    ncols = min(max(len(runs), 2), HEATMAPS_PER_ROW)  # a single run: half the width
+    ncols = min(len(runs), HEATMAPS_PER_ROW)
     axs = np.atleast_1d(subfig.subplots(rows, ncols, squeeze=False, sharex=True)).ravel()
     data = [layer_matrix(run, "log10_grad_norm") for run in runs]
     core = [M for run, (_, M) in zip(runs, data, strict=True) if run["verdict"] != "diverged"]
@@ -43,7 +40,7 @@ def heatmaps(subfig, runs, labels, palette, rows: int) -> None:
     norm = Normalize(vmin, vmax)
     # beyond the scale (a diverged run's huge gradients): red, as the verdict
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.82", over=_OFFSCALE_COLOR)
-    x0, x1 = step_range(runs)
+    x1 = max(max(run["steps"]) for run in runs)
     for k, (ax, run, (steps, M)) in enumerate(zip(axs, runs, data, strict=False)):
         L = M.shape[1]
         if steps.size:
@@ -59,7 +56,7 @@ def heatmaps(subfig, runs, labels, palette, rows: int) -> None:
         if nf and nf.get("step") is not None:
             ax.axvline(nf["step"], color=VERDICT_COLORS["diverged"], linewidth=1.5)
         step_axis(ax, runs)
-        ax.set_xlim(max(x0, 0), x1)
+        ax.set_xlim(0, x1)  # to the last step: no blank strip after the last cell
         ax.set_ylim(0.5, L + 0.5)
         ax.set_yticks(layer_ticks(L, most=5))
         ax.tick_params(labelsize=8)
@@ -76,23 +73,8 @@ def heatmaps(subfig, runs, labels, palette, rows: int) -> None:
     note = "\n(grey: 0 or inf/NaN" + (", red: off-scale)" if cut else ")")
     raw = " before clipping" if any(r.get("clipped_steps") is not None for r in runs) else ""
     cbar.set_label(r"$\|\partial E/\partial W_l\|_F$" + raw + note, fontsize=9)
-    _pow10_ticks(cbar.ax.yaxis, vmin, vmax)
+    pow10_ticks(cbar.ax.yaxis, vmin, vmax)
     cbar.ax.tick_params(labelsize=8)
-
-
-def _pow10_ticks(axis, lo: float, hi: float) -> None:
-    """Labels on an axis of log10 values: 10^k at whole k when it spans two decades or more,
-    else plain numbers at 1, 2, 5 × 10^k (0.2, 0.5, 1, 2)."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter
-
-    if hi - lo >= 2:
-        pow10_axis(axis, nbins=6)
-        return
-    mantissas = (1, 2, 5) if hi - lo >= 0.5 else range(1, 10)
-    ticks = [k + math.log10(m) for k in range(math.floor(lo), math.ceil(hi) + 1)
-             for m in mantissas]  # fmt: skip
-    axis.set_major_locator(FixedLocator([t for t in ticks if lo - 1e-9 <= t <= hi + 1e-9]))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: pow10(v, plain=EVERY)))
 
 
 def _empty_note(run: dict, M: np.ndarray) -> str:
@@ -103,7 +85,14 @@ def _empty_note(run: dict, M: np.ndarray) -> str:
     if M.shape[0] == 0:
         at = f" at step {nf['step']}" if "step" in nf else ""
         return f"diverged{at},\nbefore any logged update" if nf else "no update logged"
-    return "every gradient\nis exactly zero" if not nf else "no finite gradient"
+    if nf:
+        return "no finite gradient"
+    # the weights' gradients only: a read-out bias can still learn and move the loss
+    steps = [s for s in run["steps"] if s >= 1]
+    return (
+        f"$\\partial E/\\partial W_l = 0$ at every logged step\n({steps[0]}–{steps[-1]}): "
+        "only biases can learn"
+    )
 
 
 def _heatmap_title(ax, label: str, verdict: str, color, ncols: int) -> None:
