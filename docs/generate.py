@@ -154,16 +154,25 @@ def terminal_excerpts(skip_slow: bool) -> None:
             print(f"{page.relative_to(ex.ROOT)}: excerpts regenerated", file=sys.stderr)
 
 
-def figures(skip_slow: bool) -> None:
+def figures(skip_slow: bool) -> int:
+    """Redraw the figures; one that cannot be drawn (no browser for the screenshot) is said
+    in one line and the others are still drawn. The number that failed."""
     ex = _excerpts_module()
+    failed = 0
     for page in ex.PAGES:
         for fig in ex.figures(page):
             if skip_slow and fig.slow:
                 continue
+            name = fig.img.relative_to(ex.ROOT)
             t0 = time.perf_counter()
-            ex.draw(fig)
-            took = time.perf_counter() - t0
-            print(f"{fig.img.relative_to(ex.ROOT)}: drawn in {took:.0f} s", file=sys.stderr)
+            try:
+                ex.draw(fig)
+            except ex.DocsError as e:
+                print(f"{name}: not drawn: {e}", file=sys.stderr)
+                failed += 1
+                continue
+            print(f"{name}: drawn in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    return failed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,8 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             tables()
         if a.only in (None, "excerpts"):
             terminal_excerpts(a.skip_slow)
-        if a.only in (None, "figures"):
-            figures(a.skip_slow)
+        if a.only in (None, "figures") and figures(a.skip_slow):
+            return 2
     except Exception as e:  # one line, the docs' own or a command's error
         if type(e).__name__ != "DocsError":
             raise
