@@ -153,3 +153,20 @@ def test_width_depth_grid_comment(tmp_path):
     assert f"at width 16 it falls to 10^{med[16]:.1f} at depth 200" in comment
     assert vanish[16] == 20 and "with all 20 seeds vanishing" in comment
     assert abs(med[128]) < 1 and all(r["verdict"] == "stable" for r in runs[128])
+
+
+def test_theory_page_spectra():
+    """ "orthogonal tanh layers at criticality (σ_w = 1, σ_b = 0) keep the spread at 1.3, while
+    Gaussian weights with the same variance (`xavier_normal`) spread it to 76, and orthogonal
+    ReLU layers at their critical gain √2 to 68" (depth 64, width 256), and linear orthogonal
+    layers are exactly isometric."""
+    nets = {"linear": dict(act="linear", init="orthogonal"),
+            "tanh": dict(act="tanh", init="orthogonal"),
+            "gauss": dict(act="tanh", init="xavier_normal"),
+            "relu": dict(act="relu", init="orthogonal", gain=2**0.5)}  # fmt: skip
+    s = {k: gradsim.spectrum(depth=64, width=256, **n).to_dict()["spread"] for k, n in nets.items()}
+    text = page("docs/theory.md")
+    assert s["linear"] < 1e-12 and "orthogonal linear layers are exactly isometric" in text
+    assert f"keep the spread at {s['tanh']:.1f}" in text
+    assert f"(`xavier_normal`) spread it to {s['gauss']:.0f}" in text
+    assert f"critical gain √2 to {s['relu']:.0f}" in text

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -439,6 +440,28 @@ def test_python_examples_run(page, tmp_path, monkeypatch):
     namespace: dict = {}
     for i, block in enumerate(blocks, 1):
         exec(compile(block, f"{page_id(page)}, python block {i}", "exec"), namespace)
+
+
+def test_readme_shell_completion_works():
+    """The README's `eval "$(_GRADSIM_COMPLETE=bash_source gradsim)"`: the script click
+    prints, and the completions it asks for (commands, option names, registry names)."""
+    assert "_GRADSIM_COMPLETE=bash_source gradsim" in README.read_text(encoding="utf-8")
+    exe = Path(sys.executable).with_name("gradsim")
+    if not exe.exists():
+        pytest.skip("no gradsim script beside this interpreter")
+
+    def complete(words: str) -> list[str]:
+        env = dict(os.environ, _GRADSIM_COMPLETE="bash_complete", COMP_WORDS=words,
+                   COMP_CWORD=str(len(words.split()) - 1))  # fmt: skip
+        out = subprocess.run([exe], env=env, capture_output=True, text=True, check=True)
+        return [line.split(",", 1)[1] for line in out.stdout.splitlines()]
+
+    source = subprocess.run([exe], env=dict(os.environ, _GRADSIM_COMPLETE="bash_source"),
+                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "complete -o nosort -F _gradsim_completion gradsim" in source
+    assert complete("gradsim ru") == ["run"]
+    assert "leaky_relu" in complete("gradsim run --act le")
+    assert "--depth" in complete("gradsim run --dep")
 
 
 # ---------------------------------------------------------------- links and size
