@@ -12,7 +12,7 @@ He-initialized ReLU networks of 152 layers (width 32) trained on blobs with plai
 
 Run:  python examples/residual_152.py [OUTDIR] [--depth 152] [--steps 300]
 Writes OUTDIR/residual_152.png and .json and prints one line per architecture (its verdict,
-loss and accuracy), with the one-pass δ ratio of `gradsim run` for the same network beside the training verdict.
+loss and accuracy), with the one-pass δ ratio of `gradsim run` for the same network.
 """
 
 import argparse

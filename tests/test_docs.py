@@ -393,7 +393,7 @@ def test_no_hand_copied_output():
     and no box of a summary outside one."""
     for page in EX.PAGES:
         text = EX._EXCERPT.sub("", page.read_text(encoding="utf-8"))
-        for lang, body in _FENCE.findall(text):
+        for _lang, body in _FENCE.findall(text):
             assert not body.startswith("$ gradsim") and "╭─" not in body, (
                 f"{page_id(page)}: output copied by hand; make it an excerpt "
                 f"(docs/excerpts.py):\n{body[:200]}"
@@ -401,7 +401,7 @@ def test_no_hand_copied_output():
 
 
 def test_excerpt_and_figure_commands_parse():
-    for page, e in _all_excerpts():
+    for _page, e in _all_excerpts():
         if e.cmd.startswith("gradsim "):
             check_command_line(_argv(e.cmd))
     for page in EX.PAGES:
