@@ -170,3 +170,24 @@ def test_theory_page_spectra():
     assert f"keep the spread at {s['tanh']:.1f}" in text
     assert f"(`xavier_normal`) spread it to {s['gauss']:.0f}" in text
     assert f"critical gain √2 to {s['relu']:.0f}" in text
+
+
+def test_sweep_sizes_quoted():
+    """The run counts docs/sweeps.md and the README quote for their sweep commands."""
+
+    def runs(line: str) -> int:
+        argv = line.split()
+        n = int(argv[argv.index("--seeds") + 1])
+        for flag, dest in (("--depth", "depth"), ("--init", "init"), ("--act", "activation"),
+                           ("--gain", "gain")):  # fmt: skip
+            if flag in argv:
+                n *= len(parse_axis(BY_DEST[dest], argv[argv.index(flag) + 1]))
+        return n
+
+    sweeps, readme = page("docs/sweeps.md"), page("README.md")
+    first = next(ln for ln in (ROOT / "docs/sweeps.md").read_text().splitlines()
+                 if ln.startswith("gradsim sweep --depth"))  # fmt: skip
+    assert f"16 gains × 5 seeds = {runs(first)} runs of width 256" in sweeps
+    assert f"the {runs(first)}-run sweep of [docs/sweeps.md]" in readme
+    example = next(s for s in readme.split("`") if s.startswith("gradsim sweep --depth"))
+    assert f"× 3 seeds = {runs(example)} runs of width 64" in sweeps
