@@ -191,3 +191,31 @@ def test_sweep_sizes_quoted():
     assert f"the {runs(first)}-run sweep of [docs/sweeps.md]" in readme
     example = next(s for s in readme.split("`") if s.startswith("gradsim sweep --depth"))
     assert f"× 3 seeds = {runs(example)} runs of width 64" in sweeps
+
+
+def test_theory_page_finite_width_ranges():
+    """ "ReLU/He nets stray from the prediction by at most 0.05–0.19 decades (depending on the
+    seed) at β ≈ 0.15–0.19 (L = 152, n = 1024; L = 50, n = 256), and by at most 0.17–0.46
+    decades at β ≈ 0.6–0.8 (L = 152, n = 256; L = 100, n = 128)", over seeds 0–3 with the
+    probe loss. The n = 1024 net (the range's low end) is left out here: it is the slow one."""
+
+    def devs(depth, width):
+        return [gradsim.simulate(depth=depth, width=width, init="he", loss="probe", seed=s,
+                                 theory=True).to_dict()["summary"]["theory"]["log10_delta_dev_max"]
+                for s in range(4)]  # fmt: skip
+
+    text = page("docs/theory.md")
+    narrow = devs(152, 256) + devs(100, 128)
+    assert f"by at most 0.05–{max(devs(50, 256)):.2f} decades" in text
+    assert f"by at most {min(narrow):.2f}–{max(narrow):.2f} decades at β ≈ 0.6–0.8" in text
+    assert f"β ≈ 0.15–{49 / 256:.2f} (L = 152, n = 1024" in text and 151 / 1024 > 0.145
+    assert round(151 / 256, 1) == 0.6 and round(99 / 128, 1) == 0.8
+
+
+def test_python_page_comments():
+    """The values python.md's example shows in its comments."""
+    m = gradsim.theory(act="tanh", sigma_w=1.33, sigma_b=0.22)
+    sp = gradsim.spectrum(act="tanh", init="orthogonal", depth=32, width=128)
+    text = page("docs/python.md")
+    assert f"# ({str(m.q_star)[:6]}..., {str(m.chi1)[:6]}..., '{m.phase}')" in text
+    assert f"sp.spread # {sp.spread:.2f}: Var λ/(E λ)²" in text  # spaces joined
