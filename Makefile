@@ -49,8 +49,9 @@ bench: $(STAMP)
 # every terminal excerpt (rerun) and every figure (redrawn) of the docs, from the real
 # commands (docs/excerpts.py; tests/test_docs.py fails when they are out of date). The slow
 # excerpts and figures (trainings, a 1260-run sweep, the browser) take several minutes;
-# docs-fast leaves them out.
-docs: $(STAMP)
+# docs-fast leaves them out. The explorer's screenshot needs Playwright (the test tools) and
+# chromium.
+docs: $(TESTSTAMP) chromium
 	$(BIN)/python -m gradsim.cli.reference > docs/options.md.tmp
 	mv docs/options.md.tmp docs/options.md
 	$(BIN)/python docs/generate.py
