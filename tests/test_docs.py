@@ -405,7 +405,11 @@ def test_excerpt_and_figure_commands_parse():
         if e.cmd.startswith("gradsim "):
             check_command_line(_argv(e.cmd))
     for page in EX.PAGES:
+        text = " ".join(page.read_text(encoding="utf-8").replace("\\\n", " ").split())
         for fig in EX.figures(page):
+            shown = EX._FIGURE.sub("", text)  # the prose and code, not the marker itself
+            if fig.cmd.startswith("gradsim ") and " && " not in fig.cmd:
+                assert fig.cmd in shown, f"{page_id(page)}: the page never shows `{fig.cmd}`"
             for cmd in filter(None, (c.strip() for c in fig.cmd.split(" && "))):
                 if cmd.startswith("gradsim "):
                     check_command_line(_argv(cmd))
