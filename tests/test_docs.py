@@ -363,7 +363,9 @@ def excerpt_outputs(tmp_path_factory):
         os.chdir(cwd)
 
 
-EXCERPT_ENV = {"COLUMNS": str(EX.COLUMNS), "LINES": "50", "NO_COLOR": "1", "TERM": "dumb"}
+# as docs/excerpts.py runs them (None: unset)
+EXCERPT_ENV = {"COLUMNS": str(EX.COLUMNS), "LINES": "50", "NO_COLOR": "1", "TERM": "dumb",
+               "FORCE_COLOR": None, "CLICOLOR_FORCE": None}  # fmt: skip
 
 
 def test_excerpts_are_current(excerpt_outputs):
