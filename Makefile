@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint bench docs examples sweeps sweep-depth-gain sweep-inits sweep-width-depth clean chromium
+.PHONY: run test lint bench docs docs-fast examples sweeps sweep-depth-gain sweep-inits sweep-width-depth clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,12 +45,21 @@ lint: $(TESTSTAMP)
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-# the generated docs: the options reference and the tables from the registries
-# (tests/test_docs.py fails when they are out of date)
-docs: $(STAMP)
+# the generated docs: the options reference, the tables from the registries and examples/,
+# every terminal excerpt (rerun) and every figure (redrawn) of the docs, from the real
+# commands (docs/excerpts.py; tests/test_docs.py fails when they are out of date). The slow
+# excerpts and figures (trainings, a 1260-run sweep, the browser) take several minutes;
+# docs-fast leaves them out. The explorer's screenshot needs Playwright (the test tools) and
+# chromium.
+docs: $(TESTSTAMP) chromium
 	$(BIN)/python -m gradsim.cli.reference > docs/options.md.tmp
 	mv docs/options.md.tmp docs/options.md
 	$(BIN)/python docs/generate.py
+
+docs-fast: $(STAMP)
+	$(BIN)/python -m gradsim.cli.reference > docs/options.md.tmp
+	mv docs/options.md.tmp docs/options.md
+	$(BIN)/python docs/generate.py --skip-slow
 
 # the classic pictures, into results/examples/
 examples: $(STAMP)

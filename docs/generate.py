@@ -1,4 +1,5 @@
-"""The tables of the docs that come from gradsim's registries, written between markers.
+"""Everything generated in the docs: the tables from gradsim's registries and the examples
+folder, the terminal excerpts and the figures (the last two: docs/excerpts.py).
 
 A page holds each generated table between two HTML comments:
 
@@ -7,13 +8,18 @@ A page holds each generated table between two HTML comments:
     <!-- end generated: initializers -->
 
 ``python docs/generate.py`` (``make docs``) rewrites what is between them from the
-registries; tests/test_docs.py fails when a page and the registries drift apart.
+registries, reruns every excerpt's command and redraws every figure; tests/test_docs.py
+fails when a page and the registries, or an excerpt and its command's output, drift apart.
+``--skip-slow`` leaves out the excerpts and figures marked slow; ``--only`` one kind.
 """
 
 from __future__ import annotations
 
+import argparse
+import ast
 import re
 import sys
+import time
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
@@ -82,12 +88,23 @@ def optimizers() -> str:
     return _table(("optimizer", "update", "options (default)"), rows)
 
 
+def examples() -> str:
+    """Every script of examples/, with the first line of its docstring."""
+    rows = []
+    for path in sorted((DOCS.parent / "examples").glob("*.py")):
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        first = " ".join(doc.split("\n\n")[0].split())
+        rows.append((f"`examples/{path.name}`", first))
+    return _table(("script", "what it shows"), rows)
+
+
 TABLES = {
     "initializers": initializers,
     "activations": activations,
     "losses": losses,
     "tasks": tasks,
     "optimizers": optimizers,
+    "examples": examples,
 }
 
 
@@ -102,15 +119,82 @@ def blocks(text: str) -> list[str]:
     return [m.group("name") for m in _BLOCK.finditer(text)]
 
 
-def main() -> None:
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)  # whole or not at all
+
+
+def tables() -> None:
     for page in PAGES:
         path = DOCS / page
         text = path.read_text(encoding="utf-8")
         new = fill(text)
         if new != text:
-            path.write_text(new, encoding="utf-8")
+            _write(path, new)
             print(f"docs/{page}: tables regenerated", file=sys.stderr)
 
 
+def _excerpts_module():
+    sys.path.insert(0, str(DOCS))
+    import excerpts
+
+    return excerpts
+
+
+def terminal_excerpts(skip_slow: bool) -> None:
+    ex = _excerpts_module()
+    wanted = [e for page in ex.PAGES for e in ex.excerpts(page.read_text(encoding="utf-8"))
+              if not (skip_slow and e.slow)]  # fmt: skip
+    outputs = ex.run_all(wanted)
+    for page in ex.PAGES:
+        text = page.read_text(encoding="utf-8")
+        new = ex.fill(text, outputs)
+        if new != text:
+            _write(page, new)
+            print(f"{page.relative_to(ex.ROOT)}: excerpts regenerated", file=sys.stderr)
+
+
+def figures(skip_slow: bool) -> int:
+    """Redraw the figures; one that cannot be drawn (no browser for the screenshot) is said
+    in one line and the others are still drawn. The number that failed."""
+    ex = _excerpts_module()
+    failed = 0
+    for page in ex.PAGES:
+        for fig in ex.figures(page):
+            if skip_slow and fig.slow:
+                continue
+            name = fig.img.relative_to(ex.ROOT)
+            t0 = time.perf_counter()
+            try:
+                ex.draw(fig)
+            except ex.DocsError as e:
+                print(f"{name}: not drawn: {e}", file=sys.stderr)
+                failed += 1
+                continue
+            print(f"{name}: drawn in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    return failed
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Regenerate the generated parts of the docs.")
+    ap.add_argument("--only", choices=("tables", "excerpts", "figures"))
+    ap.add_argument("--skip-slow", action="store_true", help="leave out what is marked slow")
+    a = ap.parse_args(argv)
+    try:
+        if a.only in (None, "tables"):
+            tables()
+        if a.only in (None, "excerpts"):
+            terminal_excerpts(a.skip_slow)
+        if a.only in (None, "figures") and figures(a.skip_slow):
+            return 2
+    except Exception as e:  # one line, the docs' own or a command's error
+        if type(e).__name__ != "DocsError":
+            raise
+        print(f"make docs: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

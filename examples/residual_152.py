@@ -11,8 +11,8 @@ He-initialized ReLU networks of 152 layers (width 32) trained on blobs with plai
 * residual + batch norm (H_l = H_{l-1} + φ(BN(H_{l-1} W_l) + b_l)): learns.
 
 Run:  python examples/residual_152.py [OUTDIR] [--depth 152] [--steps 300]
-Writes OUTDIR/residual_152.png and .json and prints one line per architecture, with the
-one-pass δ ratio of `gradsim run` for the same network beside the training verdict.
+Writes OUTDIR/residual_152.png and .json and prints one line per architecture (its verdict,
+loss and accuracy), with the one-pass δ ratio of `gradsim run` for the same network.
 """
 
 import argparse
@@ -45,8 +45,10 @@ def main(outdir: Path, depth: int = 152, steps: int = 300) -> dict:
         one = gradsim.simulate(**net, **kw, loss="probe").summary  # the pass at init
         nf = r.nonfinite
         where = f" at step {nf['step']} ({nf['where']}, layer {nf['layer']})" if nf else ""
+        acc = r.final_accuracy
+        acc = f", accuracy {acc:.0%}" if acc is not None and acc == acc else ""
         print(f"{name:>22}: {r.verdict:<8}{where} loss {r.initial_loss:.4g} → "
-              f"{r.final_loss:.4g} · one pass: log10 δ_1/δ_L = "
+              f"{r.final_loss:.4g}{acc} · one pass: log10 δ_1/δ_L = "
               f"{one.log10_delta_ratio:+.1f}")  # fmt: skip
         runs.append(r)
     t = replace(t, axes={"architecture": list(archs)}, runs=runs)

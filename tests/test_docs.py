@@ -7,8 +7,11 @@ the page and the line to fix.
 
 import importlib.util
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -322,32 +325,110 @@ def test_readme_commands_run(tmp_path, monkeypatch):
         assert r.exit_code == 0, f"README.md: `{line}` exited {r.exit_code}: {r.stderr}"
 
 
-# ---------------------------------------------------------------- transcripts and Python
+# ---------------------------------------------------------------- excerpts and figures
 
 
-def transcripts(text: str) -> list[tuple[str, list[str]]]:
-    """Code blocks that begin with `$ gradsim …` followed by its output: (command, lines).
-    A line `…` stands for lines left out."""
-    out = []
-    for _, block in _FENCE.findall(text):
-        lines = block.rstrip("\n").splitlines()
-        if lines and lines[0].startswith("$ gradsim ") and len(lines) > 1:
-            out.append((lines[0][2:], [ln.rstrip() for ln in lines[1:] if ln.strip() != "…"]))
-    return out
+def _excerpts():
+    spec = importlib.util.spec_from_file_location("docs_excerpts", DOCS / "excerpts.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
 
 
-@pytest.mark.parametrize("page", PAGES, ids=page_id)
-def test_transcripts_are_real_output(page, tmp_path, monkeypatch):
-    """Output shown after `$ gradsim …` is what the command prints, line for line (in order;
-    a `…` line may stand for lines left out)."""
-    monkeypatch.chdir(tmp_path)
-    for line, shown in transcripts(page.read_text(encoding="utf-8")):
-        real = [ln.rstrip() for ln in _run_cli(*_argv(line)).splitlines()]
-        it = iter(real)
-        missing = [s for s in shown if not any(s == r for r in it)]
-        assert not missing, (
-            f"{page_id(page)}: `{line}` does not print (in this order):\n" + "\n".join(missing[:5])
-        )
+EX = _excerpts()
+
+
+def _all_excerpts():
+    return [(page, e) for page in EX.PAGES for e in EX.excerpts(page.read_text(encoding="utf-8"))]
+
+
+@pytest.fixture(scope="module")
+def excerpt_outputs(tmp_path_factory):
+    """What each excerpt's command prints, as `make docs` runs it (COLUMNS=80, no colour,
+    stdout not a terminal, an empty folder), but in this process: a few seconds in all. The
+    ones marked slow are left to `make docs`."""
+    cwd = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("excerpts"))
+    try:
+        out = {}
+        for _, e in _all_excerpts():
+            if e.slow or e.cmd in out:
+                continue
+            r = CliRunner().invoke(cli, _argv(e.cmd), env=EXCERPT_ENV, catch_exceptions=False)
+            assert r.exit_code == int(e.attrs.get("exit", "0")), f"`{e.cmd}`: {r.stderr}"
+            out[e.cmd] = r.stdout
+        return out
+    finally:
+        os.chdir(cwd)
+
+
+# as docs/excerpts.py runs them (None: unset)
+EXCERPT_ENV = {"COLUMNS": str(EX.COLUMNS), "LINES": "50", "NO_COLOR": "1", "TERM": "dumb",
+               "FORCE_COLOR": None, "CLICOLOR_FORCE": None}  # fmt: skip
+
+
+def test_excerpts_are_current(excerpt_outputs):
+    """Every excerpt shows what its command prints now."""
+    stale = [line for page in EX.PAGES for line in EX.stale(page, excerpt_outputs)]
+    assert not stale, "\n".join(stale) + "\nrun `make docs` (and read the diff: the prose too)"
+
+
+def test_an_edited_excerpt_is_caught(excerpt_outputs, tmp_path):
+    """The check above sees one changed character, and a line the command no longer prints."""
+    text = README.read_text(encoding="utf-8")
+    assert EX.fill(text, excerpt_outputs) == text
+    edited = text.replace("verdict: STABLE", "verdict: STABIL", 1)
+    assert edited != text and EX.fill(edited, excerpt_outputs) == text
+    page = tmp_path / "README.md"
+    page.write_text(edited, encoding="utf-8")
+    assert EX.stale(page, excerpt_outputs) == [
+        f"{page}: `gradsim run --depth 152 --init he` prints something else now"
+    ]
+    gone = text.replace('from="╭─ summary"', 'from="no such line"', 1)
+    with pytest.raises(EX.DocsError, match="no longer prints a line with 'no such line'"):
+        EX.fill(gone, excerpt_outputs)
+
+
+def test_no_hand_copied_output():
+    """Terminal output appears in the docs only inside an excerpt: no `$ gradsim` transcript
+    and no box of a summary outside one."""
+    for page in EX.PAGES:
+        text = EX._EXCERPT.sub("", page.read_text(encoding="utf-8"))
+        for _lang, body in _FENCE.findall(text):
+            assert not body.startswith("$ gradsim") and "╭─" not in body, (
+                f"{page_id(page)}: output copied by hand; make it an excerpt "
+                f"(docs/excerpts.py):\n{body[:200]}"
+            )
+
+
+def test_excerpt_and_figure_commands_parse():
+    for _page, e in _all_excerpts():
+        if e.cmd.startswith("gradsim "):
+            check_command_line(_argv(e.cmd))
+    for page in EX.PAGES:
+        text = " ".join(page.read_text(encoding="utf-8").replace("\\\n", " ").split())
+        for fig in EX.figures(page):
+            shown = EX._FIGURE.sub("", text)  # the prose and code, not the marker itself
+            if fig.cmd.startswith("gradsim ") and " && " not in fig.cmd:
+                assert fig.cmd in shown, f"{page_id(page)}: the page never shows `{fig.cmd}`"
+            for cmd in filter(None, (c.strip() for c in fig.cmd.split(" && "))):
+                if cmd.startswith("gradsim "):
+                    check_command_line(_argv(cmd))
+                else:
+                    assert (ROOT / shlex.split(cmd)[1]).is_file(), f"{page_id(page)}: {cmd}"
+
+
+def test_every_figure_is_drawn_by_make_docs():
+    """Every image in docs/img is shown by a page and drawn by a figure marker on it."""
+    shown, drawn = set(), set()
+    for page in EX.PAGES:
+        text = page.read_text(encoding="utf-8")
+        shown |= {(page.parent / t).resolve() for t in re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)}
+        drawn |= {fig.img.resolve() for fig in EX.figures(page)}
+    images = {p.resolve() for p in (DOCS / "img").glob("*.png")}
+    assert shown == images, f"images not shown, or shown but missing: {shown ^ images}"
+    assert drawn == images, f"images no marker draws: {sorted(p.name for p in images - drawn)}"
 
 
 def python_blocks(text: str) -> list[str]:
@@ -365,6 +446,28 @@ def test_python_examples_run(page, tmp_path, monkeypatch):
     namespace: dict = {}
     for i, block in enumerate(blocks, 1):
         exec(compile(block, f"{page_id(page)}, python block {i}", "exec"), namespace)
+
+
+def test_readme_shell_completion_works():
+    """The README's `eval "$(_GRADSIM_COMPLETE=bash_source gradsim)"`: the script click
+    prints, and the completions it asks for (commands, option names, registry names)."""
+    assert "_GRADSIM_COMPLETE=bash_source gradsim" in README.read_text(encoding="utf-8")
+    exe = Path(sys.executable).with_name("gradsim")
+    if not exe.exists():
+        pytest.skip("no gradsim script beside this interpreter")
+
+    def complete(words: str) -> list[str]:
+        env = dict(os.environ, _GRADSIM_COMPLETE="bash_complete", COMP_WORDS=words,
+                   COMP_CWORD=str(len(words.split()) - 1))  # fmt: skip
+        out = subprocess.run([exe], env=env, capture_output=True, text=True, check=True)
+        return [line.split(",", 1)[1] for line in out.stdout.splitlines()]
+
+    source = subprocess.run([exe], env=dict(os.environ, _GRADSIM_COMPLETE="bash_source"),
+                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "complete -o nosort -F _gradsim_completion gradsim" in source
+    assert complete("gradsim ru") == ["run"]
+    assert "leaky_relu" in complete("gradsim run --act le")
+    assert "--depth" in complete("gradsim run --dep")
 
 
 # ---------------------------------------------------------------- links and size
