@@ -231,9 +231,11 @@ def _report(res, table, csv_out, plot_path, x_axis, y_axis) -> None:
 
         write_atomic(res.path.parent / "sweep.csv", records_csv(res.records))
     if plot_path:
+        from gradsim.cli._output import say_figure
         from gradsim.report.figures.common import save_figure
 
         save_figure(res.figure(x=x_axis, y=y_axis), plot_path)
+        say_figure(plot_path)
 
 
 @cli.command("export")

@@ -1,0 +1,154 @@
+"""What the CLI says and writes: formats from --output's extension, names as users spell
+them, click's messages in gradsim's one-line form, --plot and --fail-on saying what
+happened."""
+
+import json
+
+import pytest
+
+from gradsim.config import DTYPES, canonical_dtype, dtype_aliases
+from gradsim.errors import GradsimError
+
+SMALL = ("--depth", 4, "--width", 8, "--batch", 8)
+
+
+def one_error_line(r) -> str:
+    assert r.exit_code == 2, r.stdout + r.stderr
+    err = r.stderr.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("gradsim: error: "), err
+    assert "Traceback" not in err
+    return err
+
+
+# ---------------------------------------------------------------- help and click's errors
+
+
+def test_no_arguments_shows_the_help_not_an_error(invoke):
+    r = invoke()
+    assert r.exit_code == 0
+    assert "Usage:" in r.stdout and "Commands:" in r.stdout
+    assert "error" not in (r.stdout + r.stderr).lower()
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (("run", "--depth", "x"), "invalid value for '--depth'"),
+        (("run", "--bogus"), "no such option"),
+        (("nosuch",), "no such command"),
+        (("plot",), "missing argument"),
+        (("compare", "--max-configs", "0"), "invalid value for '--max-configs'"),
+    ],
+)
+def test_click_errors_take_gradsims_form(invoke, args, words):
+    err = one_error_line(invoke(*args))
+    text = err.removeprefix("gradsim: error: ")
+    assert text[0].islower() and not text.endswith("."), err
+    assert words in text, err
+
+
+# ---------------------------------------------------------------- names
+
+
+@pytest.mark.parametrize(
+    "alias, dtype",
+    [("fp16", "float16"), ("half", "float16"), ("fp32", "float32"), ("single", "float32"),
+     ("fp64", "float64"), ("double", "float64"), ("FP64", "float64")],
+)  # fmt: skip
+def test_dtype_aliases(invoke, alias, dtype):
+    r = invoke("run", *SMALL, "--dtype", alias, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["config"]["dtype"] == dtype
+    r = invoke("compare", *SMALL, "--dtype", f"{alias},float32", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    dtypes = [run["config"]["dtype"] for run in json.loads(r.stdout)["runs"]]
+    assert dtype in dtypes
+
+
+def test_bf16_only_once_bfloat16_exists():
+    assert ("bf16" in dtype_aliases()) == ("bfloat16" in DTYPES)
+    if "bfloat16" in DTYPES:
+        assert canonical_dtype("bf16") == "bfloat16"
+    else:
+        with pytest.raises(GradsimError):
+            canonical_dtype("bf16")
+
+
+@pytest.mark.parametrize("spelt, mode", [("fan-out", "fan_out"), ("FAN_IN", "fan_in"),
+                                          ("Fan-Avg", "fan_avg")])  # fmt: skip
+def test_modes_spelt_like_activations(invoke, spelt, mode):
+    for cmd in ("run", "compare"):
+        r = invoke(cmd, *SMALL, "--mode", spelt, "--format", "json")
+        assert r.exit_code == 0, r.stderr
+        d = json.loads(r.stdout)
+        cfg = d["config"] if cmd == "run" else d["runs"][0]["config"]
+        assert cfg["mode"] == mode
+
+
+@pytest.mark.parametrize("name", ["reluu", "relu6", "Relu"])
+def test_close_names_suggest_or_resolve(invoke, name):
+    r = invoke("run", *SMALL, "--act", name, "--format", "json")
+    if name == "Relu":
+        assert r.exit_code == 0
+        return
+    err = one_error_line(r)
+    assert "did you mean 'relu'?" in err
+
+
+@pytest.mark.parametrize("args", [("--act", "mish"), ("--init", "zzz"), ("--dtype", "int8"),
+                                  ("--mode", "fan_middle_out")])  # fmt: skip
+def test_far_names_list_the_choices(invoke, args):
+    err = one_error_line(invoke("run", *SMALL, *args))
+    assert "did you mean" not in err and "choose from" in err, err
+    if args[1] == "mish":
+        assert "swish" in err and "relu" in err and "tanh" in err  # the list, not a guess
+    if args[0] in ("--dtype", "--mode"):
+        assert args[0] in err
+
+
+# ---------------------------------------------------------------- formats
+
+
+@pytest.mark.parametrize("cmd", ["run", "compare"])
+def test_output_format_from_the_extension(invoke, tmp_path, cmd):
+    j, c, t = tmp_path / "out.json", tmp_path / "out.csv", tmp_path / "out.txt"
+    for path in (j, c, t):
+        r = invoke(cmd, *SMALL, "-o", path)
+        assert r.exit_code == 0, r.stderr
+    assert json.loads(j.read_text())["gradsim"]
+    header = c.read_text().splitlines()[0].split(",")
+    assert ("layer" in header) if cmd == "run" else ("verdict" in header)
+    assert "verdict" in t.read_text() and not t.read_text().startswith("{")
+
+
+def test_format_conflicting_with_the_extension_is_refused(invoke, tmp_path):
+    out = tmp_path / "out.json"
+    err = one_error_line(invoke("run", *SMALL, "--format", "csv", "-o", out))
+    assert "--format csv" in err and "out.json" in err
+    assert not out.exists()
+    # an extension that names no format keeps --format, or the table
+    r = invoke("run", *SMALL, "--format", "json", "-o", tmp_path / "run.out")
+    assert r.exit_code == 0 and json.loads((tmp_path / "run.out").read_text())
+    # a format the command does not write
+    err = one_error_line(invoke("theory", "-o", tmp_path / "t.csv"))
+    assert "csv" in err and not (tmp_path / "t.csv").exists()
+
+
+# ---------------------------------------------------------------- say what happened
+
+
+@pytest.mark.parametrize("cmd", ["run", "compare"])
+def test_plot_says_where_the_figure_went(invoke, tmp_path, cmd):
+    fig = tmp_path / "fig.png"
+    r = invoke(cmd, *SMALL, "--format", "json", "--plot", fig)
+    assert r.exit_code == 0 and fig.exists()
+    assert f"figure: {fig}" in r.stderr
+    json.loads(r.stdout)  # stdout stays the JSON alone
+
+
+def test_fail_on_says_why(invoke):
+    r = invoke("run", "--depth", 60, "--width", 16, "--init", "xavier", "--fail-on", "vanishing")
+    assert r.exit_code == 3
+    assert "--fail-on vanishing" in r.stderr and "vanishing" in r.stderr
+    r = invoke("run", *SMALL, "--fail-on", "vanishing")
+    assert r.exit_code == 0 and "--fail-on" not in r.stderr
