@@ -152,3 +152,34 @@ def test_fail_on_says_why(invoke):
     assert "--fail-on vanishing" in r.stderr and "vanishing" in r.stderr
     r = invoke("run", *SMALL, "--fail-on", "vanishing")
     assert r.exit_code == 0 and "--fail-on" not in r.stderr
+
+
+# ---------------------------------------------------------------- numbers in the table
+
+
+def test_grad_to_weight_ratio_beyond_float64(invoke, tmp_path):
+    """--init normal at L = 152: ‖∂E/∂W_1‖ ≈ 1e320, ‖W_1‖ ≈ n = 256, so the ratio (≈ 1e318) is
+    beyond float64; the table shows it (from log space), checked against ‖W‖ computed from
+    the saved weights."""
+    import numpy as np
+
+    args = ("run", "--init", "normal", "--depth", 152, "--width", 256, "--batch", 16,
+            "--all-layers", "--dtype", "float64")  # fmt: skip
+    net = tmp_path / "net.npz"
+    r = invoke(*args, "--format", "json", "--save-net", net)
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    table = invoke(*args).stdout
+    rows = {int(ln.split()[0]): ln.split() for ln in table.splitlines()
+            if ln.strip()[:1].isdigit()}  # fmt: skip
+    W = np.load(net)
+    checked = 0
+    for row in d["layers"]:
+        l = row["layer"]
+        want = row["log10_grad_norm"] - np.log10(np.linalg.norm(W[f"W{l}"]))
+        shown = rows[l][4]  # layer, act rms, δ rms, ‖∂E/∂W‖, ‖∂W‖/‖W‖
+        assert shown != "inf", rows[l]
+        mant, exp = shown.split("e")
+        assert float(exp) + np.log10(float(mant)) == pytest.approx(want, abs=0.03), (l, shown)
+        checked += want > 308
+    assert checked > 0  # some ratios are beyond float64's range

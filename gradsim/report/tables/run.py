@@ -15,10 +15,8 @@ from gradsim.report.tables.common import VERDICT_STYLE, pct, sci, sparkline
 from gradsim.result import Result
 
 
-def _log(x: float | None) -> float | None:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return None
-    return math.log10(x) if x > 0 else -math.inf
+def _num(x: float) -> float | None:
+    return None if math.isnan(x) else float(x)
 
 
 def sample_layers(result: Result, rows: int = 16) -> list[int]:
@@ -69,6 +67,7 @@ def run_table(result: Result, all_layers: bool = False) -> Table:
         else s.log10_delta_rms - ld_out
         for s in layers
     ]  # fmt: skip
+    ratio = result.column("log10_grad_to_weight")  # in log space: exact beyond float64
     finite_rels = [abs(r) for r in rels if r is not None and math.isfinite(r)]
     scale = max([math.log10(result.config.threshold), *finite_rels])
 
@@ -112,7 +111,7 @@ def run_table(result: Result, all_layers: bool = False) -> Table:
             ]
         else:
             row = [str(l), sci(s.log10_act_rms), sci(s.log10_delta_rms),
-                   sci(s.log10_grad_norm), sci(_log(s.grad_to_weight))]  # fmt: skip
+                   sci(s.log10_grad_norm), sci(_num(ratio[l - 1]))]  # fmt: skip
         if show_dead:
             row.append(pct(s.dead_frac))
         if show_sat:
