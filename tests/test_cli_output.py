@@ -183,3 +183,30 @@ def test_grad_to_weight_ratio_beyond_float64(invoke, tmp_path):
         assert float(exp) + np.log10(float(mant)) == pytest.approx(want, abs=0.03), (l, shown)
         checked += want > 308
     assert checked > 0  # some ratios are beyond float64's range
+
+
+# ---------------------------------------------------------------- CSV
+
+
+def test_csv_booleans_and_widths(invoke):
+    import csv
+    import io
+
+    r = invoke("run", *SMALL, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert {row["finite"] for row in rows} == {"true"} and {row["overflow"] for row in rows} == {
+        "false"
+    }
+    r = invoke("compare", "--widths", "8,6,4", "--batch", 4, "--init", "he,xavier",
+               "--format", "csv")  # fmt: skip
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert [row["widths"] for row in rows] == ["8x6x4", "8x6x4"]
+    assert [int(n) for n in rows[0]["widths"].split("x")] == [8, 6, 4]
+    assert rows[0]["residual"] == "false" and rows[0]["symmetric"] == "false"
+    r = invoke("train", "--depth", 3, "--width", 8, "--steps", 2, "--clip-norm", 1e-3,
+               "--format", "csv")  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert {row["clipped"] for row in rows} <= {"true", "false", ""}
+    assert "true" in {row["clipped"] for row in rows}
+    assert "True" not in r.stdout and "False" not in r.stdout

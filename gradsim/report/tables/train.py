@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradsim.explain import pow10
+from gradsim.report.export import csv_cell
 from gradsim.report.labels import RATIO_GUIDE, bn_eval_text, clip_text, run_label, settings_text
 
 VERDICT_STYLE = {
@@ -174,7 +175,7 @@ def train_csv(d: dict) -> str:
             for field in per_layer:
                 values = _row(r, field, k) or []
                 row += [_get(values, l) for l in range(L)]
-            w.writerow(["" if v is None else v for v in row])
+            w.writerow([csv_cell(v) for v in row])
     return buf.getvalue()
 
 
