@@ -210,3 +210,32 @@ def test_csv_booleans_and_widths(invoke):
     assert {row["clipped"] for row in rows} <= {"true", "false", ""}
     assert "true" in {row["clipped"] for row in rows}
     assert "True" not in r.stdout and "False" not in r.stdout
+
+
+# ---------------------------------------------------------------- list
+
+
+def test_list_json_is_the_registries(invoke, tmp_path):
+    from gradsim.activations import ACTIVATIONS, canonical_activation
+    from gradsim.initializers import INITIALIZERS, canonical_init
+
+    r = invoke("list", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["kind"] == "list"
+    assert [i["name"] for i in d["initializers"]] == list(INITIALIZERS)
+    assert [a["name"] for a in d["activations"]] == list(ACTIVATIONS)
+    assert [t["name"] for t in d["dtypes"]] == list(DTYPES)
+    for rec in d["initializers"]:
+        assert all(canonical_init(a) == rec["name"] for a in rec["aliases"])
+    for rec in d["activations"]:
+        assert all(canonical_activation(a) == rec["name"] for a in rec["aliases"])
+    for rec in d["dtypes"]:
+        assert all(canonical_dtype(a) == rec["name"] for a in rec["aliases"])
+    assert {"fp16", "half"} <= set(
+        next(t for t in d["dtypes"] if t["name"] == "float16")["aliases"]
+    )
+    # -o list.json: the format from the extension
+    assert invoke("list", "-o", tmp_path / "list.json").exit_code == 0
+    assert json.loads((tmp_path / "list.json").read_text()) == d
+    assert "initializers" in invoke("list").stdout
