@@ -134,9 +134,11 @@ class Result(Display):
         return column(self.layers, name)
 
     def __repr__(self) -> str:
+        from gradsim.report.labels import init_text
+
         c, s = self.config, self.summary
         return (
-            f"<Result {c.init} {c.activation} L={c.depth}: {s.verdict} "
+            f"<Result {c.activation} · {init_text(vars(c))} · L={c.depth}: {s.verdict} "
             f"(forward {s.forward}, backward {s.backward}, "
             f"log10 δ ratio {s.log10_delta_ratio:.2f})>"
         )

@@ -239,3 +239,43 @@ def test_list_json_is_the_registries(invoke, tmp_path):
     assert invoke("list", "-o", tmp_path / "list.json").exit_code == 0
     assert json.loads((tmp_path / "list.json").read_text()) == d
     assert "initializers" in invoke("list").stdout
+
+
+# ---------------------------------------------------------------- headers tell the truth
+
+NON_DEFAULT = [
+    (dict(init="he", mode="fan_out"), ["he_normal fan_out"]),
+    (dict(init="normal", std=0.05, truncated=True, gain=2.0), ["normal γ=2 std=0.05 truncated"]),
+    (dict(init="xavier", bias_init="normal", bias_std=0.2), ["bias normal σ_b=0.2"]),
+    (dict(init="he", bias_init="constant", bias_value=0.5), ["bias constant 0.5"]),
+]
+
+
+def _figure_text(fig) -> str:
+    texts = [t.get_text() for t in fig.texts]
+    texts += [ax.get_title(loc) for ax in fig.axes for loc in ("left", "center", "right")]
+    return " ".join(texts)
+
+
+@pytest.mark.parametrize("kw, words", NON_DEFAULT)
+def test_non_default_options_show_everywhere(kw, words):
+    import gradsim
+    from gradsim.report.tables.run import title
+
+    r = gradsim.simulate(depth=4, width=8, batch=8, **kw)
+    plain = gradsim.simulate(depth=4, width=8, batch=8, init=kw["init"])
+    for word in words:
+        assert word in title(r) and word in repr(r)
+        assert word in _figure_text(r.figure())
+        assert word not in title(plain) and word not in repr(plain)
+    c = gradsim.compare(depth=4, width=8, batch=8, act="relu,tanh", **kw)
+    assert all(w in _figure_text(c.figure()) for w in words)
+
+
+def test_default_mode_is_not_news():
+    import gradsim
+    from gradsim.report.tables.run import title
+
+    # he_normal's own mode is fan_in: saying it adds nothing
+    r = gradsim.simulate(depth=4, width=8, batch=8, init="he", mode="fan_in")
+    assert "fan_in" not in title(r)

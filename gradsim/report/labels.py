@@ -18,6 +18,52 @@ def architecture_parts(cfg: Mapping, varying=()) -> list[str]:
     return parts
 
 
+def init_text(cfg: Mapping) -> str:
+    """The initializer and every option that changes its draw away from its defaults, from a
+    config (JSON dict or a RunConfig's ``vars``): 'he_normal γ=2 fan_out truncated',
+    'normal std=0.05', 'xavier_uniform · bias normal σ_b=0.1'. The same phrase heads the
+    tables, the figures and a Result's repr."""
+    from gradsim.initializers import INITIALIZERS
+    from gradsim.options import BY_DEST
+
+    name = str(cfg.get("init", "?"))
+    rec = INITIALIZERS.get(name)
+    parts = [name]
+    gain = cfg.get("gain")
+    if gain not in (None, 1):
+        parts.append(f"γ={gain:g}")
+    if rec is not None:
+        mode = cfg.get("mode")
+        if mode and mode != rec.default_mode:
+            parts.append(mode)
+        for key in ("std", "low", "high", "value"):
+            v = cfg.get(key)
+            if key in rec.options and v is not None and v != BY_DEST[key].default:
+                parts.append(f"{key}={v:g}")
+        if cfg.get("truncated"):
+            parts.append("truncated")
+    text = " ".join(parts)
+    bias = bias_text(cfg)
+    return text + (f" · {bias}" if bias else "")
+
+
+def bias_text(cfg: Mapping) -> str:
+    """'bias normal σ_b=0.1', 'bias constant 0.5', 'bias uniform', or '' where the biases
+    follow the initializer's own rule."""
+    from gradsim.initializers import INITIALIZERS
+
+    rec = INITIALIZERS.get(str(cfg.get("init")))
+    own = rec.bias if rec is not None else "zeros"
+    bias = cfg.get("bias_init") or own
+    if bias == own:
+        return ""
+    if bias == "normal":
+        return f"bias normal σ_b={cfg.get('bias_std', 0.1):g}"
+    if bias == "constant":
+        return f"bias constant {cfg.get('bias_value', 0.1):g}"
+    return f"bias {bias}"
+
+
 # ---------------------------------------------------------------- sweeps
 
 _AXIS_LABELS = {"activation": "act", "bias_init": "bias-init", "bias_std": "bias-std",
@@ -83,7 +129,6 @@ def settings_text(runs: list[dict]) -> str:
 
 def _setting_parts(cfg: dict) -> list[str]:
     """One phrase per setting, '' where it is at its plain default, in a fixed order."""
-    gain = cfg.get("gain")
     arch = architecture_parts(cfg)
     clip = cfg.get("clip_norm")
     return [
@@ -91,7 +136,7 @@ def _setting_parts(cfg: dict) -> list[str]:
         f"n={cfg.get('width', '?')}",
         f"B={cfg.get('batch', '?')}",
         str(cfg.get("activation", "?")),
-        str(cfg.get("init", "?")) + (f" γ={gain:g}" if gain not in (None, 1) else ""),
+        init_text(cfg) if "init" in cfg else "?",
         " ".join(arch),
         f"{cfg.get('optimizer', '?')} lr={_g(cfg.get('lr'))}",
         f"clip ‖g‖≤{clip:g}" if clip else "",

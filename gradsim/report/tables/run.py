@@ -10,7 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from gradsim.report.labels import architecture_parts
+from gradsim.report.labels import architecture_parts, init_text
 from gradsim.report.tables.common import VERDICT_STYLE, pct, sci, sparkline
 from gradsim.result import Result
 
@@ -126,9 +126,8 @@ def title(result: Result) -> str:
     c = result.config
     widths = c.layer_widths
     w = f"n={c.width}" if c.widths is None else f"widths {widths[0]}…{widths[-1]}"
-    g = f" γ={c.gain:g}" if c.gain != 1 else ""
     return (
-        f"L={c.depth} {w} B={c.batch} · {c.activation} · {c.init}{g}{architecture(c)} · "
+        f"L={c.depth} {w} B={c.batch} · {c.activation} · {init_text(vars(c))}{architecture(c)} · "
         f"{c.loss} loss · {c.dtype} · seed {c.seed}"
     )
 
