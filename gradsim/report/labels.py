@@ -18,33 +18,34 @@ def architecture_parts(cfg: Mapping, varying=()) -> list[str]:
     return parts
 
 
-def init_text(cfg: Mapping) -> str:
+def init_text(cfg: Mapping, varying=()) -> str:
     """The initializer and every option that changes its draw away from its defaults, from a
     config (JSON dict or a RunConfig's ``vars``): 'he_normal γ=2 fan_out truncated',
     'normal std=0.05', 'xavier_uniform · bias normal σ_b=0.1'. The same phrase heads the
-    tables, the figures and a Result's repr."""
+    tables, the figures and a Result's repr. Options in ``varying`` are left to the axes
+    that show them."""
     from gradsim.initializers import INITIALIZERS
     from gradsim.options import BY_DEST
 
     name = str(cfg.get("init", "?"))
-    rec = INITIALIZERS.get(name)
-    parts = [name]
+    rec = INITIALIZERS.get(name) if "init" not in varying else None
+    parts = [name] if "init" not in varying else []
     gain = cfg.get("gain")
-    if gain not in (None, 1):
+    if gain not in (None, 1) and "gain" not in varying:
         parts.append(f"γ={gain:g}")
     if rec is not None:
         mode = cfg.get("mode")
-        if mode and mode != rec.default_mode:
+        if mode and mode != rec.default_mode and "mode" not in varying:
             parts.append(mode)
         for key in ("std", "low", "high", "value"):
             v = cfg.get(key)
             if key in rec.options and v is not None and v != BY_DEST[key].default:
-                parts.append(f"{key}={v:g}")
-        if cfg.get("truncated"):
+                parts.append(f"{key}={v:g}" if key not in varying else "")
+        if cfg.get("truncated") and "truncated" not in varying:
             parts.append("truncated")
-    text = " ".join(parts)
-    bias = bias_text(cfg)
-    return text + (f" · {bias}" if bias else "")
+    bias = "" if varying and {"bias_init", "bias_std", "bias_value"} & set(varying) else (
+        bias_text(cfg))  # fmt: skip
+    return " · ".join(p for p in (" ".join(p for p in parts if p), bias) if p)
 
 
 def bias_text(cfg: Mapping) -> str:
