@@ -14,10 +14,13 @@ import math
 from pathlib import Path
 
 import gradsim
+from gradsim.cli.progress import progress
 
 
 def main(outdir: Path, depth: int = 152) -> dict:
-    c = gradsim.compare(init=list(gradsim.INITIALIZERS), depth=depth, act="relu")
+    inits = list(gradsim.INITIALIZERS)
+    with progress(len(inits), "all_inits_152") as advance:  # on a terminal only
+        c = gradsim.compare(init=inits, depth=depth, act="relu", progress=advance)
     for r in c.ranked():
         print(f"{r.config.init:>17}: {r.summary.verdict:<9} {delta_ratio_text(r)}")
     outdir.mkdir(parents=True, exist_ok=True)

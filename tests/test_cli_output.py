@@ -279,3 +279,63 @@ def test_default_mode_is_not_news():
     # he_normal's own mode is fan_in: saying it adds nothing
     r = gradsim.simulate(depth=4, width=8, batch=8, init="he", mode="fan_in")
     assert "fan_in" not in title(r)
+
+
+# ---------------------------------------------------------------- progress
+
+PROGRESS_CMDS = [
+    ("compare", *SMALL, "--init", "he,xavier,normal", "--act", "relu,tanh"),
+    ("spectrum", "--depth", 6, "--width", 8),
+    ("phase", "--grid", 4, "-o", "{tmp}/phase.png"),
+]
+
+
+def _args(cmd, tmp_path):
+    return [str(a).replace("{tmp}", str(tmp_path)) for a in cmd]
+
+
+@pytest.mark.parametrize("cmd", PROGRESS_CMDS, ids=lambda c: c[0])
+def test_no_progress_off_a_terminal(cmd, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from gradsim.cli import cli, progress
+
+    monkeypatch.setattr(progress, "DELAY", 0.0)  # a bar would show at once
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    r = CliRunner().invoke(cli, _args(cmd, tmp_path), catch_exceptions=False)
+    assert r.exit_code == 0, r.stderr
+    assert "━" not in r.stderr and "\x1b" not in r.stderr and "0:00" not in r.stderr
+
+
+@pytest.mark.parametrize("cmd", PROGRESS_CMDS, ids=lambda c: c[0])
+def test_progress_on_a_terminal(cmd, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from gradsim.cli import cli, progress
+
+    monkeypatch.setattr(progress, "DELAY", 0.0)
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich: stderr is a terminal
+    monkeypatch.delenv("CI", raising=False)
+    r = CliRunner().invoke(cli, _args(cmd, tmp_path), catch_exceptions=False)
+    assert r.exit_code == 0, r.stderr
+    assert "━" in r.stderr and cmd[0] in r.stderr  # the bar, named
+    if cmd[0] != "phase":
+        assert "0:00" in r.stderr  # the elapsed time column
+
+
+def test_quick_work_shows_no_bar(monkeypatch):
+    """Below DELAY seconds nothing is drawn even on a terminal."""
+    import io
+
+    from gradsim.cli import progress
+
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(progress, "DELAY", 3600.0)
+    err = io.StringIO()
+    monkeypatch.setattr("sys.stderr", err)
+    with progress.progress(3, "quick") as advance:
+        for _ in range(3):
+            advance(1)
+    assert err.getvalue() == ""
