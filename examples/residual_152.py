@@ -52,7 +52,7 @@ def main(outdir: Path, depth: int = 152, steps: int = 300) -> dict:
             print(f"{name:>22}: {r.verdict:<8}{where} loss {r.initial_loss:.4g} → "
                   f"{r.final_loss:.4g} · one pass: log10 δ_1/δ_L = "
                   f"{one.log10_delta_ratio:+.1f}")  # fmt: skip
-        runs.append(r)
+            runs.append(r)
     t = replace(t, axes={"architecture": list(archs)}, runs=runs)
     outdir.mkdir(parents=True, exist_ok=True)
     t.save(outdir / "residual_152.json")

@@ -339,3 +339,15 @@ def test_quick_work_shows_no_bar(monkeypatch):
         for _ in range(3):
             advance(1)
     assert err.getvalue() == ""
+
+
+def test_export_format_from_the_extension(invoke, tmp_path):
+    out = tmp_path / "s"
+    r = invoke("sweep", *SMALL, "--depth", "3,4", "--seeds", 1, "--out", out, "--jobs", 1)
+    assert r.exit_code == 0, r.stderr
+    assert invoke("export", out, "-o", tmp_path / "runs.json").exit_code == 0
+    assert json.loads((tmp_path / "runs.json").read_text())["kind"] == "sweep-records"
+    assert invoke("export", out, "-o", tmp_path / "runs.csv").exit_code == 0
+    assert (tmp_path / "runs.csv").read_text().startswith("run,replica,seed,")
+    err = one_error_line(invoke("export", out, "--format", "csv", "-o", tmp_path / "x.json"))
+    assert "--format csv" in err

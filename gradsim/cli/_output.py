@@ -60,19 +60,22 @@ def output_options(plot_help: str | None = None, formats=("table", "json", "csv"
     return deco
 
 
-def resolve_format(fmt: str | None, output: str | None, formats=("table", "json", "csv")) -> str:
+def resolve_format(fmt: str | None, output: str | None, formats=("table", "json", "csv"),
+                   default: str = "table") -> str:  # fmt: skip
     """--format, or the one the --output file's extension names (.json, .csv, .txt), or
     table; an extension naming another format than --format's, or one this command does not
-    write, is refused before any work."""
+    write, is refused before any work; else ``default``."""
     ext = Path(output).suffix.lower() if output else ""
     named = EXTENSIONS.get(ext)
+    if named == "table" and "table" not in formats:  # .txt: any text, for export
+        named = None
     if fmt is not None and named is not None and named != fmt:
         raise GradsimError(f"--format {fmt} does not match --output {output} (a {ext} file "
                            f"holds {named}): change one of them")  # fmt: skip
     if fmt is None and named is not None and named not in formats:
         raise GradsimError(f"--output {output}: this command writes "
                            f"{' or '.join(formats)}, not {named}")  # fmt: skip
-    return fmt or named or "table"
+    return fmt or named or default
 
 
 def say_figure(path) -> None:

@@ -102,13 +102,13 @@ def base_text(agg: dict) -> str:
     b, varying = agg.get("base") or {}, set(agg["axes"])
     parts = []
     for key, fmt in (("depth", "L={}"), ("width", "n={}"), ("batch", "B={}"),
-                     ("activation", "{}"), ("init", "{}"), ("gain", "γ={:g}"),
-                     ("loss", "{} loss"), ("dtype", "{}")):  # fmt: skip
-        if key in b and key not in varying and b[key] is not None:
-            if key == "gain" and b[key] == 1:
-                continue
+                     ("activation", "{}"), ("init", None), ("loss", "{} loss"),
+                     ("dtype", "{}")):  # fmt: skip
+        if key == "init" and "init" in b:  # with γ, mode, truncation, bias… (init_text)
+            parts.append(init_text(b, tuple(varying)))
+        elif key in b and key not in varying and b[key] is not None:
             parts.append(fmt.format(b[key]))
-    return " · ".join(parts + architecture_parts(b, varying))
+    return " · ".join(p for p in parts + architecture_parts(b, varying) if p)
 
 
 # ---------------------------------------------------------------- training
