@@ -55,7 +55,8 @@ def activations() -> str:
     for name, rec in ACTIVATIONS.items():
         alias = [k for k, v in ACTIVATION_ALIASES.items() if v == name]
         label = f"`{name}`" + (f" ({_codes(alias)})" if alias else "")
-        rows.append((label, rec.formula, rec.derivative, f"{rec.gain:.4g}", rec.gain_source))
+        formula = rec.formula + (f"; {rec.note}" if rec.note else "")
+        rows.append((label, formula, rec.derivative, f"{rec.gain:.4g}", rec.gain_source))
     return _table(("activation", "φ(z)", "φ'(z)", "gain", "gain from"), rows)
 
 

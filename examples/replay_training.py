@@ -73,7 +73,8 @@ def activation(layer: dict):
     name, p = layer["activation"], layer["param"]
     if name is None or name == "linear":
         return (lambda z: z), (lambda z, a: np.ones_like(z))
-    if name == "gelu":  # the file's formula says which form (exact erf, or tanh)
+    if name == "gelu":  # the exact erf form; files written before `gelu_tanh` existed
+        # called the tanh form `gelu`, and their formula says so
         name = "gelu_tanh" if "tanh" in (layer["formula"] or "") else "gelu_erf"
     table = {
         "relu": (lambda z: np.maximum(z, 0.0), lambda z, a: (z > 0).astype(z.dtype)),

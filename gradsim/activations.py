@@ -45,6 +45,8 @@ class Activation:
     factory: Callable[[float], Activation] | None = None  # rebuild with another value
     # fn_into(Z, out) writes φ(Z) into out without allocating (None: use fn)
     fn_into: Callable[[Array, Array], Array] | None = None
+    # which of the frameworks' forms this is, where they have several (GELU's)
+    note: str = ""
 
     def with_param(self, value: float | None) -> Activation:
         """This activation with its parameter set to ``value`` (unchanged if None)."""
@@ -135,15 +137,55 @@ def _selu_fn(Z: Array) -> Array:
     return _SELU_LAMBDA * np.where(Z > 0, Z, _SELU_ALPHA * np.expm1(np.minimum(Z, 0)))
 
 
-# GELU in its tanh form (Hendrycks & Gimpel 2016), as in GPT-2 and BERT; NumPy has no erf.
-_GELU_C = math.sqrt(2.0 / math.pi)
+# GELU (Hendrycks & Gimpel 2016) in both of the frameworks' forms: ``gelu`` the exact
+# z·Φ(z), PyTorch's default nn.GELU(); ``gelu_tanh`` the tanh approximation of GPT-2 and
+# BERT, nn.GELU(approximate='tanh'). Over 50 He-initialized layers they drift apart by about
+# 0.01 decades, so a comparison with a framework needs the same form.
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
+
+
+def _ndtr(Z: Array) -> Array:
+    """Φ(Z) = ½(1 + erf(Z/√2)) in Z's dtype. SciPy's ndtr takes erf near 0 and ½erfc(|z|/√2)
+    in the tails, in double precision: Φ keeps its relative accuracy where it is tiny
+    (Φ(−10) ≈ 7.6e-24), where ½(1 + erf) would cancel to 0, and Z/√2 is not rounded to
+    float32 first (a relative error z² times float32's in the tails). SciPy is imported
+    here, when a GELU runs, so that importing gradsim stays fast."""
+    from scipy.special import ndtr
+
+    return np.asarray(ndtr(Z)).astype(Z.dtype, copy=False)
 
 
 def _gelu_fn(Z: Array) -> Array:
-    return 0.5 * Z * (1.0 + np.tanh(_GELU_C * (Z + 0.044715 * Z**3)))
+    """φ(z) = z·Φ(z) = ½z(1 + erf(z/√2)), Φ the standard normal CDF."""
+    return Z * _ndtr(Z)
 
 
 def _gelu_grad(Z: Array, H: Array) -> Array:
+    """φ'(z) = Φ(z) + z·ϕ(z), ϕ(z) = e^(−z²/2)/√(2π) the standard normal density (ϕ
+    underflows to 0 for large |z|, so that φ' → 0 and 1 without inf·0)."""
+    pdf = np.exp(np.multiply(Z, Z, dtype=Z.dtype) * np.asarray(-0.5, Z.dtype))
+    pdf *= np.asarray(1.0 / _SQRT_2PI, Z.dtype)
+    pdf *= Z
+    pdf += _ndtr(Z)
+    return pdf
+
+
+def _gelu_nodes(x: Array) -> Array:
+    """φ of the exact GELU on float64 quadrature nodes through math.erfc (its gain is taken
+    at import, which must not import SciPy)."""
+    return x * np.array([0.5 * math.erfc(-v / math.sqrt(2.0)) for v in x.tolist()])
+
+
+_GELU_C = math.sqrt(2.0 / math.pi)
+
+
+def _gelu_tanh_fn(Z: Array) -> Array:
+    """φ(z) = ½z(1 + tanh(√(2/π)(z + 0.044715z³)))."""
+    return 0.5 * Z * (1.0 + np.tanh(_GELU_C * (Z + 0.044715 * Z**3)))
+
+
+def _gelu_tanh_grad(Z: Array, H: Array) -> Array:
+    """φ'(z) = ½(1 + t) + ½z(1 − t²)·√(2/π)(1 + 3·0.044715z²), t = tanh(√(2/π)(z + 0.044715z³))."""
     t = np.tanh(_GELU_C * (Z + 0.044715 * Z**3))
     return 0.5 * (1.0 + t) + 0.5 * Z * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * Z * Z)
 
@@ -213,10 +255,21 @@ _BASE = [
         name="gelu",
         fn=_gelu_fn,
         grad=_gelu_grad,
-        gain=_second_moment_gain(_gelu_fn),
-        formula="½z(1 + tanh(√(2/π)(z + 0.044715z³)))",
-        derivative="d/dz of the formula (tanh form)",
+        gain=_second_moment_gain(_gelu_nodes),
+        formula="z·Φ(z) = ½z(1 + erf(z/√2))",
+        derivative="Φ(z) + z·ϕ(z), ϕ(z) = e^(−z²/2)/√(2π)",
         gain_source="1/√E[φ(z)²]",
+        note="exact, erf form (PyTorch default)",
+    ),
+    Activation(
+        name="gelu_tanh",
+        fn=_gelu_tanh_fn,
+        grad=_gelu_tanh_grad,
+        gain=_second_moment_gain(_gelu_tanh_fn),
+        formula="½z(1 + tanh(√(2/π)(z + 0.044715z³)))",
+        derivative="½(1 + t) + ½z(1 − t²)√(2/π)(1 + 0.134145z²), t = tanh(…)",
+        gain_source="1/√E[φ(z)²]",
+        note="tanh approximation (PyTorch approximate='tanh')",
     ),
     Activation(
         name="silu",

@@ -65,6 +65,15 @@ def _with_options(names: Sequence[str], lists: bool = False, defaults: dict | No
     return deco
 
 
+def _path(value, name: str) -> str:
+    """``value`` as a path string, or one line naming ``name`` when it is not a path."""
+    if isinstance(value, (str, os.PathLike)):
+        p = os.fspath(value)
+        if isinstance(p, str):
+            return p
+    raise GradsimError(f"{name} takes a file's path (got {type(value).__name__})")
+
+
 def _one_blas(fn: Callable) -> Callable:
     """Run ``fn`` with the BLAS held to one thread (gradsim.threads: the numbers then depend
     on no thread count), the caller's setting restored after."""
@@ -119,6 +128,8 @@ def simulate(config: RunConfig | None = None, *, hist: bool = False, theory: boo
 
     if config is None:
         config = _config(options, "simulate")
+    elif not isinstance(config, RunConfig):
+        raise GradsimError(f"config must be a RunConfig (got {type(config).__name__})")
     elif options:
         options = _options(options, CONFIG_KEYS, "simulate", check=False)
         check_given({"init": config.init, "bias_init": config.bias_init,
@@ -163,7 +174,7 @@ def sweep(grid: str | os.PathLike | None = None, *, seeds: int | None = None,
     from gradsim.sweeps import Session
     from gradsim.sweeps.gridfile import grid_of
 
-    g = grid_of(None if grid is None else os.fspath(grid),
+    g = grid_of(None if grid is None else _path(grid, "grid"),
                 _options(options, CONFIG_KEYS, "sweep"), seeds)  # fmt: skip
     with Session(g, out, jobs=jobs, scheduler=scheduler, connect_timeout=connect_timeout,
                  force=force, max_runs=max_runs, chunk=chunk,
@@ -200,7 +211,7 @@ def train(*, task: str = "teacher", samples: int = 1024, steps: int = 500, lr=0.
         samples=samples, steps=steps, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps,
         clip_norm=clip_norm, log_every=log_every, bn_eval=bn_eval,
     )  # fmt: skip
-    files = run_paths(os.fspath(save_run), len(configs)) if save_run is not None else []
+    files = run_paths(_path(save_run, "save_run"), len(configs)) if save_run is not None else []
     for f in files:
         check_writable(f)
     res = train_product(axes, configs, progress, record=bool(files))

@@ -165,8 +165,11 @@ class RunConfig:
             if not math.isfinite(self.slope):
                 raise GradsimError(f"--slope must be a finite number (got {self.slope})")
             self._put("slope", float(self.slope))
-        if not isinstance(self.residual, bool):
-            raise GradsimError(f"residual must be true or false (got {self.residual!r})")
+        for flag in ("residual", "truncated"):
+            if not isinstance(getattr(self, flag), bool):
+                raise GradsimError(
+                    f"{flag} must be true or false (got {getattr(self, flag)!r:.40})"
+                )
         if self.residual and self.widths is not None and len(set(self.widths)) > 1:
             raise GradsimError(
                 "--residual needs equal widths (H_{l-1} + α·φ(Z_l) adds arrays of widths "

@@ -61,6 +61,7 @@ def test_large_input_values():
         "silu": [0.0, 1000.0],
         "tanh": [-1.0, 1.0],
         "gelu": [0.0, 1000.0],
+        "gelu_tanh": [0.0, 1000.0],
     }
     for name, want in expected.items():
         np.testing.assert_allclose(get_activation(name).fn(Z), want, atol=1e-300, err_msg=name)

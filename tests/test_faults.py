@@ -15,6 +15,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -265,6 +266,86 @@ def test_killed_worker_and_terminated_sweep_keep_every_row(invoke, tmp_path):
     assert r.exit_code == 0 and count(db) == 30, r.stderr
 
 
+def _killed_store(top: Path) -> tuple[Path, int]:
+    """A store whose sweep was killed with kill -9 (its folder, and the runs it holds); the
+    last runs are in sweep.db-wal only, and no -shm index is left (as after a reboot)."""
+    out, db = top / "s", top / "s" / FILENAME
+    proc = _start(out, "--jobs", "1")
+    _wait_rows(db, proc, 5)
+    proc.kill()
+    proc.wait()
+    try:  # the file alone (what an immutable read sees): maybe not even the tables
+        with sqlite3.connect(f"file:{db}?immutable=1", uri=True) as c:
+            in_file = c.execute("SELECT count(*) FROM runs").fetchone()[0]
+    except sqlite3.OperationalError:
+        in_file = 0
+    stored = count(db)
+    Path(f"{db}-shm").unlink(missing_ok=True)
+    assert stored >= 5 and in_file < stored  # some runs are in the -wal only
+    return out, stored
+
+
+def test_read_only_store_after_kill_9_is_read_whole(invoke, tmp_path, monkeypatch):
+    out, stored = _killed_store(tmp_path)
+    real_access, real_connect = os.access, sqlite3.connect
+
+    def access(p, mode):  # a folder this process may not write (root ignores permissions)
+        return False if mode == os.W_OK and str(p).startswith(str(out)) else real_access(p, mode)
+
+    def connect(db, *a, **kw):  # …so SQLite cannot make the -shm index a WAL read needs
+        if "mode=ro" in str(db) and not Path(f"{out / FILENAME}-shm").exists():
+            raise sqlite3.OperationalError("unable to open database file")
+        return real_connect(db, *a, **kw)
+
+    monkeypatch.setattr("gradsim.sweeps.store.os.access", access)
+    monkeypatch.setattr("gradsim.sweeps.store.sqlite3.connect", connect)
+    r = invoke("export", out)
+    assert r.exit_code == 0 and len(r.stdout.splitlines()) == stored + 1, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == [FILENAME, f"{FILENAME}-wal"]  # untouched
+    assert not list(Path(tempfile.gettempdir()).glob("gradsim-store-*"))  # the copy is gone
+
+
+NOBODY = 65534
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _as_nobody(*args, cwd="/") -> subprocess.CompletedProcess:
+    """gradsim run as another user (nobody): permissions hold for it, unlike for root."""
+
+    def demote():
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+
+    env = {**os.environ, "HOME": "/tmp", "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "gradsim", *map(str, args)], cwd=cwd,
+                          env=env, preexec_fn=demote, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")
+def test_another_users_store_after_kill_9_is_read_whole(tmp_path):
+    """A store left by kill -9 keeps its last runs in sweep.db-wal; another user, who may not
+    write the folder (nor make the -shm index), still reads every run."""
+    try:
+        if _as_nobody("--version").returncode != 0:
+            raise PermissionError
+    except PermissionError:
+        pytest.skip("the user nobody cannot run this Python (it lives in a private folder)")
+    top = Path(tempfile.mkdtemp())  # /tmp/…, not the 0700 pytest folder
+    try:
+        top.chmod(0o755)
+        out, stored = _killed_store(top)
+        r = _as_nobody("export", out)
+        assert r.returncode == 0, r.stderr
+        assert len(r.stdout.splitlines()) == stored + 1  # the header and every run
+        r = _as_nobody(*BIG, "--out", out, "--jobs", 1)  # runs to add: refused
+        assert r.returncode == 2 and "read-only" in r.stderr and "another" in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+        assert not list(Path(tempfile.gettempdir()).glob("gradsim-store-*"))  # copy removed
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
 # ---------------------------------------------------------------- Dask
 
 
@@ -336,3 +417,32 @@ def test_dask_address_that_is_not_a_scheduler_fails_within_the_timeout(invoke, t
         one_line(invoke(*SWEEP, "--out", tmp_path / "s", "--scheduler", address,
                         "--connect-timeout", t), "--connect-timeout")  # fmt: skip
     assert list(tmp_path.iterdir()) == []
+
+
+def test_dask_sweep_says_while_it_waits_for_a_lost_worker(monkeypatch):
+    """Every worker lost: a status the progress bar shows while the sweep waits, cleared
+    when a worker joins, and one line after --worker-timeout seconds."""
+    pytest.importorskip("distributed")
+    from gradsim.errors import GradsimError
+    from gradsim.sweeps.cluster import Dask
+
+    ex = object.__new__(Dask)  # no cluster: only the watching logic
+    ex.address, ex.worker_timeout, ex.status, ex._lost_since = "tcp://h:1", 0.2, "", None
+    alive = [1]
+    monkeypatch.setattr(ex, "_alive_workers", lambda: alive[0])
+    ex._check_cluster()
+    assert ex.status == ""
+    alive[0] = 0
+    ex._check_cluster()
+    assert "every Dask worker is lost" in ex.status and "0.2 s" in ex.status
+    alive[0] = 2
+    ex._check_cluster()
+    assert ex.status == "" and ex._lost_since is None
+    alive[0] = 0
+    ex._check_cluster()
+    time.sleep(0.3)
+    with pytest.raises(GradsimError, match=r"none joined in 0\.2 s"):
+        ex._check_cluster()
+    alive[0] = None  # the scheduler is gone
+    with pytest.raises(GradsimError):
+        ex._check_cluster()

@@ -174,3 +174,44 @@ def test_every_command_fails_cleanly(files, argv):
             lines = r.stderr.strip().splitlines()
             assert len(lines) == 1 and lines[0].startswith("gradsim: error: "), (line, r.stderr)
             assert _listing(work) == before, (line, "a failure left or changed files")
+
+
+# ---------------------------------------------------------------- the Python API
+
+ODD = [None, "x", "", 5, -1, 2.5, float("nan"), 10**30, True, [1], [[]], (), {}, b"x", object()]
+API_SMALL = {"simulate": {"depth": 2, "width": 4, "batch": 2}, "compare": {"depth": 2,
+             "width": 4, "batch": 2}, "spectrum": {"depth": 2, "width": 4, "batch": 2},
+             "train": {"depth": 2, "width": 4, "batch": 2, "steps": 2, "samples": 8},
+             "theory": {}, "phase": {"grid": 4}}  # fmt: skip
+
+
+def _api_keywords():
+    import inspect
+
+    from gradsim import api
+
+    for name in [*API_SMALL, "sweep"]:
+        params = inspect.signature(getattr(api, name)).parameters
+        for p in params:
+            if p != "progress":
+                yield name, p
+
+
+@pytest.mark.parametrize("call", list(_api_keywords()), ids="-".join)
+def test_every_api_keyword_refuses_odd_values_with_one_error(tmp_path, monkeypatch, call):
+    """Any odd value of any keyword: a result or a GradsimError naming the problem, never a
+    TypeError, AttributeError or ValueError from deep inside."""
+    from gradsim import api
+    from gradsim.errors import GradsimError
+
+    monkeypatch.chdir(tmp_path)  # save_run="x" writes x
+    name, key = call
+    for value in ODD:
+        kw = dict(API_SMALL.get(name, {"depth": 2, "width": 4, "batch": 2}))
+        if name == "sweep":
+            kw["out"] = tempfile.mkdtemp(dir=tmp_path)  # a fresh store: there is work to do
+        kw[key] = value
+        try:
+            getattr(api, name)(**kw)
+        except GradsimError as e:
+            assert str(e) and "\n" not in str(e), (key, value, str(e))

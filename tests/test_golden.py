@@ -24,6 +24,11 @@ norms, ``clipped``, ``clipped_steps``, ``config.bn_eval``); ``log10_grad_norm`` 
 ``log10_clipped_grad_norm``); and the whole-set losses of the batch-norm case (step 0's loss
 and accuracy, the final loss and accuracy, ``half_step``, the verdict), now in evaluation
 mode (with ``--bn-eval batch`` it gives the old numbers exactly).
+
+Issue 15 also made ``gelu`` the exact erf form and named the tanh form ``gelu_tanh``: the
+``gelu`` entries were recorded again, and each ``gelu_tanh`` entry is the old ``gelu`` entry
+with only the name changed, so the cases below hold ``gelu_tanh`` to the numbers ``gelu``
+gave before (the same bytes, or a few last places for the residual and normalized cases).
 """
 
 from __future__ import annotations

@@ -32,6 +32,9 @@ CASES = {
                              "lr": 0.01, "act": "silu"},
     "layernorm": {"task": "circles", "norm": "layer", "act": "leaky_relu", "slope": 0.2,
                   "clip_norm": 1.0, "lr": 0.1},
+    # GELU's two forms: the replay writes out PyTorch's erf formula and the tanh one
+    "gelu": {"act": "gelu", "lr": 0.05},
+    "gelu-tanh": {"task": "blobs", "act": "gelu_tanh", "lr": 0.05},
 }  # fmt: skip
 
 

@@ -41,6 +41,7 @@ def list_dict() -> dict:
                 "derivative": r.derivative,
                 "gain": r.gain,
                 "aliases": aliases(ACTIVATION_ALIASES, n),
+                "note": r.note or None,
             }
             for n, r in ACTIVATIONS.items()
         ],
@@ -63,6 +64,16 @@ def _table(title: str, columns, rows):
     return t
 
 
+def _formula(r: dict):
+    """φ(z), with which of the frameworks' forms it is where that needs saying (GELU)."""
+    from rich.text import Text
+
+    t = Text(r["formula"])
+    if r.get("note"):
+        t.append(f"\n{r['note']}", style="dim")
+    return t
+
+
 def list_tables(d: dict):
     """The tables of ``gradsim list``, from ``list_dict()``."""
     from rich.console import Group
@@ -77,7 +88,7 @@ def list_tables(d: dict):
                [(r["name"], r["formula"], ", ".join(r["aliases"])) for r in d["initializers"]]),
         _table("activations (gain: the --gain to use with xavier, lecun or orthogonal)",
                [("name", {}), ("φ(z)", {}), ("φ'(z)", {}), ("gain", {"justify": "right"})],
-               [(named(r), r["formula"], r["derivative"], f"{r['gain']:.4g}")
+               [(named(r), _formula(r), r["derivative"], f"{r['gain']:.4g}")
                 for r in d["activations"]]),
         _table("losses (--loss)", [("name", {}), ("definition", {})],
                [(r["name"], r["formula"]) for r in d["losses"]]),

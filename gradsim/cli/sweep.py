@@ -203,10 +203,14 @@ def _execute(s, show: bool) -> None:
             def render(self, task):
                 return Text(f"{task.speed:.3g} runs/s" if task.speed else "", style="cyan")
 
+        class Status(ProgressColumn):  # what the sweep waits for: a lost cluster's workers
+            def render(self, task):
+                return Text(getattr(s.executor, "status", ""), style="yellow")
+
         stored = f" ({s.plan.stored} stored)" if s.plan.stored else ""
         with Progress(TextColumn(f"sweep · {s.executor.label}{stored}"), BarColumn(),
                       MofNCompleteColumn(), Rate(), TimeElapsedColumn(), TextColumn("eta"),
-                      TimeRemainingColumn(), console=Console(stderr=True),
+                      TimeRemainingColumn(), Status(), console=Console(stderr=True),
                       transient=True) as bar:  # fmt: skip
             task = bar.add_task("runs", total=len(s.plan.pending))
             for n in events:

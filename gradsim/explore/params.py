@@ -87,7 +87,9 @@ _TRAIN_HELP = {
 def _choices(dest: str) -> list[dict]:
     """A select's options: value, and the registry's formula or summary as a title."""
     records = {
-        "activation": {k: r.formula for k, r in gradsim.ACTIVATIONS.items()},
+        "activation": {
+            k: r.formula + (f"; {r.note}" if r.note else "") for k, r in gradsim.ACTIVATIONS.items()
+        },
         "init": {k: r.formula for k, r in gradsim.INITIALIZERS.items()},
         "loss": {k: r.formula for k, r in gradsim.LOSSES.items()},
         "mode": {"": "the init's own", **{m: "" for m in MODES}},

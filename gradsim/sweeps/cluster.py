@@ -121,6 +121,7 @@ class Dask:
         self.workers = max(1, sum(w.get("nthreads", 1) for w in info["workers"].values()))
         self.label = f"Dask at {address} ({self.workers} threads)"
         self._futures: list = []
+        self.status = ""  # what the sweep waits for, if anything (shown by the progress bar)
 
     def run(self, fn: Callable, tasks: list) -> Iterator:
         self._futures = [self.client.submit(fn, t, pure=False) for t in tasks]
@@ -164,9 +165,11 @@ class Dask:
         if n is None:
             raise self._lost(None)
         if n > 0:
-            self._lost_since = None
+            self._lost_since, self.status = None, ""
         elif self._lost_since is None:
             self._lost_since = time.monotonic()
+            self.status = (f"every Dask worker is lost: waiting up to {self.worker_timeout:g} s "
+                           "for one to join")  # fmt: skip
         elif time.monotonic() - self._lost_since > self.worker_timeout:
             raise GradsimError(
                 f"every Dask worker of {self.address} was lost and none joined in "

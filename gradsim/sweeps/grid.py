@@ -101,7 +101,11 @@ class Grid:
             values = tuple(tuple(v) if isinstance(v, list) else v for v in values)
             if not values:
                 raise GradsimError(f"--{name.replace('_', '-')} is empty")
-            axes[name] = tuple(dict.fromkeys(_tidy(v) for v in values))
+            try:
+                axes[name] = tuple(dict.fromkeys(_tidy(v) for v in values))
+            except TypeError:  # a dict, a set or a nested list among the values
+                raise GradsimError(f"--{name.replace('_', '-')} takes numbers or names "
+                                   f"(got {values!r:.60})") from None  # fmt: skip
         object.__setattr__(self, "axes", axes)
 
     @property

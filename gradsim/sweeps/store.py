@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,6 +69,7 @@ class Store:
                  created: bool = False, made: Path | None = None):  # fmt: skip
         self.path, self.conn, self.readonly = path, conn, readonly
         self.created, self.made = created, made
+        self.snapshot: str | None = None  # a private copy read instead (see _connect)
 
     @classmethod
     def open(cls, folder: str | os.PathLike, create: bool = True) -> Store:
@@ -87,7 +90,7 @@ class Store:
         if create and not writable and not existed:
             raise GradsimError(f"cannot create {path}: {path.parent} is read-only")
         try:
-            conn = _connect(path, writable)
+            conn, snapshot = _connect(path, writable)
             if existed:
                 _check(path, conn)
             if writable:
@@ -97,7 +100,9 @@ class Store:
                 _create_tables(conn)
         except sqlite3.DatabaseError as e:
             raise GradsimError(f"{path} is not a usable gradsim sweep store ({e})") from None
-        return cls(path, conn, readonly=not writable, created=writable and not existed, made=made)
+        store = cls(path, conn, readonly=not writable, created=writable and not existed, made=made)
+        store.snapshot = snapshot
+        return store
 
     def discard(self) -> None:
         """Close the store and, if this process created it and it holds no run, remove the
@@ -127,6 +132,9 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+        if self.snapshot is not None:
+            shutil.rmtree(self.snapshot, ignore_errors=True)
+            self.snapshot = None
 
     def __enter__(self) -> Store:
         return self
@@ -282,18 +290,32 @@ def _writable(path: Path) -> bool:
     return os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
 
 
-def _connect(path: Path, writable: bool) -> sqlite3.Connection:
+def _connect(path: Path, writable: bool) -> tuple[sqlite3.Connection, str | None]:
+    """A connection, and the temporary folder of a private copy when one is read instead."""
     if writable:
-        return sqlite3.connect(path, timeout=60, isolation_level=None)
+        return sqlite3.connect(path, timeout=60, isolation_level=None), None
     uri = path.resolve().as_uri()
     try:
         conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60, isolation_level=None)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return conn
+        return conn, None
     except sqlite3.OperationalError:
-        # a WAL store in a folder this process cannot write: its -shm index cannot be made;
-        # read the file as it stands (runs not yet checkpointed from a -wal are not seen)
-        return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
+        pass
+    # a WAL store in a folder this process cannot write: its -shm index cannot be made.
+    # Runs committed to the -wal but not yet copied into the file (a sweep killed with
+    # kill -9) are only seen through a private copy of both, in a temporary folder.
+    wal = Path(f"{path}-wal")
+    if wal.is_file() and wal.stat().st_size > 0:
+        folder = tempfile.mkdtemp(prefix="gradsim-store-")
+        try:
+            shutil.copyfile(path, os.path.join(folder, FILENAME))
+            shutil.copyfile(wal, os.path.join(folder, FILENAME + "-wal"))
+            conn = sqlite3.connect(os.path.join(folder, FILENAME), isolation_level=None)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn, folder
+        except (OSError, sqlite3.DatabaseError):
+            shutil.rmtree(folder, ignore_errors=True)  # no room for a copy: the file alone
+    return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None), None
 
 
 def _create_tables(conn: sqlite3.Connection) -> None:

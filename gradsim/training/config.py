@@ -57,9 +57,9 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= most:
                 raise GradsimError(f"--{name} must be a whole number from 1 to {most} (got {v!r})")
-        task = self.task.strip().lower()
+        task = self.task.strip().lower() if isinstance(self.task, str) else None
         if task not in TASKS:
-            raise unknown_name("task", self.task, TASKS)
+            raise unknown_name("task", str(self.task), TASKS)
         put("task", task)
         if self.net.batch > self.samples:
             raise GradsimError(
@@ -80,7 +80,7 @@ class TrainConfig:
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise GradsimError(f"--log-every must be a whole number ≥ 1 (got {every!r})")
         put("log_every", every)
-        mode = self.bn_eval.strip().lower() if isinstance(self.bn_eval, str) else self.bn_eval
+        mode = self.bn_eval.strip().lower() if isinstance(self.bn_eval, str) else None
         if mode not in BN_EVAL:
             raise unknown_name("bn-eval mode", str(self.bn_eval), BN_EVAL)
         put("bn_eval", mode)
