@@ -10,20 +10,38 @@ Writes OUTDIR/all_inits_152.png and OUTDIR/all_inits_152.json and prints the ran
 """
 
 import argparse
+import math
 from pathlib import Path
 
 import gradsim
+from gradsim.cli.progress import progress
 
 
 def main(outdir: Path, depth: int = 152) -> dict:
-    c = gradsim.compare(init=list(gradsim.INITIALIZERS), depth=depth, act="relu")
+    inits = list(gradsim.INITIALIZERS)
+    with progress(len(inits), "all_inits_152") as advance:  # on a terminal only
+        c = gradsim.compare(init=inits, depth=depth, act="relu", progress=advance)
     for r in c.ranked():
-        s = r.summary
-        print(f"{r.config.init:>17}: {s.verdict:<9} log10 δ_1/δ_L = {s.log10_delta_ratio:+.1f}")
+        print(f"{r.config.init:>17}: {r.summary.verdict:<9} {delta_ratio_text(r)}")
     outdir.mkdir(parents=True, exist_ok=True)
     c.save(outdir / "all_inits_152.json")
     c.save(outdir / "all_inits_152.png")
     return c.to_dict()
+
+
+def delta_ratio_text(r) -> str:
+    """'log10 δ_1/δ_L = -23.1', or what is true where that ratio is not a number: every δ
+    exactly zero (zeros: φ'(0) = 0 stops the gradient at the output), or where inf/NaN
+    appeared."""
+    x = r.summary.log10_delta_ratio
+    if x is not None and math.isfinite(x):
+        return f"log10 δ_1/δ_L = {x:+.1f}"
+    if all(v == -math.inf for v in r.column("log10_delta_rms")):
+        return "δ = 0 at every layer: no gradient at all"
+    nf = r.summary.nonfinite
+    if nf:
+        return f"inf/NaN from layer {nf['layer']} ({nf['pass']} pass)"
+    return "log10 δ_1/δ_L = — (not a number)"
 
 
 if __name__ == "__main__":

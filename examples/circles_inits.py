@@ -19,23 +19,25 @@ from dataclasses import replace
 from pathlib import Path
 
 import gradsim
+from gradsim.cli.progress import progress, steps
 
 INITS = {"zeros": {"init": "zeros"}, "N(0,1)·10": {"init": "normal", "gain": 10.0},
          "he": {"init": "he"}}  # fmt: skip
 
 
-def main(outdir: Path, steps: int = 2000) -> dict:
+def main(outdir: Path, n_steps: int = 2000) -> dict:
     # train() runs the product of its lists and these three are not one: a call each (the
     # same seed gives each the same data and batches), relabelled, then drawn together
     runs = []
-    for name, kw in INITS.items():
-        t = gradsim.train(task="circles", depth=4, width=10, batch=64, samples=300,
-                          steps=steps, lr=0.05, **kw)  # fmt: skip
-        r = replace(t.runs[0], label=name)
-        sym = " · symmetry never broken" if r.symmetric_layers == [1, 2, 3] else ""
-        print(f"{name:>10}: {r.verdict:<8} loss {r.initial_loss:.4g} → {r.final_loss:.4g}, "
-              f"accuracy {r.final_accuracy:.0%}{sym}")  # fmt: skip
-        runs.append(r)
+    with progress(len(INITS) * n_steps, "circles_inits · steps") as advance:  # on a terminal
+        for name, kw in INITS.items():
+            t = gradsim.train(task="circles", depth=4, width=10, batch=64, samples=300,
+                              steps=n_steps, lr=0.05, progress=steps(advance), **kw)  # fmt: skip
+            r = replace(t.runs[0], label=name)
+            sym = " · symmetry never broken" if r.symmetric_layers == [1, 2, 3] else ""
+            print(f"{name:>10}: {r.verdict:<8} loss {r.initial_loss:.4g} → {r.final_loss:.4g}, "
+                  f"accuracy {r.final_accuracy:.0%}{sym}")  # fmt: skip
+            runs.append(r)
     t = replace(t, axes={"init": list(INITS)}, runs=runs)
     outdir.mkdir(parents=True, exist_ok=True)
     t.save(outdir / "circles_inits.json")

@@ -13,10 +13,13 @@ import argparse
 from pathlib import Path
 
 import gradsim
+from gradsim.cli.progress import progress
 
 
 def main(outdir: Path, depth: int = 30) -> dict:
-    c = gradsim.compare(init=["xavier", "he"], depth=depth, width=256, act="relu")
+    with progress(2, "he2015_relu30") as advance:  # on a terminal only
+        c = gradsim.compare(init=["xavier", "he"], depth=depth, width=256, act="relu",
+                            progress=advance)  # fmt: skip
     for r in c.results:
         s = r.summary
         print(f"{r.config.init:>15}: {s.verdict:<9} δ ×{s.growth_per_layer:.3f} per layer, "

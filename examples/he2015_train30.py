@@ -14,11 +14,13 @@ import argparse
 from pathlib import Path
 
 import gradsim
+from gradsim.cli.progress import progress, steps
 
 
-def main(outdir: Path, depth: int = 30, steps: int = 500) -> dict:
-    t = gradsim.train(init=["xavier", "he"], depth=depth, width=64, batch=32, task="blobs",
-                      samples=512, steps=steps, lr=0.01)  # fmt: skip
+def main(outdir: Path, depth: int = 30, n_steps: int = 500) -> dict:
+    with progress(2 * n_steps, "he2015_train30 · steps") as advance:  # on a terminal only
+        t = gradsim.train(init=["xavier", "he"], depth=depth, width=64, batch=32, task="blobs",
+                          samples=512, steps=n_steps, lr=0.01, progress=steps(advance))  # fmt: skip
     for r in t.runs:
         print(f"{r.config['init']:>15}: {r.verdict:<8} loss {r.initial_loss:.3f} → "
               f"{r.final_loss:.3f} (constant prediction {r.baseline_loss:.3f}), accuracy "

@@ -21,6 +21,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import gradsim
+from gradsim.cli.progress import progress
+from gradsim.cli.progress import steps as on_steps
 
 
 def architectures(depth: int) -> dict[str, dict]:
@@ -39,18 +41,20 @@ def main(outdir: Path, depth: int = 152, steps: int = 300) -> dict:
     # train() runs the product of its lists and these four are not one: a call each (the
     # same seed gives each the same data and batches), relabelled, then drawn together
     runs = []
-    for name, kw in archs.items():
-        t = gradsim.train(**net, **kw, task="blobs", samples=512, steps=steps, lr=0.01)
-        r = replace(t.runs[0], label=name)
-        one = gradsim.simulate(**net, **kw, loss="probe").summary  # the pass at init
-        nf = r.nonfinite
-        where = f" at step {nf['step']} ({nf['where']}, layer {nf['layer']})" if nf else ""
-        acc = r.final_accuracy
-        acc = f", accuracy {acc:.0%}" if acc is not None and acc == acc else ""
-        print(f"{name:>22}: {r.verdict:<8}{where} loss {r.initial_loss:.4g} → "
-              f"{r.final_loss:.4g}{acc} · one pass: log10 δ_1/δ_L = "
-              f"{one.log10_delta_ratio:+.1f}")  # fmt: skip
-        runs.append(r)
+    with progress(len(archs) * steps, "residual_152 · steps") as advance:  # on a terminal
+        for name, kw in archs.items():
+            t = gradsim.train(**net, **kw, task="blobs", samples=512, steps=steps, lr=0.01,
+                              progress=on_steps(advance))  # fmt: skip
+            r = replace(t.runs[0], label=name)
+            one = gradsim.simulate(**net, **kw, loss="probe").summary  # the pass at init
+            nf = r.nonfinite
+            where = f" at step {nf['step']} ({nf['where']}, layer {nf['layer']})" if nf else ""
+            acc = r.final_accuracy
+            acc = f", accuracy {acc:.0%}" if acc is not None and acc == acc else ""
+            print(f"{name:>22}: {r.verdict:<8}{where} loss {r.initial_loss:.4g} → "
+                  f"{r.final_loss:.4g}{acc} · one pass: log10 δ_1/δ_L = "
+                  f"{one.log10_delta_ratio:+.1f}")  # fmt: skip
+            runs.append(r)
     t = replace(t, axes={"architecture": list(archs)}, runs=runs)
     outdir.mkdir(parents=True, exist_ok=True)
     t.save(outdir / "residual_152.json")

@@ -146,13 +146,15 @@ def simulate(config: RunConfig | None = None, *, hist: bool = False, theory: boo
 
 @_one_blas
 @_with_options(CONFIG_KEYS, lists=True)
-def compare(*, max_configs: int = 64, **options):
+def compare(*, max_configs: int = 64, progress: Callable[[int], None] | None = None,
+            **options):  # fmt: skip
     """Every combination of the options' lists, run with one seed, side by side
-    (``gradsim compare``); at most ``max_configs`` of them. Returns a Comparison
-    (``results``, ``axes``, ``ranked()``, ``to_dict()``, ``figure()``)."""
+    (``gradsim compare``); at most ``max_configs`` of them; ``progress(n)`` as n more are
+    done. Returns a Comparison (``results``, ``axes``, ``ranked()``, ``to_dict()``,
+    ``figure()``)."""
     from gradsim.comparison import compare as run
 
-    return run(_options(options, CONFIG_KEYS, "compare"), max_configs)
+    return run(_options(options, CONFIG_KEYS, "compare"), max_configs, progress)
 
 
 @_one_blas

@@ -8,6 +8,7 @@ the very same input batch X (and targets T), and their numbers are those of sepa
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gradsim._version import __version__
@@ -44,18 +45,21 @@ class Comparison(Display):
         return "\n".join([f"<Comparison of {len(self.results)} configurations>", *rows])
 
 
-def compare(options: dict, max_configs: int = MAX_CONFIGS) -> Comparison:
+def compare(options: dict, max_configs: int = MAX_CONFIGS,
+            progress: Callable[[int], None] | None = None) -> Comparison:  # fmt: skip
     """Every combination of the network options' values (``options``: {option: value or
-    list}, lists as Python lists, comma lists or start:stop:count ranges), run with one seed."""
+    list}, lists as Python lists, comma lists or start:stop:count ranges), run with one seed;
+    ``progress(n)`` as n more configurations are done."""
     axes, configs = expand(values_of(options), max_configs)
-    return Comparison(axes, run_all(configs))
+    return Comparison(axes, run_all(configs, progress))
 
 
-def run_all(configs: list[RunConfig]) -> list[Result]:
+def run_all(configs: list[RunConfig], progress: Callable[[int], None] | None = None
+            ) -> list[Result]:  # fmt: skip
     """One Result per configuration, in the given order (each passes the memory guard)."""
     for cfg in configs:
         check_memory(cfg)
-    return simulate_many(configs)
+    return simulate_many(configs, progress=progress)
 
 
 def label(cfg: RunConfig, axes, names: bool = False) -> str:

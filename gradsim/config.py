@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 
 from gradsim.activations import ACTIVATIONS, Activation, canonical_activation
 from gradsim.errors import GradsimError
-from gradsim.initializers import INITIALIZERS, MODES, InitParams, canonical_init
+from gradsim.initializers import INITIALIZERS, InitParams, canonical_init, canonical_mode
 from gradsim.losses import canonical_loss
 
 DTYPES = ("float32", "float64", "float16")
@@ -21,6 +21,26 @@ MAX_SIZE = 2**31 - 1  # the largest depth, width or batch: NumPy's indices stay 
 MAX_SEED = 2**63 - 1  # seeds fit a signed 64-bit integer (a sweep store's INTEGER column)
 BIAS_INITS = ("zeros", "constant", "normal", "uniform")
 NORMS = ("batch", "layer")
+# the usual names of dtypes; an alias counts only where its dtype is one of DTYPES
+DTYPE_ALIASES = {"fp16": "float16", "half": "float16", "fp32": "float32", "single": "float32",
+                 "fp64": "float64", "double": "float64", "bf16": "bfloat16"}  # fmt: skip
+
+
+def dtype_aliases() -> dict[str, str]:
+    """The aliases of the dtypes gradsim has ('bf16' once bfloat16 is one of them)."""
+    return {a: t for a, t in DTYPE_ALIASES.items() if t in DTYPES}
+
+
+def canonical_dtype(name: str) -> str:
+    """The dtype for ``name`` or an alias of it ('fp16', 'half' → 'float16'); a
+    GradsimError if unknown."""
+    from gradsim.errors import unknown_name
+
+    key = name.strip().lower()
+    key = dtype_aliases().get(key, key)
+    if key not in DTYPES:
+        raise unknown_name("dtype", name, [*DTYPES, *dtype_aliases()])
+    return key
 
 
 def check_seed(seed, flag: str = "--seed") -> int:
@@ -71,8 +91,7 @@ class RunConfig:
         put("activation", canonical_activation(self.activation))
         put("init", canonical_init(self.init))
         put("loss", canonical_loss(self.loss))
-        if self.dtype not in DTYPES:
-            raise GradsimError(f"unknown dtype '{self.dtype}' (choose from {', '.join(DTYPES)})")
+        put("dtype", canonical_dtype(self.dtype))
         self._check_numbers()
         self._check_choices()
 
@@ -133,8 +152,7 @@ class RunConfig:
     def _check_choices(self) -> None:
         """mode, slope, residual, norm and bias_init: valid, and applying to this network."""
         if self.mode is not None:
-            if self.mode not in MODES:
-                raise GradsimError(f"unknown mode '{self.mode}' (choose from {', '.join(MODES)})")
+            self._put("mode", canonical_mode(self.mode))
             if INITIALIZERS[self.init].default_mode is None:
                 users = [k for k, r in INITIALIZERS.items() if r.default_mode]
                 raise GradsimError(

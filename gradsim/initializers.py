@@ -299,6 +299,15 @@ def canonical_init(name: str) -> str:
     return key
 
 
+def canonical_mode(name: str) -> str:
+    """The fan mode for ``name`` ('fan-out', 'FAN_IN' and 'fan_avg' alike); a GradsimError
+    if unknown."""
+    key = name.strip().lower().replace("-", "_")
+    if key not in MODES:
+        raise unknown_name("mode", name, MODES)
+    return key
+
+
 def aliases_of(name: str) -> list[str]:
     """Every alias that resolves to ``name``."""
     return [a for a, target in INIT_ALIASES.items() if target == name]
@@ -306,5 +315,6 @@ def aliases_of(name: str) -> list[str]:
 
 __all__ = [
     "INITIALIZERS", "INIT_ALIASES", "MODES", "InitParams", "Initializer", "canonical_init",
+    "canonical_mode",
     "scaled_draw",
 ]  # fmt: skip

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradsim.activations import ACTIVATION_ALIASES, ACTIVATIONS
-from gradsim.config import BIAS_INITS, DTYPES, NORMS, RunConfig
-from gradsim.errors import GradsimError
-from gradsim.initializers import INIT_ALIASES, INITIALIZERS, MODES, canonical_init
+from gradsim.config import BIAS_INITS, DTYPES, NORMS, RunConfig, canonical_dtype, dtype_aliases
+from gradsim.errors import GradsimError, unknown_name
+from gradsim.initializers import INIT_ALIASES, INITIALIZERS, MODES, canonical_init, canonical_mode
 from gradsim.losses import LOSSES
 
 
@@ -78,7 +78,8 @@ OPTIONS = (
          "Normalize H_{l-1}W_l before the bias: batch (per unit over the batch) or layer "
          "(per sample over the units).", choices=("none", *NORMS)),
     Option("seed", ("--seed",), int, 0, "Root of every random stream."),
-    Option("dtype", ("--dtype",), str, "float32", "float32, float64 or float16.", choices=DTYPES),
+    Option("dtype", ("--dtype",), str, "float32", "float32, float64 or float16.", choices=DTYPES,
+         names=(*DTYPES, *dtype_aliases())),
     Option("threshold", ("--threshold",), float, 100.0,
          "A ratio beyond ×T or below ÷T is a verdict."),
 )  # fmt: skip
@@ -137,9 +138,26 @@ def convert(o: Option, item):
             raise GradsimError(f"{flag} takes {kind} (got '{item}')") from None
     if o.type is str and not isinstance(item, str):
         raise GradsimError(f"{flag} takes names (got {item!r})")
-    if o.choices and item not in o.choices:
-        raise GradsimError(f"{flag}: '{item}' is not one of {', '.join(o.choices)}")
+    if o.choices:
+        return choice(o, item)
     return item
+
+
+def choice(o: Option, item: str) -> str:
+    """One of ``o``'s choices for ``item``, spelt as users do: any case, '-' for '_', the
+    dtypes' aliases ('fp16', 'double'); an unknown name is one line that suggests a close
+    choice or lists them."""
+    try:
+        if o.dest == "dtype":
+            return canonical_dtype(item)
+        if o.dest == "mode":
+            return canonical_mode(item)
+        key = item.strip().lower().replace("-", "_")
+        if key not in o.choices:
+            raise unknown_name(o.dest.replace("_", " "), item, o.choices)
+        return key
+    except GradsimError as e:
+        raise GradsimError(f"{o.decls[0]}: {e}") from None
 
 
 def _range(o: Option, part: str) -> list:

@@ -128,12 +128,17 @@ class Result(Display):
         """One per-layer field as a float array (None → NaN), e.g. ``log10_delta_rms``."""
         if isinstance(self.layers, Layers):
             return self.layers.column(name)
+        if name == "log10_grad_to_weight":  # rows without the weights' norms: from the ratio
+            with np.errstate(divide="ignore"):
+                return np.log10(column(self.layers, "grad_to_weight"))
         return column(self.layers, name)
 
     def __repr__(self) -> str:
+        from gradsim.report.labels import init_text
+
         c, s = self.config, self.summary
         return (
-            f"<Result {c.init} {c.activation} L={c.depth}: {s.verdict} "
+            f"<Result {c.activation} · {init_text(vars(c))} · L={c.depth}: {s.verdict} "
             f"(forward {s.forward}, backward {s.backward}, "
             f"log10 δ ratio {s.log10_delta_ratio:.2f})>"
         )
@@ -187,7 +192,15 @@ class Layers(Sequence):
         return f"Layers({list(self._built())!r})"
 
     def column(self, name: str) -> np.ndarray:
-        """One field per layer as a float array (NaN where not a number)."""
+        """One field per layer as a float array (NaN where not a number);
+        ``log10_grad_to_weight`` is log10 ‖∂E/∂W_l‖/‖W_l‖ taken in log space, exact where the
+        ratio itself leaves float64's range (``grad_to_weight`` is then inf)."""
+        if name == "log10_grad_to_weight":
+            L = self._cfg.depth
+            g, w = (np.array(self._arrays[f][1 : L + 1], dtype=float)
+                    for f in ("log10_grad_norm", "log10_weight_norm"))  # fmt: skip
+            with np.errstate(invalid="ignore"):
+                return np.where(np.isfinite(w), g - w, np.nan)
         if self._rows is None and name in ("log10_act_rms", "log10_delta_rms",
                                            "log10_grad_norm"):  # fmt: skip
             return np.array(self._arrays[name][1 : self._cfg.depth + 1], dtype=float)

@@ -5,7 +5,7 @@ pays). Each passes the memory guard (gradsim.memory) first.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from gradsim.config import RunConfig
@@ -74,13 +74,15 @@ def stacks_of(configs: Sequence[RunConfig]) -> list[list[int]]:
     return out
 
 
-def simulate_many(configs: Sequence[RunConfig], moments: bool = True) -> list[Result]:
+def simulate_many(configs: Sequence[RunConfig], moments: bool = True,
+                  progress: Callable[[int], None] | None = None) -> list[Result]:  # fmt: skip
     """One Result per configuration, in order, each as ``simulate_network(cfg,
     build_network(cfg))`` gives it, bit for bit: small networks of one shape run as one
     stack (``stacks_of``).
 
     ``moments=False`` skips what a sweep's record does not hold: the per-layer means and
-    standard deviations of Z_l and H_l are then NaN (everything else is as above)."""
+    standard deviations of Z_l and H_l are then NaN (everything else is as above);
+    ``progress(n)`` after each stack with the number of its runs."""
     results: list[Result | None] = [None] * len(configs)
     groups = stacks_of(configs)
     for idx, whole in zip(groups, build_stacks([[configs[i] for i in g] for g in groups]),
@@ -90,4 +92,6 @@ def simulate_many(configs: Sequence[RunConfig], moments: bool = True) -> list[Re
             traces = run_pass(stack, blocks_of(c0), LOSSES[c0.loss], c0.dtype, moments=moments)
             for j, k in enumerate(sub):
                 results[idx[k]] = summarize(configs[idx[k]], traces[j])
+            if progress is not None:
+                progress(len(sub))
     return results  # type: ignore[return-value]

@@ -153,6 +153,7 @@ def samples(tmp_path_factory):
                           out=tmp / "sweep", jobs=1)  # fmt: skip
     out.append(json.loads(json.dumps(sweep.to_dict())))
     out.append(json.loads(_run_cli("export", tmp / "sweep", "--format", "json")))
+    out.append(_cli_json("list"))
     return out
 
 
@@ -194,7 +195,7 @@ def test_json_doc_covers_every_kind(samples):
     objects = parse_contract((DOCS / "json.md").read_text(encoding="utf-8"))
     kinds = {d["kind"] for d in samples}
     assert kinds == {"run", "compare", "train", "theory", "spectrum", "phase", "sweep",
-                     "sweep-records"}  # fmt: skip
+                     "sweep-records", "list"}  # fmt: skip
     assert kinds <= set(objects), f"docs/json.md has no table for {kinds - set(objects)}"
 
 

@@ -39,6 +39,8 @@ def test_all_inits_152(tmp_path):
     lines = run_example("all_inits_152.py", tmp_path, "--depth", 60)
     assert "stable" in lines["he_normal"] and "stable" in lines["he_uniform"]
     assert "overflow" in lines["normal"]
+    assert "nan" not in " ".join(lines.values()).lower()
+    assert "δ = 0 at every layer" in lines["zeros"]  # not log10 δ_1/δ_L = +nan
     d = json.loads((tmp_path / "all_inits_152.json").read_text())
     assert d["kind"] == "compare" and len(d["runs"]) == len(lines)
     assert (tmp_path / "all_inits_152.png").read_bytes()[:8] == PNG

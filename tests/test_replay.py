@@ -252,7 +252,7 @@ def test_outputs_name_the_choices(invoke):
     head = csv[0].split(",")
     assert head[5:7] == ["log10_global_grad_norm", "clipped"]
     assert head[-1] == "log10_clipped_grad_norm_4"
-    assert csv[-1].split(",")[6] == "True"
+    assert csv[-1].split(",")[6] == "true"  # booleans as JSON writes them
 
 
 def test_the_example_runs_alone(tmp_path, replayed):

@@ -28,7 +28,8 @@ SMALL = ("--width", 8, "--batch", 4)
 def sweep(invoke, out, *args):
     r = invoke("sweep", *SMALL, "--out", out, "--jobs", 1, *args)
     assert r.exit_code == 0, r.stderr
-    assert r.stderr == ""  # no progress bar when not on a terminal
+    # no progress bar when not on a terminal; only where the figure went, if one was drawn
+    assert all(line.startswith("figure: ") for line in r.stderr.splitlines()), r.stderr
     return r
 
 
@@ -429,9 +430,27 @@ def test_plot_csv_and_export(invoke, tmp_path):
     assert d["kind"] == "sweep-records" and len(d["records"]) == 8
     r = invoke("export", out, "--layers", "-o", tmp_path / "layers.csv")
     long = list(csv.DictReader(io.StringIO((tmp_path / "layers.csv").read_text())))
-    assert len(long) == 2 * 2 * (3 + 5) and {"depth", "gain", "layer", "log10_delta_rms"} <= set(
-        long[0]
-    )
+    assert len(long) == 2 * 2 * (3 + 5) and set(long[0]) == {
+        "run",
+        "layer",
+        "log10_act_rms",
+        "log10_delta_rms",
+        "log10_grad_norm",
+    }
+    # the configuration is written once per run, in the runs' export, joined on run
+    runs = {row["run"]: row for row in csv.DictReader(io.StringIO(invoke("export", out).stdout))}
+    assert sorted(runs, key=int) == [str(i) for i in range(1, 9)]
+    for run_id, row in runs.items():
+        layers = [r["layer"] for r in long if r["run"] == run_id]
+        assert layers == [str(l) for l in range(1, int(row["depth"]) + 1)]
+        assert row["widths"] == "x".join([row["width"]] * (int(row["depth"]) + 1))
+        assert row["residual"] == "false" and row["truncated"] == "false"
+    records = json.loads(invoke("export", out, "--format", "json").stdout)["records"]
+    for run_id, rec in enumerate(records, start=1):  # the same runs, in the same order
+        mine = [r for r in long if r["run"] == str(run_id)]
+        got = [float(r["log10_delta_rms"]) for r in mine]
+        assert got == pytest.approx(rec["layers"]["log10_delta_rms"], rel=1e-15)
+        assert runs[str(run_id)]["seed"] == str(rec["seed"])
     assert invoke("export", out).stdout == (out / "sweep.csv").read_text()
 
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 
 from gradsim.cli._console import console, render_text
+from gradsim.errors import GradsimError
+
+# the format an --output file's extension names
+EXTENSIONS = {".json": "json", ".csv": "csv", ".txt": "table"}
 
 
 def plot_option(help: str):
@@ -25,6 +31,13 @@ def output_options(plot_help: str | None = None, formats=("table", "json", "csv"
     """--format (one of ``formats``), --output FILE, and --plot FILE if ``plot_help``."""
 
     def deco(f):
+        body = f
+
+        @functools.wraps(body)
+        def command(*args, fmt=None, output=None, **kwargs):
+            return body(*args, fmt=resolve_format(fmt, output, formats), output=output, **kwargs)
+
+        f = command
         if plot_help:
             f = plot_option(plot_help)(f)
         f = click.option(
@@ -38,12 +51,36 @@ def output_options(plot_help: str | None = None, formats=("table", "json", "csv"
             "--format",
             "fmt",
             type=click.Choice(list(formats)),
-            default="table",
-            show_default=True,
-            help="What to print (or write with --output).",
+            default=None,
+            help="What to print (or write with --output) [default: the --output file's "
+            "extension (" + ", ".join(e for e, k in EXTENSIONS.items() if k in formats) + "), "
+            "else table].",
         )(f)
 
     return deco
+
+
+def resolve_format(fmt: str | None, output: str | None, formats=("table", "json", "csv"),
+                   default: str = "table") -> str:  # fmt: skip
+    """--format, or the one the --output file's extension names (.json, .csv, .txt), or
+    table; an extension naming another format than --format's, or one this command does not
+    write, is refused before any work; else ``default``."""
+    ext = Path(output).suffix.lower() if output else ""
+    named = EXTENSIONS.get(ext)
+    if named == "table" and "table" not in formats:  # .txt: any text, for export
+        named = None
+    if fmt is not None and named is not None and named != fmt:
+        raise GradsimError(f"--format {fmt} does not match --output {output} (a {ext} file "
+                           f"holds {named}): change one of them")  # fmt: skip
+    if fmt is None and named is not None and named not in formats:
+        raise GradsimError(f"--output {output}: this command writes "
+                           f"{' or '.join(formats)}, not {named}")  # fmt: skip
+    return fmt or named or default
+
+
+def say_figure(path) -> None:
+    """Where a figure went, on stderr (stdout may be JSON or CSV)."""
+    click.echo(f"figure: {path}", err=True)
 
 
 def check_outputs(output: str | None, plot_path: str | None, extra: dict | None = None,
@@ -89,6 +126,7 @@ def emit(
         from gradsim.report.figures.registry import plot_result
 
         save_figure(plot_result(d), plot_path)
+        say_figure(plot_path)
     if output:
         export.write_atomic(output, text)
     elif text is not None:

@@ -25,11 +25,15 @@ def compare_cmd(ctx, fmt, output, plot_path, max_configs, **kwargs):
     gradsim compare --init he,xavier,normal,torch_default --act relu --depth 152
     gradsim compare --act tanh,relu --init xavier --gain 1,1.414,1.667 --plot cmp.png
     """
-    from gradsim.comparison import compare
+    from gradsim.cli.progress import progress
+    from gradsim.comparison import Comparison, run_all
+    from gradsim.options import expand, values_of
     from gradsim.report.export import compare_csv
     from gradsim.report.tables.compare import render_compare
 
     check_outputs(output, plot_path)
-    c = compare(given_options(ctx, kwargs), max_configs)
+    axes, configs = expand(values_of(given_options(ctx, kwargs)), max_configs)
+    with progress(len(configs), "compare") as advance:
+        c = Comparison(axes, run_all(configs, advance))
     emit(fmt, output, plot_path, c.to_dict(), compare_csv,
          lambda: render_compare(c.axes, c.results))  # fmt: skip

@@ -49,6 +49,14 @@ def _message(e: BaseException) -> str:
             f"{where.lineno}); please report it with the command line")  # fmt: skip
 
 
+def click_line(e: click.ClickException) -> str:
+    """click's own message in gradsim's form: one line, lowercase, no closing full stop
+    ("Invalid value for '--depth': …." → "invalid value for '--depth': …")."""
+    text = "; ".join(line.strip() for line in e.format_message().splitlines() if line.strip())
+    text = text.rstrip(".")
+    return text[:1].lower() + text[1:]
+
+
 class _Group(click.Group):
     """Turns every usage or input error into one line on stderr and exit code 2."""
 
@@ -66,8 +74,11 @@ class _Group(click.Group):
             sys.exit(1)
         except click.exceptions.Exit as e:
             sys.exit(e.exit_code)
+        except click.exceptions.NoArgsIsHelpError as e:  # `gradsim` alone asks for the help
+            click.echo(e.format_message())
+            sys.exit(0)
         except click.ClickException as e:
-            _say(f"gradsim: error: {e.format_message()}")
+            _say(f"gradsim: error: {click_line(e)}")
             sys.exit(2)
         except GradsimError as e:
             _say(f"gradsim: error: {e}")

@@ -18,8 +18,21 @@ from gradsim.options import (
     OPTIONS,
     Option,
     check_given,
+    choice,
     parse_int_list,
 )
+
+
+class _Named(click.Choice):
+    """click's Choice (the help's [a|b|c], completion) that takes names as users spell them
+    (``options.choice``: any case, '-' for '_', aliases)."""
+
+    def __init__(self, o: Option):
+        super().__init__(o.choices)
+        self.option = o
+
+    def convert(self, value, param, ctx):
+        return value if value is None else choice(self.option, str(value))
 
 
 def _complete(names):
@@ -38,7 +51,7 @@ def _click_option(o: Option, listable: bool):
         kw["metavar"] = "LIST"
         kw["help"] = o.help + LIST_HELP
     elif o.choices:
-        kw["type"] = click.Choice(o.choices)
+        kw["type"] = _Named(o)
     else:
         kw["type"] = o.type
     if o.names:

@@ -100,4 +100,8 @@ def run_cmd(ctx, fmt, output, plot_path, save_net, hist, all_layers, theory, low
     d = result.to_dict()
     emit(fmt, output, plot_path, d, export.to_csv, lambda: render_run(result, all_layers))
     s = result.summary
-    return 3 if fails & {s.verdict, s.forward, s.backward} else 0
+    hit = fails & {s.verdict, s.forward, s.backward}
+    if hit:  # the exit code alone does not say why
+        why = f"the verdict is {s.verdict} (forward {s.forward}, backward {s.backward})"
+        click.echo(f"gradsim: --fail-on {','.join(sorted(hit))}: {why}; exit code 3", err=True)
+    return 3 if hit else 0

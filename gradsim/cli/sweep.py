@@ -235,9 +235,11 @@ def _report(res, table, csv_out, plot_path, x_axis, y_axis) -> None:
 
         write_atomic(res.path.parent / "sweep.csv", records_csv(res.records))
     if plot_path:
+        from gradsim.cli._output import say_figure
         from gradsim.report.figures.common import save_figure
 
         save_figure(res.figure(x=x_axis, y=y_axis), plot_path)
+        say_figure(plot_path)
 
 
 @cli.command("export")
@@ -246,9 +248,9 @@ def _report(res, table, csv_out, plot_path, x_axis, y_axis) -> None:
     "--format",
     "fmt",
     type=click.Choice(["csv", "json"]),
-    default="csv",
-    show_default=True,
-    help="csv: one row per run; json: every record.",
+    default=None,
+    help="csv: one row per run; json: every record [default: the --output file's extension "
+    "(.csv, .json), else csv].",
 )
 @click.option(
     "--layers", is_flag=True, help="csv: one row per run and layer, with the per-layer log10 norms."
@@ -268,11 +270,13 @@ def export_cmd(store, fmt, layers, output):
     gradsim export results/ --layers -o layers.csv       # long form, one row per layer
     gradsim export results/ --format json -o runs.json
     """
+    from gradsim.cli._output import resolve_format
     from gradsim.files import check_distinct, check_writable, write_atomic
     from gradsim.report import export_sweep
     from gradsim.sweeps import Store
     from gradsim.sweeps.store import store_path
 
+    fmt = resolve_format(fmt, output, ("csv", "json"), default="csv")
     if layers and fmt != "csv":
         raise GradsimError("--layers applies to --format csv")
     if output is not None:

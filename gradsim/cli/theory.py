@@ -99,9 +99,12 @@ def phase_cmd(output, sw2, sb2, grid, overlay, data, **kwargs):
     if data is not None:
         export.check_writable(data, "--data")
     check_distinct({"--output": output, "--data": data}, {"--overlay": overlay})
+    from gradsim.cli.progress import progress
+
     runs = load_json(overlay) if overlay is not None else None
-    d = phase(config_from(kwargs), sw2, sb2, grid, runs)
-    save_figure(plot_result(d), output)
+    with progress(None, "phase diagram"):  # one vectorized computation: a bar of no length
+        d = phase(config_from(kwargs), sw2, sb2, grid, runs)
+        save_figure(plot_result(d), output)
     if data is not None:
         export.write_atomic(data, export.to_json(d))
     console().print(render_phase(d, output))
@@ -126,12 +129,15 @@ def spectrum_cmd(ctx, fmt, output, inputs, plot_path, **kwargs):
     gradsim spectrum --act relu --init he --depth 64 --width 512 --plot relu.png
     gradsim spectrum --act linear --init lecun --depth 16 --format json
     """
+    from gradsim.cli.progress import progress
     from gradsim.meanfield.commands import spectrum
     from gradsim.report.tables.theory import render_spectrum
 
     given_options(ctx, kwargs)
     check_outputs(output, plot_path)
-    d = spectrum(config_from(kwargs), inputs)
+    cfg = config_from(kwargs)
+    with progress(cfg.depth, "spectrum · layers") as advance:
+        d = spectrum(cfg, inputs, advance)
     emit(fmt, output, plot_path, d, None, lambda: render_spectrum(d))
 
 

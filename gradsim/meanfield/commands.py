@@ -49,10 +49,11 @@ def check_spectrum(cfg: RunConfig) -> None:
                            f"Jacobian (got {max(cfg.layer_widths)})")  # fmt: skip
 
 
-def spectrum(cfg: RunConfig, inputs: int = 4) -> dict:
+def spectrum(cfg: RunConfig, inputs: int = 4, progress=None) -> dict:
     """The singular values of the input–output Jacobian of ``cfg``'s network (its weights
     as ``gradsim run`` draws them) at ``inputs`` inputs x ~ N(0, I), in float64 (kind
-    "spectrum"), and the mean-field E[λ] where the weights are in the theory."""
+    "spectrum"), and the mean-field E[λ] where the weights are in the theory;
+    ``progress(1)`` after each of the L layers."""
     from gradsim.draws import build_network
     from gradsim.memory import check_memory
 
@@ -65,7 +66,8 @@ def spectrum(cfg: RunConfig, inputs: int = 4) -> dict:
         lp = layer_params(cfg)
     except GradsimError:  # no mean-field prediction for this initializer; the spectrum stands
         lp = None
-    return spectrum_dict(cfg, jacobian_spectrum(build_network(cfg), activation_of(cfg)), lp)
+    spec = jacobian_spectrum(build_network(cfg), activation_of(cfg), progress)
+    return spectrum_dict(cfg, spec, lp)
 
 
 def parse_range(value, flag: str) -> tuple[float, float]:

@@ -40,13 +40,13 @@ class Spectrum:
         return float(lam.var() / lam.mean() ** 2)
 
 
-def jacobian_spectrum(net: Network, act: Activation) -> Spectrum:
+def jacobian_spectrum(net: Network, act: Activation, progress=None) -> Spectrum:
     """The singular values of J = D_L W_Lᵀ ⋯ D_1 W_1ᵀ (D_l = diag φ'(Z_l)) at every input
     row of ``net.X``, in float64. The forward pass is gradsim's own (gradsim.engine), with
     each input a run of one sample and the weights shared; the tangents are carried forward
     as M_l = (M_{l−1} W_l) ∘ φ'(Z_l) from M_0 = I (rows are tangent vectors, one per input
     coordinate), renormalized every layer so that nothing over- or underflows; cost L·n³
-    per input."""
+    per input; ``progress(1)`` after each layer."""
     X = np.asarray(net.X, dtype=np.float64)
     k, n0 = X.shape
     f64 = [np.asarray(w, np.float64)[None] for w in net.W]  # (1, n_{l-1}, n_l): shared
@@ -64,6 +64,8 @@ def jacobian_spectrum(net: Network, act: Activation) -> Spectrum:
             ok = (r > 0) & np.isfinite(r)
             M[ok] /= r[ok, None, None]
             scale[ok] += np.log10(r[ok])
+            if progress is not None:
+                progress(1)
         if not np.all(np.isfinite(M)):
             raise GradsimError("the Jacobian is not finite (φ overflowed in the forward pass)")
         s = np.linalg.svd(M, compute_uv=False)  # (k, min(n_0, n_L)), descending

@@ -21,6 +21,18 @@ def to_json(result_dict: dict) -> str:
     return json.dumps(result_dict, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
 
 
+def csv_cell(v):
+    """One CSV cell: empty for null, booleans as true/false (as JSON writes them), a list
+    of widths as '512x512x10' (``[int(n) for n in cell.split("x")]`` reads it back)."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
+        return "x".join(map(str, v))
+    return v
+
+
 def to_csv(result_dict: dict) -> str:
     """One row per layer, the JSON's layer fields as columns (then any others the rows
     carry, such as the mean-field predictions of --theory); empty cells for null."""
@@ -30,7 +42,7 @@ def to_csv(result_dict: dict) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(fields)
     for row in rows:
-        w.writerow(["" if row[k] is None else row[k] for k in fields])
+        w.writerow([csv_cell(row[k]) for k in fields])
     return buf.getvalue()
 
 
@@ -78,10 +90,18 @@ def compare_csv(d: dict) -> str:
     for r in runs:
         c, s = r["config"], r["summary"]
         nf = s["nonfinite"] or {}
-        row = [" ".join(map(str, c[k])) if k == "widths" else c[k] for k in cfg_keys]
+        row = [c[k] for k in cfg_keys]
         row += [s[k] for k in SUMMARY_FIELDS] + [nf.get("pass"), nf.get("layer")]
-        w.writerow(["" if v is None else v for v in row])
+        w.writerow([csv_cell(v) for v in row])
     return buf.getvalue()
 
 
-__all__ = ["check_writable", "compare_csv", "save_network", "to_csv", "to_json", "write_atomic"]
+__all__ = [
+    "check_writable",
+    "compare_csv",
+    "csv_cell",
+    "save_network",
+    "to_csv",
+    "to_json",
+    "write_atomic",
+]

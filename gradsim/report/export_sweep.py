@@ -10,9 +10,9 @@ import csv
 import io
 
 from gradsim._version import __version__
-from gradsim.report.export import SUMMARY_FIELDS, to_json
+from gradsim.report.export import SUMMARY_FIELDS, csv_cell, to_json
 
-RUN_FIELDS = ("replica", "seed")
+RUN_FIELDS = ("run", "replica", "seed")  # run: the row's number, 1 first, the join key
 
 
 def _config_keys(records: list[dict]) -> list[str]:
@@ -20,43 +20,34 @@ def _config_keys(records: list[dict]) -> list[str]:
     return [k for k in keys if k not in ("seed", "widths")] + (["widths"] if keys else [])
 
 
-def _cell(v):
-    if v is None:
-        return ""
-    if isinstance(v, list):
-        return " ".join(map(str, v))
-    return v
-
-
 def records_csv(records: list[dict]) -> str:
-    """One row per run: replica, seed, every config option, the summary's scalars."""
+    """One row per run: its number (``run``, 1 first, in the order of ``records``),
+    replica, seed, every config option, the summary's scalars."""
     cfg_keys = _config_keys(records)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow([*RUN_FIELDS, *cfg_keys, *SUMMARY_FIELDS, "nonfinite_pass", "nonfinite_layer"])
-    for r in records:
+    for i, r in enumerate(records, start=1):
         c, s = r["config"], r["summary"]
         nf = s.get("nonfinite") or {}
-        row = [r["replica"], r["seed"], *(c[k] for k in cfg_keys)]
+        row = [i, r["replica"], r["seed"], *(c[k] for k in cfg_keys)]
         row += [s.get(k) for k in SUMMARY_FIELDS] + [nf.get("pass"), nf.get("layer")]
-        w.writerow([_cell(v) for v in row])
+        w.writerow([csv_cell(v) for v in row])
     return buf.getvalue()
 
 
 def layers_csv(records: list[dict]) -> str:
-    """One row per run and layer: the options that differ between the runs, replica, seed,
-    layer, and the per-layer log10 norms (long form, for grouping and plotting)."""
-    cfg_keys = [k for k in _config_keys(records)
-                if len({str(r["config"][k]) for r in records}) > 1]  # fmt: skip
+    """One row per run and layer: the run's number (``run``, as ``records_csv`` numbers the
+    same records: its configuration is there, once), layer, and the per-layer log10 norms
+    (long form, for grouping and plotting; join the two on ``run``)."""
     fields = list(records[0]["layers"]) if records else []
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow([*cfg_keys, *RUN_FIELDS, "layer", *fields])
-    for r in records:
-        head = [r["config"][k] for k in cfg_keys] + [r["replica"], r["seed"]]
+    w.writerow(["run", "layer", *fields])
+    for i, r in enumerate(records, start=1):
         cols = [r["layers"][f] for f in fields]
         for layer, vals in enumerate(zip(*cols, strict=True), start=1):
-            w.writerow([_cell(v) for v in (*head, layer, *vals)])
+            w.writerow([csv_cell(v) for v in (i, layer, *vals)])
     return buf.getvalue()
 
 

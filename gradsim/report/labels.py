@@ -18,6 +18,53 @@ def architecture_parts(cfg: Mapping, varying=()) -> list[str]:
     return parts
 
 
+def init_text(cfg: Mapping, varying=()) -> str:
+    """The initializer and every option that changes its draw away from its defaults, from a
+    config (JSON dict or a RunConfig's ``vars``): 'he_normal γ=2 fan_out truncated',
+    'normal std=0.05', 'xavier_uniform · bias normal σ_b=0.1'. The same phrase heads the
+    tables, the figures and a Result's repr. Options in ``varying`` are left to the axes
+    that show them."""
+    from gradsim.initializers import INITIALIZERS
+    from gradsim.options import BY_DEST
+
+    name = str(cfg.get("init", "?"))
+    rec = INITIALIZERS.get(name) if "init" not in varying else None
+    parts = [name] if "init" not in varying else []
+    gain = cfg.get("gain")
+    if gain not in (None, 1) and "gain" not in varying:
+        parts.append(f"γ={gain:g}")
+    if rec is not None:
+        mode = cfg.get("mode")
+        if mode and mode != rec.default_mode and "mode" not in varying:
+            parts.append(mode)
+        for key in ("std", "low", "high", "value"):
+            v = cfg.get(key)
+            if key in rec.options and v is not None and v != BY_DEST[key].default:
+                parts.append(f"{key}={v:g}" if key not in varying else "")
+        if cfg.get("truncated") and "truncated" not in varying:
+            parts.append("truncated")
+    bias = "" if varying and {"bias_init", "bias_std", "bias_value"} & set(varying) else (
+        bias_text(cfg))  # fmt: skip
+    return " · ".join(p for p in (" ".join(p for p in parts if p), bias) if p)
+
+
+def bias_text(cfg: Mapping) -> str:
+    """'bias normal σ_b=0.1', 'bias constant 0.5', 'bias uniform', or '' where the biases
+    follow the initializer's own rule."""
+    from gradsim.initializers import INITIALIZERS
+
+    rec = INITIALIZERS.get(str(cfg.get("init")))
+    own = rec.bias if rec is not None else "zeros"
+    bias = cfg.get("bias_init") or own
+    if bias == own:
+        return ""
+    if bias == "normal":
+        return f"bias normal σ_b={cfg.get('bias_std', 0.1):g}"
+    if bias == "constant":
+        return f"bias constant {cfg.get('bias_value', 0.1):g}"
+    return f"bias {bias}"
+
+
 # ---------------------------------------------------------------- sweeps
 
 _AXIS_LABELS = {"activation": "act", "bias_init": "bias-init", "bias_std": "bias-std",
@@ -55,13 +102,13 @@ def base_text(agg: dict) -> str:
     b, varying = agg.get("base") or {}, set(agg["axes"])
     parts = []
     for key, fmt in (("depth", "L={}"), ("width", "n={}"), ("batch", "B={}"),
-                     ("activation", "{}"), ("init", "{}"), ("gain", "γ={:g}"),
-                     ("loss", "{} loss"), ("dtype", "{}")):  # fmt: skip
-        if key in b and key not in varying and b[key] is not None:
-            if key == "gain" and b[key] == 1:
-                continue
+                     ("activation", "{}"), ("init", None), ("loss", "{} loss"),
+                     ("dtype", "{}")):  # fmt: skip
+        if key == "init" and "init" in b:  # with γ, mode, truncation, bias… (init_text)
+            parts.append(init_text(b, tuple(varying)))
+        elif key in b and key not in varying and b[key] is not None:
             parts.append(fmt.format(b[key]))
-    return " · ".join(parts + architecture_parts(b, varying))
+    return " · ".join(p for p in parts + architecture_parts(b, varying) if p)
 
 
 # ---------------------------------------------------------------- training
@@ -83,7 +130,6 @@ def settings_text(runs: list[dict]) -> str:
 
 def _setting_parts(cfg: dict) -> list[str]:
     """One phrase per setting, '' where it is at its plain default, in a fixed order."""
-    gain = cfg.get("gain")
     arch = architecture_parts(cfg)
     clip = cfg.get("clip_norm")
     return [
@@ -91,7 +137,7 @@ def _setting_parts(cfg: dict) -> list[str]:
         f"n={cfg.get('width', '?')}",
         f"B={cfg.get('batch', '?')}",
         str(cfg.get("activation", "?")),
-        str(cfg.get("init", "?")) + (f" γ={gain:g}" if gain not in (None, 1) else ""),
+        init_text(cfg) if "init" in cfg else "?",
         " ".join(arch),
         f"{cfg.get('optimizer', '?')} lr={_g(cfg.get('lr'))}",
         f"clip ‖g‖≤{clip:g}" if clip else "",

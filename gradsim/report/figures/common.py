@@ -17,6 +17,7 @@ import numpy as np
 from gradsim.errors import GradsimError
 from gradsim.explain import EVERY, pow10
 from gradsim.report.export import check_writable, write_atomic
+from gradsim.report.labels import init_text
 
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 DPI = 150  # png resolution
@@ -161,14 +162,28 @@ def title_parts(cfg: dict) -> list[tuple[set, str]]:
     else:
         shown = widths if len(widths) <= 7 else [*widths[:3], "…", *widths[-2:]]
         w = ({"width", "widths"}, "widths " + "-".join(map(str, shown)))
-    gain = cfg.get("gain")
-    init = cfg.get("init", "?") + (f" γ={gain:g}" if gain not in (None, 1) else "")
+    init = init_text(cfg)  # with mode, truncation, bias…: the phrase the tables show
     return [
         ({"depth"}, f"L={cfg.get('depth', '?')}"),
         w,
         ({"batch"}, f"B={cfg.get('batch', '?')}"),
         ({"activation"}, str(cfg.get("activation", "?"))),
-        ({"init", "gain"}, init),
+        (
+            {
+                "init",
+                "gain",
+                "mode",
+                "std",
+                "low",
+                "high",
+                "value",
+                "truncated",
+                "bias_init",
+                "bias_std",
+                "bias_value",
+            },
+            init,
+        ),
         ({"loss"}, f"{cfg.get('loss', '?')} loss"),
         ({"dtype"}, str(cfg.get("dtype", "?"))),
         ({"seed"}, f"seed {cfg.get('seed', '?')}"),

@@ -281,8 +281,9 @@ def _log_values(d: dict) -> np.ndarray:
 
 def _spectrum_label(d: dict) -> str:
     c = d["config"]
-    gain = f" γ={c['gain']:.3g}" if c.get("gain", 1) != 1 else ""
-    return f"{c['activation']} · {c['init']}{gain} · L={c['depth']}"
+    from gradsim.report.labels import init_text
+
+    return f"{c['activation']} · {init_text(c)} · L={c['depth']}"
 
 
 def _moments_text(d: dict) -> str:

@@ -1,5 +1,6 @@
-"""The rich table of a comparison: one row per configuration, stable ones first, sized to
-fit 80 columns."""
+"""The rich table of a comparison: one row per configuration, stable ones first, one
+column per varying option, fitted to the terminal's width (``Fitted``: whole columns go,
+never a cut number or a word broken in two)."""
 
 from __future__ import annotations
 
@@ -11,36 +12,36 @@ from rich.text import Text
 
 from gradsim.comparison import label, ranked
 from gradsim.options import axis_name
-from gradsim.report.tables.common import VERDICT_STYLE, pct, sci, sparkline
+from gradsim.report.tables.common import VERDICT_STYLE, Fitted, pct, sci, sparkline
 from gradsim.report.tables.run import title
 from gradsim.result import Result
 
+SPARK = "log10 δ 1→L"
+# the columns a narrow terminal gives up, first to last; the axes and the verdict stay
+COMPARE_DROP = (SPARK, "sat", "dead", "δ/layer", "bad@", "act L/0", "inf@")
+
 
 def compare_table(axes: dict, results: list[Result]) -> Table:
-    """One row per configuration, stable ones first."""
+    """One row per configuration, stable ones first; one column per axis."""
     show_dead = any(r.summary.mean_dead_frac > 0 for r in results)
     show_sat = any(r.summary.mean_saturated_frac > 0 for r in results)
     show_nf = any(r.summary.nonfinite for r in results)
     t = Table(box=None, padding=(0, 1, 0, 0), header_style="bold", pad_edge=False)
-    t.add_column(" ".join(axis_name(k) for k in axes) or "init", overflow="fold")
-    t.add_column("verdict", no_wrap=True, min_width=9)
-    t.add_column("δ₁/δ_L", justify="right")
-    t.add_column("act L/0", justify="right")
-    t.add_column("δ/layer", justify="right")
-    t.add_column("bad@", justify="right")
-    if show_dead:
-        t.add_column("dead", justify="right")
-    if show_sat:
-        t.add_column("sat", justify="right")
-    if show_nf:
-        t.add_column("inf@", justify="right")
-    t.add_column("log10 δ 1→L", no_wrap=True)
+    for k in axes or ("init",):
+        t.add_column(axis_name(k))
+    t.add_column("verdict", min_width=9)
+    for head in ("δ₁/δ_L", "act L/0", "δ/layer", "bad@"):
+        t.add_column(head, justify="right")
+    for head, shown in (("dead", show_dead), ("sat", show_sat), ("inf@", show_nf)):
+        if shown:
+            t.add_column(head, justify="right")
+    t.add_column(SPARK, no_wrap=True)
     for i in ranked(results):
         r = results[i]
         s = r.summary
         g = s.growth_per_layer
-        row = [
-            label(r.config, axes),
+        row = [label(r.config, {k: None}) for k in axes] if axes else [r.config.init]
+        row += [
             Text(s.verdict, style=VERDICT_STYLE.get(s.verdict, "")),
             sci(s.log10_delta_ratio),
             sci(s.log10_act_ratio),
@@ -61,8 +62,8 @@ def compare_table(axes: dict, results: list[Result]) -> Table:
 
 def render_compare(axes: dict, results: list[Result]) -> Group:
     first = results[0]
-    fixed = title(first)
-    varying = ", ".join(("act" if k == "activation" else k) for k in axes)
+    varying = ", ".join(axis_name(k) for k in axes)
+    fixed = title(first, varying=tuple(axes))
     fixed = fixed if not axes else "base: " + fixed
     head = f"compare {len(results)} configurations" + (f" over {varying}" if varying else "")
     notes = (
@@ -73,4 +74,4 @@ def render_compare(axes: dict, results: list[Result]) -> Group:
         notes += " · inf@: first inf/NaN (f/b: pass)"
     notes = Text(notes, style="dim")
     return Group(Text(head, style="bold"), Text(fixed, style="dim"),
-                 compare_table(axes, results), notes)  # fmt: skip
+                 Fitted(compare_table(axes, results), COMPARE_DROP), notes)  # fmt: skip

@@ -5,20 +5,24 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from gradsim.report.labels import architecture_parts
-from gradsim.report.tables.common import VERDICT_STYLE, pct, sci, sparkline
+from gradsim.report.labels import architecture_parts, init_text
+from gradsim.report.tables.common import (
+    VERDICT_STYLE,
+    Fitted,
+    dropped_note,
+    pct,
+    sci,
+    sparkline,
+)
 from gradsim.result import Result
 
 
-def _log(x: float | None) -> float | None:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return None
-    return math.log10(x) if x > 0 else -math.inf
+def _num(x: float) -> float | None:
+    return None if math.isnan(x) else float(x)
 
 
 def sample_layers(result: Result, rows: int = 16) -> list[int]:
@@ -69,6 +73,7 @@ def run_table(result: Result, all_layers: bool = False) -> Table:
         else s.log10_delta_rms - ld_out
         for s in layers
     ]  # fmt: skip
+    ratio = result.column("log10_grad_to_weight")  # in log space: exact beyond float64
     finite_rels = [abs(r) for r in rels if r is not None and math.isfinite(r)]
     scale = max([math.log10(result.config.threshold), *finite_rels])
 
@@ -112,7 +117,7 @@ def run_table(result: Result, all_layers: bool = False) -> Table:
             ]
         else:
             row = [str(l), sci(s.log10_act_rms), sci(s.log10_delta_rms),
-                   sci(s.log10_grad_norm), sci(_log(s.grad_to_weight))]  # fmt: skip
+                   sci(s.log10_grad_norm), sci(_num(ratio[l - 1]))]  # fmt: skip
         if show_dead:
             row.append(pct(s.dead_frac))
         if show_sat:
@@ -123,23 +128,30 @@ def run_table(result: Result, all_layers: bool = False) -> Table:
     return t
 
 
-def title(result: Result) -> str:
+def title(result: Result, varying=()) -> str:
+    """'L=152 n=256 B=128 · relu · he_normal fan_out · mse loss · float32 · seed 0': every
+    setting of the run, options in ``varying`` (a comparison's axes) left out."""
     c = result.config
+    cfg = vars(c)
     widths = c.layer_widths
     w = f"n={c.width}" if c.widths is None else f"widths {widths[0]}…{widths[-1]}"
-    g = f" γ={c.gain:g}" if c.gain != 1 else ""
-    return (
-        f"L={c.depth} {w} B={c.batch} · {c.activation} · {c.init}{g}{architecture(c)} · "
-        f"{c.loss} loss · {c.dtype} · seed {c.seed}"
-    )
+    shape = [f"L={c.depth}" if "depth" not in varying else "",
+             w if not {"width", "widths"} & set(varying) else "",
+             f"B={c.batch}" if "batch" not in varying else ""]  # fmt: skip
+    parts = [
+        " ".join(p for p in shape if p),
+        c.activation if "activation" not in varying else "",
+        init_text(cfg, varying),
+        *architecture_parts(cfg, varying),
+        f"{c.loss} loss" if "loss" not in varying else "",
+        c.dtype if "dtype" not in varying else "",
+        f"seed {c.seed}" if "seed" not in varying else "",
+    ]
+    return " · ".join(p for p in parts if p)
 
 
-def architecture(c) -> str:
-    """' · residual α=0.5 · batch norm', or '' for a plain MLP."""
-    return "".join(" · " + p for p in architecture_parts(vars(c)))
-
-
-def summary_panel(result: Result) -> Panel:
+def summary_panel(result: Result, width: int | None = None) -> Panel:
+    """The verdict, the ratios and the sentences, ``width`` columns wide (None: all)."""
     s = result.summary
     lines = Text()
     lines.append("verdict: ")
@@ -150,7 +162,8 @@ def summary_panel(result: Result) -> Panel:
         f"act ratio (L / input) {sci(s.log10_act_ratio)}\n"
     )
     lines.append(f"‖∂E/∂W‖ ratio (1 / L) {sci(s.log10_grad_ratio)}   threshold ×{s.threshold:g}\n")
-    spark = sparkline([x.log10_delta_rms for x in result.layers])
+    room = 56 if width is None else max(8, min(56, width - 4 - 20))
+    spark = sparkline([x.log10_delta_rms for x in result.layers], width=room)
     if spark:
         lines.append("log10 δ, layer 1→L  ")
         lines.append(spark, style="cyan")
@@ -166,12 +179,35 @@ def summary_panel(result: Result) -> Panel:
             lines.append("• " + sentence + "\n", style="yellow" if warn else "")
     lines.rstrip()
     border = VERDICT_STYLE.get(s.verdict, "white").replace("bold ", "")
-    return Panel(lines, title="summary", title_align="left", border_style=border)
+    return Panel(lines, title="summary", title_align="left", border_style=border, width=width)
 
 
-def render_run(result: Result, all_layers: bool = False) -> Group:
-    return Group(
-        Text(title(result), style="bold"),
-        run_table(result, all_layers),
-        summary_panel(result),
-    )
+# the columns a narrow terminal gives up first, then next…; layer, act rms, δ rms and the bar
+# stay (at 60 columns: ‖∂W‖/‖W‖ goes; with --theory's predictions, ‖∂E/∂W‖ too)
+RUN_DROP = ("‖∂W‖/‖W‖", "sat", "dead", "‖∂E/∂W‖", "pred")
+
+
+class RunView:
+    """The header, the table (fitted to the width: ``Fitted``) and the summary panel, the
+    panel exactly as wide as the table."""
+
+    def __init__(self, result: Result, all_layers: bool = False):
+        self.result, self.all_layers = result, all_layers
+
+    def __rich_console__(self, console, options):
+        from rich.measure import Measurement
+
+        t, dropped = Fitted(run_table(self.result, self.all_layers), RUN_DROP).fit(console, options)
+        width = min(options.max_width, Measurement.get(console, options, t).maximum)
+        # a table left narrow by what it gave up widens to the panel's least width (60)
+        width = max(width, min(options.max_width, 60))
+        t.min_width = width
+        yield Text(title(self.result), style="bold")
+        yield t
+        if dropped:
+            yield dropped_note(dropped, options.max_width)
+        yield summary_panel(self.result, width)
+
+
+def render_run(result: Result, all_layers: bool = False) -> RunView:
+    return RunView(result, all_layers)

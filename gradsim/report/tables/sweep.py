@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradsim.report.labels import axis_digits, axis_label, base_text, value_text
+from gradsim.report.tables.common import Fitted
 
 _SHARES = (("vanishing", "vanish", "blue"), ("exploding", "explode", "red"),
            ("overflow", "overflow", "magenta"))  # fmt: skip
@@ -143,9 +144,10 @@ def render_sweep(agg: dict, head: str) -> Group:
     if base:
         parts.append(Text(("base: " if agg["axes"] else "") + base, style="dim"))
     if len(agg["points"]) <= MAX_ROWS or not agg["axes"]:
-        table = sweep_table(agg)
+        # a narrow terminal gives up whole columns, never a cut number or name
+        table = Fitted(sweep_table(agg), ("overflow", "explode", "vanish", "IQR", "n"))
     else:
-        table = runs_table(agg)
+        table = Fitted(runs_table(agg), ("points",))
         last = axis_label(list(agg["axes"])[-1])
         legend = (
             f"{len(agg['points'])} points, one row per run of {last} values whose seeds "

@@ -14,7 +14,9 @@ from rich.table import Table
 from rich.text import Text
 
 from gradsim.explain import pow10
+from gradsim.report.export import csv_cell
 from gradsim.report.labels import RATIO_GUIDE, bn_eval_text, clip_text, run_label, settings_text
+from gradsim.report.tables.common import Fitted
 
 VERDICT_STYLE = {
     "learned": "bold green",
@@ -42,7 +44,9 @@ def render_train(d: dict) -> Group:
     """
     runs = d["runs"]
     parts = [Text(line, style=style) for line, style in zip(_head(d), ("bold", ""), strict=True)]
-    parts += [Text(settings_text(runs), style="dim"), results_table(d)]
+    # a narrow terminal gives up whole columns; a label wraps between its words only
+    parts += [Text(settings_text(runs), style="dim"),
+              Fitted(results_table(d), ("final acc", "½ at step"), flexible=("run",))]  # fmt: skip
     base = {round(r["baseline_loss"], 4) for r in runs if r.get("baseline_loss") is not None}
     legend = "½ at step: first step with loss ≤ ½ initial"
     if len(base) == 1:
@@ -54,7 +58,8 @@ def render_train(d: dict) -> Group:
     if said:
         parts.append(Text(""))
         parts += said
-    parts += [Text(""), Text("gradients over training", style="bold"), gradients_table(d)]
+    grads = Fitted(gradients_table(d), ("steps", "‖∂E/∂W‖ first"), flexible=("run",))
+    parts += [Text(""), Text("gradients over training", style="bold"), grads]
     lo, hi = (_e(v) for v in RATIO_RANGE)
     parts.append(Text(
         "‖∂E/∂W‖ at the first and last logged update; ‖ΔW‖/‖W‖ of the last update, yellow "
@@ -174,7 +179,7 @@ def train_csv(d: dict) -> str:
             for field in per_layer:
                 values = _row(r, field, k) or []
                 row += [_get(values, l) for l in range(L)]
-            w.writerow(["" if v is None else v for v in row])
+            w.writerow([csv_cell(v) for v in row])
     return buf.getvalue()
 
 
