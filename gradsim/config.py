@@ -12,11 +12,12 @@ import operator
 from dataclasses import dataclass, fields
 
 from gradsim.activations import ACTIVATIONS, Activation, canonical_activation
+from gradsim.dtypes import canonical_dtype
 from gradsim.errors import GradsimError
 from gradsim.initializers import INITIALIZERS, MODES, InitParams, canonical_init
 from gradsim.losses import canonical_loss
+from gradsim.scaling import canonical_loss_scale
 
-DTYPES = ("float32", "float64", "float16")
 MAX_SIZE = 2**31 - 1  # the largest depth, width or batch: NumPy's indices stay in C ints
 MAX_SEED = 2**63 - 1  # seeds fit a signed 64-bit integer (a sweep store's INTEGER column)
 BIAS_INITS = ("zeros", "constant", "normal", "uniform")
@@ -54,7 +55,10 @@ class RunConfig:
     bias_value: float = 0.1  # bias_init = constant
     loss: str = "mse"
     seed: int = 0
-    dtype: str = "float32"
+    dtype: str = "float32"  # float32 | float64 | float16 | bfloat16 | float8_e4m3fn | float8_e5m2
+    # ideal: δ rescaled by exact powers of two at every layer (true magnitudes, never under-
+    # or overflowing); none: the plain computation; dynamic or a number N: ∂E/∂H_L × scale
+    loss_scale: str = "ideal"
     threshold: float = 100.0  # a ratio beyond ×threshold or below ÷threshold is a verdict
     residual: bool = False  # H_l = H_{l-1} + α·φ(Z_l) (equal widths only)
     residual_scale: float = 1.0  # α, e.g. 1/√L
@@ -71,8 +75,8 @@ class RunConfig:
         put("activation", canonical_activation(self.activation))
         put("init", canonical_init(self.init))
         put("loss", canonical_loss(self.loss))
-        if self.dtype not in DTYPES:
-            raise GradsimError(f"unknown dtype '{self.dtype}' (choose from {', '.join(DTYPES)})")
+        put("dtype", canonical_dtype(self.dtype))
+        put("loss_scale", canonical_loss_scale(self.loss_scale))
         self._check_numbers()
         self._check_choices()
 

@@ -18,6 +18,7 @@ import numpy as np
 from gradsim._version import __version__
 from gradsim.config import RunConfig
 from gradsim.display import Display
+from gradsim.dtypes import fmt
 from gradsim.engine.numerics import exp10
 
 if TYPE_CHECKING:
@@ -196,7 +197,7 @@ class Layers(Sequence):
 
 def _layer_stats(cfg: RunConfig, arrays: dict) -> tuple[LayerStats, ...]:
     n = cfg.layer_widths
-    info = np.finfo(np.dtype(cfg.dtype))
+    info = fmt(cfg.dtype)
     lo, hi = math.log10(float(info.tiny)), math.log10(float(info.max))
     # plain floats: the loop below runs L times per run, and Python floats are quick
     la_, ld_, lg_, wstd, zm, zs, am, ast, lwn, sat_, dead_ = (

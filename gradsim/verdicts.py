@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gradsim.config import RunConfig
+from gradsim.dtypes import fmt
 from gradsim.engine.numerics import exp10
 from gradsim.explain import sentences
 from gradsim.result import Layers, Result, Summary
@@ -36,7 +37,7 @@ def summarize(cfg: RunConfig, tr: Trace) -> Result:
         layers whose weights are all equal (symmetry never broken).
     """
     L = cfg.depth
-    info = np.finfo(np.dtype(cfg.dtype))
+    info = fmt(cfg.dtype)
     lo, hi = math.log10(float(info.tiny)), math.log10(float(info.max))
     # Python floats: the scans below run over every layer, and NumPy scalars are slow there
     la, ld, lg = tr.log10_act_rms.tolist(), tr.log10_delta_rms.tolist(), tr.log10_grad_norm.tolist()
