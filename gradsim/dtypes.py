@@ -46,8 +46,13 @@ class Format:
 
     @property
     def bits(self) -> int:
-        return int(self.name[5:7]) if self.name.startswith("float") and self.name[5:7].isdigit() \
-            else 16 if self.name == "bfloat16" else 8
+        return (
+            int(self.name[5:7])
+            if self.name.startswith("float") and self.name[5:7].isdigit()
+            else 16
+            if self.name == "bfloat16"
+            else 8
+        )
 
     @property
     def compute(self) -> np.dtype:

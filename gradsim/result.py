@@ -49,6 +49,10 @@ class LayerStats:
     finite: bool  # the computed numbers of this layer are finite
     underflow: bool  # RMS of H, δ or ∂E/∂W below the dtype's smallest normal (plain)
     overflow: bool  # ... or above its largest finite number
+    delta_zero_frac: float  # the share of δ_l's entries exactly zero as computed
+    log10_delta_max: float  # log10 max|δ_l| (the loss scale's overflow bound)
+    # δ_l is all zeros as computed (--loss-scale other than ideal) where the true δ_l is not
+    underflowed: bool
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,9 @@ class Summary:
     mean_dead_frac: float
     threshold: float
     tracked_forward: bool
+    # {"mode", "scale", "log2_scale", "tried", "underflowed_layers", "log2_advised_range",
+    # "advised_range"}: gradsim.verdicts.loss_scale_summary
+    loss_scale: dict = field(default_factory=dict)
     sentences: list[str] = field(default_factory=list)
 
 
@@ -149,7 +156,8 @@ def column(rows, name: str) -> np.ndarray:
 # the Trace arrays a run's LayerStats are made of
 _LAYER_ARRAYS = (
     "log10_act_rms", "log10_delta_rms", "log10_grad_norm", "weight_std", "z_mean", "z_std",
-    "act_mean", "act_std", "log10_weight_norm", "saturated", "dead",
+    "act_mean", "act_std", "log10_weight_norm", "saturated", "dead", "delta_zero",
+    "log10_delta_max",
 )  # fmt: skip
 
 
@@ -161,6 +169,8 @@ class Layers(Sequence):
     def __init__(self, cfg: RunConfig, tr: Trace):
         self._cfg = cfg
         self._arrays = {f: getattr(tr, f) for f in _LAYER_ARRAYS}
+        plain = tr.loss_scale["mode"] != "ideal" and tr.ideal_delta is not None
+        self._arrays["ideal"] = tr.ideal_delta[0] if plain else None
         self._rows: tuple[LayerStats, ...] | None = None
 
     def _built(self) -> tuple[LayerStats, ...]:
@@ -200,9 +210,10 @@ def _layer_stats(cfg: RunConfig, arrays: dict) -> tuple[LayerStats, ...]:
     info = fmt(cfg.dtype)
     lo, hi = math.log10(float(info.tiny)), math.log10(float(info.max))
     # plain floats: the loop below runs L times per run, and Python floats are quick
-    la_, ld_, lg_, wstd, zm, zs, am, ast, lwn, sat_, dead_ = (
+    la_, ld_, lg_, wstd, zm, zs, am, ast, lwn, sat_, dead_, zero_, top_ = (
         arrays[f].tolist() for f in _LAYER_ARRAYS
     )
+    ideal = arrays["ideal"].tolist() if arrays.get("ideal") is not None else None
     nan, isfinite, isnan = math.nan, math.isfinite, math.isnan
     layers = []
     for l in range(1, cfg.depth + 1):
@@ -232,6 +243,9 @@ def _layer_stats(cfg: RunConfig, arrays: dict) -> tuple[LayerStats, ...]:
                 finite=fin,
                 underflow=any(v < lo for v in vals),
                 overflow=any(v > hi for v in vals),
+                delta_zero_frac=zero_[l],
+                log10_delta_max=top_[l],
+                underflowed=ideal is not None and d == -math.inf and isfinite(ideal[l]),
             )
         )
     return tuple(layers)

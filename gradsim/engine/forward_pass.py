@@ -86,6 +86,7 @@ class Forward:
     batch_stats: list[tuple[Array, Array] | None] = field(default_factory=list)
     running: Sequence | None = None
     record: bool = False
+    plain: bool = False  # no rescaling anywhere: the plain computation in the dtype
 
     @property
     def size(self) -> int:
@@ -103,6 +104,7 @@ def forward(
     capture=(),
     record: bool = False,
     running: Sequence[tuple[Array, Array] | None] | None = None,
+    plain: bool = False,
 ) -> Forward:
     """The forward pass of every network of ``stack`` (gradsim.network.Stack: W[l-1]
     (K, n_{l-1}, n_l), b[l-1] (K, n_l), X (K, B, n_0), ``biased``), one ``Block`` per layer.
@@ -114,11 +116,15 @@ def forward(
     ``record``: keep each batch-norm layer's batch (μ, σ²) in ``Forward.batch_stats``;
     ``running``: per layer, the (μ, σ²) a batch-norm layer normalizes with instead of its
     batch's (evaluation mode; None for a layer: its batch's). The backward pass of a forward
-    with ``running`` is not evaluation mode's gradient. Never raises on inf/NaN."""
+    with ``running`` is not evaluation mode's gradient. ``plain``: neither this pass nor its
+    backward pass rescales anything (a loss scale other than ideal: gradsim.scaling).
+    Never raises on inf/NaN."""
     if keep == "norms" and not stats:
         raise ValueError("keep='norms' needs the statistics (stats=True)")
     with np.errstate(all="ignore"):
         f = _start(stack, blocks, dtype, keep, stats)
+        if plain:
+            f.plain, f.tracked = True, False
         f.capture = frozenset(capture)
         f.record, f.running = record, running
         r = _measure_input(f, moments)
