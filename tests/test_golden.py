@@ -89,6 +89,8 @@ def _without_new_keys(stdout: str) -> str:
         if isinstance(x, dict):
             for key in NEW_KEYS.get(where, ()):
                 x.pop(key, None)
+            if "half_step" in x:  # a train run's record of its loss scale
+                x.pop("loss_scale", None)
             for k, v in x.items():
                 if k in ("config", "summary"):
                     strip(v, k)
