@@ -171,6 +171,8 @@ class Layers(Sequence):
         self._arrays = {f: getattr(tr, f) for f in _LAYER_ARRAYS}
         plain = tr.loss_scale["mode"] != "ideal" and tr.ideal_delta is not None
         self._arrays["ideal"] = tr.ideal_delta[0] if plain else None
+        scale = tr.loss_scale.get("scale")
+        self._arrays["shift"] = math.log10(scale) if scale else 0.0  # (stored = true × scale)
         self._rows: tuple[LayerStats, ...] | None = None
 
     def _built(self) -> tuple[LayerStats, ...]:
@@ -214,13 +216,16 @@ def _layer_stats(cfg: RunConfig, arrays: dict) -> tuple[LayerStats, ...]:
         arrays[f].tolist() for f in _LAYER_ARRAYS
     )
     ideal = arrays["ideal"].tolist() if arrays.get("ideal") is not None else None
+    shift = arrays.get("shift", 0.0)
     nan, isfinite, isnan = math.nan, math.isfinite, math.isnan
     layers = []
     for l in range(1, cfg.depth + 1):
         a, d, g = la_[l], ld_[l], lg_[l]
         fin = (isfinite(a) or a == -math.inf) and (isfinite(d) or d == -math.inf)
         # typical entries of H_l, δ_l and ∂E/∂W_l (RMS = norm/√size)
-        vals = [v for v in (a, d, g - 0.5 * math.log10(n[l - 1] * n[l])) if isfinite(v)]
+        # (δ and ∂E/∂W as stored: × the loss scale)
+        vals = [v for v in (a, d + shift, g + shift - 0.5 * math.log10(n[l - 1] * n[l]))
+                if isfinite(v)]  # fmt: skip
         layers.append(
             LayerStats(
                 layer=l,

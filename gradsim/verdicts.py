@@ -57,7 +57,11 @@ def summarize(cfg: RunConfig, tr: Trace) -> Result:
     if tr.forward_nonfinite is not None:
         backward = "overflow"
 
-    nonfinite = _nonfinite(tr, la, ld, hi, L)
+    # a loss scale holds δ and the gradients at scale × their true size: the format's range
+    # is met there (log10 of the scale: 0 without one)
+    shift = stored_shift(tr)
+    lds = [x + shift for x in ld] if shift else ld
+    nonfinite = _nonfinite(tr, la, lds, hi, L)
     scale = loss_scale_summary(tr, info, L)
     if scale["underflowed_layers"] and not nonfinite:
         backward = "underflowed"
@@ -94,7 +98,7 @@ def summarize(cfg: RunConfig, tr: Trace) -> Result:
         forward_bad_layer=fwd_bad,
         backward_bad_layer=bwd_bad,
         nonfinite=nonfinite,
-        underflow=_underflow(la, ld, lo, L),
+        underflow=_underflow(la, lds, lo, L),
         symmetric=bool(tr.symmetric_layers),
         symmetric_layers=list(tr.symmetric_layers),
         mean_saturated_frac=mean_of_numbers(tr.saturated[1:]),
@@ -132,6 +136,13 @@ def loss_scale_summary(tr: Trace, info, L: int) -> dict:
         "log2_advised_range": list(k) if k else None,
         "advised_range": [_pow2(k[0]), _pow2(k[1])] if k else None,
     }
+
+
+def stored_shift(tr: Trace) -> float:
+    """log10 of the factor between the δ a plain pass stores and the true δ: the loss scale
+    (0 for ideal and none)."""
+    scale = tr.loss_scale.get("scale")
+    return math.log10(scale) if scale else 0.0
 
 
 def _pow2(k: int) -> float:
