@@ -70,7 +70,7 @@ def reference(cfg: RunConfig, scale: float = 1.0) -> dict:
             "act": np.log10(rms_h),
             "delta": np.array(
                 [np.log10(np.sqrt(np.mean(d.astype(np.float64) ** 2)) / scale) for d in deltas]
-            ),  # fmt: skip
+            ),
             "zero": np.array([1.0 - np.count_nonzero(d) / d.size for d in deltas]),
         }
 
