@@ -48,8 +48,7 @@ class Trace:
     # the loss scale (gradsim.scaling): {"mode", "scale", "tried"}; and the ideal pass's
     # log10 RMS and max of δ_l (the same arrays with --loss-scale ideal), which the advised
     # range and the underflowed layers are read from
-    loss_scale: dict = field(default_factory=lambda: {"mode": "ideal", "scale": None,
-                                                      "tried": []})
+    loss_scale: dict = field(default_factory=lambda: {"mode": "ideal", "scale": None, "tried": []})
     ideal_delta: tuple[Array, Array] | None = None
 
 

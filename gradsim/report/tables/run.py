@@ -10,7 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from gradsim.report.labels import architecture_parts
+from gradsim.report.labels import architecture_parts, precision_text
 from gradsim.report.tables.common import VERDICT_STYLE, pct, sci, sparkline
 from gradsim.result import Result
 
@@ -63,6 +63,8 @@ def run_table(result: Result, all_layers: bool = False) -> Table:
     ids = range(1, len(layers) + 1) if all_layers else sample_layers(result)
     show_dead = any(s.dead_frac and s.dead_frac > 0 for s in layers)
     show_sat = any(s.saturated_frac and s.saturated_frac > 0 for s in layers)
+    # with a plain backward pass (a loss scale other than ideal): δ's entries lost to zero
+    show_zero = result.config.loss_scale != "ideal"
     ld_out = layers[-1].log10_delta_rms
     rels = [
         None if (s.log10_delta_rms is None or ld_out is None or not math.isfinite(ld_out))
@@ -95,6 +97,8 @@ def run_table(result: Result, all_layers: bool = False) -> Table:
         t.add_column("dead", justify="right")
     if show_sat:
         t.add_column("sat", justify="right")
+    if show_zero:
+        t.add_column("δ=0", justify="right")
     # the bar's header says what a full half-bar means, in decades of δ/δ_L
     head = f"δ/δ_L ±{scale:.0f} dec" if scale >= 10 else f"δ/δ_L ±{scale:.1f} dec"
     t.add_column(head, justify="center", no_wrap=True)
@@ -117,6 +121,8 @@ def run_table(result: Result, all_layers: bool = False) -> Table:
             row.append(pct(s.dead_frac))
         if show_sat:
             row.append(pct(s.saturated_frac))
+        if show_zero:
+            row.append(pct(s.delta_zero_frac))
         row.append(_bar(rels[l - 1], scale))
         style = "magenta" if not s.finite else ("yellow" if s.underflow or s.overflow else None)
         t.add_row(*row, style=style)
@@ -130,7 +136,7 @@ def title(result: Result) -> str:
     g = f" γ={c.gain:g}" if c.gain != 1 else ""
     return (
         f"L={c.depth} {w} B={c.batch} · {c.activation} · {c.init}{g}{architecture(c)} · "
-        f"{c.loss} loss · {c.dtype} · seed {c.seed}"
+        f"{c.loss} loss · {precision_text(vars(c), result.summary.loss_scale)} · seed {c.seed}"
     )
 
 
@@ -150,6 +156,9 @@ def summary_panel(result: Result) -> Panel:
         f"act ratio (L / input) {sci(s.log10_act_ratio)}\n"
     )
     lines.append(f"‖∂E/∂W‖ ratio (1 / L) {sci(s.log10_grad_ratio)}   threshold ×{s.threshold:g}\n")
+    advice = _advised(result)
+    if advice:
+        lines.append(advice + "\n")
     spark = sparkline([x.log10_delta_rms for x in result.layers])
     if spark:
         lines.append("log10 δ, layer 1→L  ")
@@ -167,6 +176,18 @@ def summary_panel(result: Result) -> Panel:
     lines.rstrip()
     border = VERDICT_STYLE.get(s.verdict, "white").replace("bold ", "")
     return Panel(lines, title="summary", title_align="left", border_style=border)
+
+
+def _advised(result: Result) -> str:
+    """The advised loss-scale range, for a run in a low-precision format or with a loss
+    scale other than ideal ('' otherwise)."""
+    c, ls = result.config, result.summary.loss_scale
+    if not ls or (c.loss_scale == "ideal" and c.dtype in ("float32", "float64")):
+        return ""
+    k = ls.get("log2_advised_range")
+    if not k:
+        return f"loss scale: none keeps every layer's δ in {c.dtype}'s normal range"
+    return f"loss scale advised: 2^{k[0]} … 2^{k[1]} (every layer's δ in {c.dtype}'s normal range)"
 
 
 def render_run(result: Result, all_layers: bool = False) -> Group:
