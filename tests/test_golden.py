@@ -24,6 +24,12 @@ norms, ``clipped``, ``clipped_steps``, ``config.bn_eval``); ``log10_grad_norm`` 
 ``log10_clipped_grad_norm``); and the whole-set losses of the batch-norm case (step 0's loss
 and accuracy, the final loss and accuracy, ``half_step``, the verdict), now in evaluation
 mode (with ``--bn-eval batch`` it gives the old numbers exactly).
+
+Loss scaling (issue 15, part 2) added keys and changed no number: ``config.loss_scale``
+(``ideal``, the default, is the pass the fixture recorded), per layer ``delta_zero_frac``,
+``log10_delta_max`` and ``underflowed``, ``summary.loss_scale`` and a train run's
+``loss_scale``. They are taken out of the output (``NEW_KEYS``) before it is compared, so every
+case, float16 included, is still held to the recorded bytes.
 """
 
 from __future__ import annotations
