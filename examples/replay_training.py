@@ -251,7 +251,7 @@ def replay(path: str) -> dict:
     got["initial_loss"] = loss_and_grad(net.forward(X, whole)[0], Y, kind)[0]
     # a dynamic loss scale skipped the updates of steps whose gradients held inf/NaN
     skipped = f["skipped"] if "skipped" in f.files else np.zeros(len(batches), bool)
-    for idx, skip in zip(batches, skipped):
+    for idx, skip in zip(batches, skipped, strict=True):
         out, cache = net.forward(X[idx], "train")
         E, G = loss_and_grad(out, Y[idx], kind)
         gW, gb = net.backward(cache, G)

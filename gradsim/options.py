@@ -146,9 +146,8 @@ def convert(o: Option, item):
         except ValueError:
             kind = "whole numbers" if o.type is int else "numbers"
             raise GradsimError(f"{flag} takes {kind} (got '{item}')") from None
-    if o.type is str and o.numbers and isinstance(item, (int, float)) and not isinstance(
-        item, bool
-    ):
+    numeric = isinstance(item, (int, float)) and not isinstance(item, bool)
+    if o.type is str and o.numbers and numeric:
         return item
     if o.type is str and not isinstance(item, str):
         raise GradsimError(f"{flag} takes names (got {item!r})")
