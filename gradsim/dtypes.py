@@ -115,7 +115,7 @@ def canonical_dtype(name: str) -> str:
     key = str(name).strip().lower()
     key = DTYPE_ALIASES.get(key, key)
     if key not in FORMATS:
-        raise GradsimError(f"unknown dtype '{name}' (choose from {', '.join(DTYPES)})")
+        raise GradsimError(f"--dtype: unknown dtype '{name}' (choose from {', '.join(DTYPES)})")
     return key
 
 

@@ -57,10 +57,8 @@ def summarize(cfg: RunConfig, tr: Trace) -> Result:
     if tr.forward_nonfinite is not None:
         backward = "overflow"
 
-    # a loss scale holds δ and the gradients at scale × their true size: the format's range
-    # is met there (log10 of the scale: 0 without one)
-    shift = stored_shift(tr)
-    lds = [x + shift for x in ld] if shift else ld
+    # a loss scale holds δ at scale × its true size: the format's range is met there
+    lds = [x + stored_shift(tr) for x in ld] if stored_shift(tr) else ld
     nonfinite = _nonfinite(tr, la, lds, hi, L)
     scale = loss_scale_summary(tr, info, L)
     if scale["underflowed_layers"] and not nonfinite:
