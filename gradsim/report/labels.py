@@ -63,6 +63,8 @@ def base_text(agg: dict) -> str:
             if key == "gain" and b[key] == 1:
                 continue
             parts.append(fmt.format(b[key]))
+    if b.get("loss_scale", "ideal") != "ideal" and "loss_scale" not in varying:
+        parts.append(f"loss scale {b['loss_scale']}")
     return " · ".join(parts + architecture_parts(b, varying))
 
 
