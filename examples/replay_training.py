@@ -14,6 +14,11 @@ norms, the whole-set losses and batch norm's running statistics. In float64 they
 about 1e-15 (the order of the floating-point sums differs); the script exits with status 1
 where a difference exceeds --tol (default 1e-12 in float64, 1e-4 in float32).
 
+The replay computes in the file's dtype (float64 or float32); a run in a low-precision format
+(float16, bfloat16, float8) holds float32 master parameters, and its replay here is float32
+arithmetic without the format's rounding: close to the file's numbers, not equal. Steps that a
+dynamic loss scale skipped (``skipped``) take no update, as in the run.
+
 Several files (a product of configurations: FILE-1.npz, FILE-2.npz, …) are replayed in turn;
 --json prints one JSON object per file instead of the table.
 """
@@ -245,16 +250,19 @@ def replay(path: str) -> dict:
     whole = "eval" if net.eval_mode == "running" else "whole"
     got = {"loss": [], "grad_norm": [], "global_grad_norm": [], "clipped": []}
     got["initial_loss"] = loss_and_grad(net.forward(X, whole)[0], Y, kind)[0]
-    for idx in batches:
+    # a dynamic loss scale skipped the updates of steps whose gradients held inf/NaN
+    skipped = f["skipped"] if "skipped" in f.files else np.zeros(len(batches), bool)
+    for idx, skip in zip(batches, skipped, strict=True):
         out, cache = net.forward(X[idx], "train")
         E, G = loss_and_grad(out, Y[idx], kind)
         gW, gb = net.backward(cache, G)
         grads = [*gW, *gb]
         total = math.sqrt(sum(norm(g) ** 2 for g in grads))
-        clipped = clip is not None and total > clip
+        clipped = clip is not None and total > clip and not skip
         if clipped:
             grads = [g * (clip / total) for g in grads]
-        opt.step([*net.W, *net.b], grads)
+        if not skip:
+            opt.step([*net.W, *net.b], grads)
         got["loss"].append(E)
         got["grad_norm"].append([norm(g) for g in gW])
         got["global_grad_norm"].append(total)

@@ -12,35 +12,16 @@ import operator
 from dataclasses import dataclass, fields
 
 from gradsim.activations import ACTIVATIONS, Activation, canonical_activation
+from gradsim.dtypes import DTYPES, canonical_dtype, dtype_aliases  # noqa: F401 (re-exported)
 from gradsim.errors import GradsimError
 from gradsim.initializers import INITIALIZERS, InitParams, canonical_init, canonical_mode
 from gradsim.losses import canonical_loss
+from gradsim.scaling import canonical_loss_scale
 
-DTYPES = ("float32", "float64", "float16")
 MAX_SIZE = 2**31 - 1  # the largest depth, width or batch: NumPy's indices stay in C ints
 MAX_SEED = 2**63 - 1  # seeds fit a signed 64-bit integer (a sweep store's INTEGER column)
 BIAS_INITS = ("zeros", "constant", "normal", "uniform")
 NORMS = ("batch", "layer")
-# the usual names of dtypes; an alias counts only where its dtype is one of DTYPES
-DTYPE_ALIASES = {"fp16": "float16", "half": "float16", "fp32": "float32", "single": "float32",
-                 "fp64": "float64", "double": "float64", "bf16": "bfloat16"}  # fmt: skip
-
-
-def dtype_aliases() -> dict[str, str]:
-    """The aliases of the dtypes gradsim has ('bf16' once bfloat16 is one of them)."""
-    return {a: t for a, t in DTYPE_ALIASES.items() if t in DTYPES}
-
-
-def canonical_dtype(name: str) -> str:
-    """The dtype for ``name`` or an alias of it ('fp16', 'half' → 'float16'); a
-    GradsimError if unknown."""
-    from gradsim.errors import unknown_name
-
-    key = name.strip().lower()
-    key = dtype_aliases().get(key, key)
-    if key not in DTYPES:
-        raise unknown_name("dtype", name, [*DTYPES, *dtype_aliases()])
-    return key
 
 
 def check_seed(seed, flag: str = "--seed") -> int:
@@ -74,7 +55,10 @@ class RunConfig:
     bias_value: float = 0.1  # bias_init = constant
     loss: str = "mse"
     seed: int = 0
-    dtype: str = "float32"
+    dtype: str = "float32"  # float32 | float64 | float16 | bfloat16 | float8_e4m3fn | float8_e5m2
+    # ideal: δ rescaled by exact powers of two at every layer (true magnitudes, never under-
+    # or overflowing); none: the plain computation; dynamic or a number N: ∂E/∂H_L × scale
+    loss_scale: str = "ideal"
     threshold: float = 100.0  # a ratio beyond ×threshold or below ÷threshold is a verdict
     residual: bool = False  # H_l = H_{l-1} + α·φ(Z_l) (equal widths only)
     residual_scale: float = 1.0  # α, e.g. 1/√L
@@ -92,6 +76,7 @@ class RunConfig:
         put("init", canonical_init(self.init))
         put("loss", canonical_loss(self.loss))
         put("dtype", canonical_dtype(self.dtype))
+        put("loss_scale", canonical_loss_scale(self.loss_scale))
         self._check_numbers()
         self._check_choices()
 

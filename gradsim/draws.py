@@ -20,6 +20,7 @@ import numpy as np
 
 from gradsim import streams
 from gradsim.config import RunConfig
+from gradsim.dtypes import container, fmt
 from gradsim.engine import Block
 from gradsim.initializers import INITIALIZERS
 from gradsim.losses import LOSSES
@@ -71,22 +72,22 @@ def draw_parameters(
     dtype. An LSUV initializer rescales the float64 draws on ``lsuv_batch`` (by default a
     batch like X from its own stream) through ``blocks`` before the cast; otherwise each
     layer is cast as it is drawn (one float64 draw alive at a time)."""
-    dtype = np.dtype(cfg.dtype)
+    dtype, form = container(cfg.dtype), fmt(cfg.dtype)
     init = INITIALIZERS[cfg.init]
     p, rule = cfg.init_params, cfg.resolved_bias_init
     cast = dtype if not init.data_driven else np.dtype(np.float64)
     W, b = [], []
     for l in range(1, len(n)):
         rng = streams.rng(cfg.seed, streams.WEIGHTS, l)
-        W.append(init.draw(n[l - 1], n[l], rng, p).astype(cast))
+        W.append(form.round(init.draw(n[l - 1], n[l], rng, p).astype(cast)))
         rng = streams.rng(cfg.seed, streams.BIASES, l) if _bias_draws(cfg) else None
-        b.append(draw_bias(rule, n[l - 1], n[l], rng, cfg).astype(cast))
+        b.append(form.round(draw_bias(rule, n[l - 1], n[l], rng, cfg).astype(cast)))
     if init.data_driven:
         if lsuv_batch is None:
             lsuv_batch = streams.rng(cfg.seed, streams.LSUV).standard_normal((cfg.batch, n[0]))
         lsuv(W, b, lsuv_batch, blocks, target=abs(cfg.gain))
-        W = [w.astype(dtype) for w in W]
-        b = [v.astype(dtype) for v in b]
+        W = [form.round(w.astype(dtype)) for w in W]
+        b = [form.round(v.astype(dtype)) for v in b]
     return W, b
 
 
@@ -201,7 +202,7 @@ def _allocate(configs: Sequence[RunConfig]) -> tuple[list, Array, Array | None]:
     if len({(*shape_key(c)[:3], LOSSES[c.loss].needs_target) for c in configs}) != 1:
         raise ValueError("build_stacks needs configurations of one shape in a group")
     c0 = configs[0]
-    K, n, B, dtype = len(configs), c0.layer_widths, c0.batch, np.dtype(c0.dtype)
+    K, n, B, dtype = len(configs), c0.layer_widths, c0.batch, container(c0.dtype)
     b = [np.zeros((K, n[l + 1]), dtype) for l in range(c0.depth)]
     T = np.empty((K, B, n[-1]), dtype) if LOSSES[c0.loss].needs_target else None
     return b, np.empty((K, B, n[0]), dtype), T
@@ -232,7 +233,7 @@ def _weights(configs, plan, sset, l: int, bases: dict) -> Array:
     this layer, shared across groups."""
     c0 = configs[0]
     n = c0.layer_widths
-    W = np.empty((len(configs), n[l - 1], n[l]), np.dtype(c0.dtype))
+    W = np.empty((len(configs), n[l - 1], n[l]), container(c0.dtype))
     shared, alone = plan
     for key, (ks, factors) in shared.items():
         if key not in bases:
@@ -249,7 +250,7 @@ def _weights(configs, plan, sset, l: int, bases: dict) -> Array:
     for k, cfg in alone:
         rng = sset.get(cfg.seed, (streams.WEIGHTS, l))
         W[k] = INITIALIZERS[cfg.init].draw(n[l - 1], n[l], rng, cfg.init_params)
-    return W
+    return fmt(c0.dtype).round(W)  # bfloat16, float8: the container's values to the format
 
 
 def _draw_biases(configs, sset, l: int, b: Array) -> None:
@@ -259,6 +260,7 @@ def _draw_biases(configs, sset, l: int, b: Array) -> None:
         if cfg.resolved_bias_init != "zeros" and not INITIALIZERS[cfg.init].data_driven:
             rng = sset.get(cfg.seed, (streams.BIASES, l)) if _bias_draws(cfg) else None
             b[k] = draw_bias(cfg.resolved_bias_init, n[l - 1], n[l], rng, cfg)
+            fmt(cfg.dtype).round(b[k])
 
 
 def _draw_data(arrays, slots, sset) -> None:
@@ -272,6 +274,7 @@ def _draw_data(arrays, slots, sset) -> None:
                 if (cfg.seed, key, shape) not in drawn:
                     drawn[cfg.seed, key, shape] = sset.get(cfg.seed, (key,)).standard_normal(shape)
                 out[k] = drawn[cfg.seed, key, shape]
+                fmt(cfg.dtype).round(out[k])
 
 
 def _stream_keys(configs) -> list[tuple[int, tuple[int, ...]]]:

@@ -154,10 +154,41 @@ def _precision(cfg: RunConfig, s: Summary, info: np.finfo) -> list[str]:
             for what, key in (("the signal", "forward_layer"), ("δ", "backward_layer"))
             if u[key] is not None
         ]
+        tail = ("gradsim tracks their true size." if cfg.loss_scale == "ideal" else
+                f"with --loss-scale {cfg.loss_scale} they are computed as {cfg.dtype} gives "
+                "them.")  # fmt: skip
         out.append(
             f"Underflow: in plain {cfg.dtype}, {' and '.join(where)} fall below the smallest "
-            f"normal number ({float(info.tiny):.3g}) and are lost to zero soon after; "
-            "gradsim tracks their true size."
+            f"normal number ({float(info.tiny):.3g}) and are lost to zero soon after; " + tail
+        )
+    return out + _loss_scale(cfg, s)
+
+
+def _loss_scale(cfg: RunConfig, s: Summary) -> list[str]:
+    """With a loss scale other than ideal: the layers whose δ underflowed to zero, and the
+    loss scales that would have kept every layer's δ in the format's normal range."""
+    ls = s.loss_scale
+    if cfg.loss_scale == "ideal" or not ls:
+        return []
+    out = []
+    under = ls["underflowed_layers"]
+    if under:
+        span = f"layer {under[0]}" if len(under) == 1 else f"layers {min(under)}–{max(under)}"
+        out.append(
+            f"Underflowed: in {cfg.dtype} with loss scale {cfg.loss_scale}, δ of {span} is all "
+            "zeros although the true δ is not: the gradient is lost to the format, not "
+            "vanishing in the network."
+        )
+    k = ls["log2_advised_range"]
+    if k:
+        out.append(
+            f"Loss scales from 2^{k[0]} to 2^{k[1]} keep every layer's δ in {cfg.dtype}'s "
+            "normal range (the summary's advised_range)."
+        )
+    else:
+        out.append(
+            f"No single loss scale keeps every layer's δ in {cfg.dtype}'s normal range: "
+            "δ spans more decades along the depth than the format holds."
         )
     return out
 

@@ -10,6 +10,7 @@ import os
 import numpy as np
 
 from gradsim.config import RunConfig
+from gradsim.dtypes import container, fmt
 from gradsim.errors import GradsimError
 from gradsim.initializers import INITIALIZERS
 
@@ -34,7 +35,7 @@ def shapes(cfg: RunConfig, widths: tuple[int, ...] | None = None) -> list[tuple[
 
 def weight_bytes(cfg: RunConfig) -> int:
     """The bytes of every weight matrix of ``cfg``'s network in its dtype."""
-    return sum(k * m * c for k, m, c in shapes(cfg)) * np.dtype(cfg.dtype).itemsize
+    return sum(k * m * c for k, m, c in shapes(cfg)) * container(cfg.dtype).itemsize
 
 
 def _mask_derivative(cfg: RunConfig) -> bool:
@@ -55,8 +56,8 @@ def estimate_bytes(cfg: RunConfig, low_memory: bool = False) -> int:
     the pass's per-layer objects.
     """
     low_memory = low_memory and not INITIALIZERS[cfg.init].data_driven  # (LSUV keeps all)
-    B, item = cfg.batch, np.dtype(cfg.dtype).itemsize
-    comp = 4 if cfg.dtype == "float16" else item  # float16 computes in float32
+    B, item = cfg.batch, container(cfg.dtype).itemsize
+    comp = 4 if fmt(cfg.dtype).low else item  # low precision computes in float32
     groups = shapes(cfg)
     largest = max(k * m for k, m, _ in groups)
     per_weight = item + (comp if item < comp else 0)
@@ -84,7 +85,7 @@ def estimate_train_bytes(net: RunConfig, n_in: int, n_out: int, rows: int, state
     w, L = net.width, net.depth
     groups = [(n_in, w, 1), (w, w, L - 2), (w, n_out, 1)] if L > 1 else [(n_in, n_out, 1)]
     groups = [g for g in groups if g[2] > 0]
-    item = max(np.dtype(net.dtype).itemsize, 4)
+    item = max(container(net.dtype).itemsize, 4)
     total = sum((k * m + m) * c for k, m, c in groups)
     params = total * item * (3 + state) + max(k * m for k, m, _ in groups) * 8 * 2
     if INITIALIZERS[net.init].data_driven:

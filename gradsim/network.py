@@ -89,7 +89,7 @@ def blocks_of(cfg: RunConfig) -> list[Block]:
 def shape_key(cfg: RunConfig) -> tuple:
     """Configurations with equal keys can share a stack: their pass is the same."""
     return (cfg.layer_widths, cfg.batch, cfg.dtype, cfg.activation, cfg.resolved_slope,
-            cfg.loss, cfg.norm, cfg.alpha)  # fmt: skip
+            cfg.loss, cfg.norm, cfg.alpha, cfg.loss_scale)  # fmt: skip
 
 
 def split_by_bias(stack: Stack) -> list[tuple[list[int], Stack]]:

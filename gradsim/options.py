@@ -15,10 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradsim.activations import ACTIVATION_ALIASES, ACTIVATIONS
-from gradsim.config import BIAS_INITS, DTYPES, NORMS, RunConfig, canonical_dtype, dtype_aliases
+from gradsim.config import BIAS_INITS, NORMS, RunConfig
+from gradsim.dtypes import DTYPE_ALIASES, DTYPES, canonical_dtype
 from gradsim.errors import GradsimError, unknown_name
 from gradsim.initializers import INIT_ALIASES, INITIALIZERS, MODES, canonical_init, canonical_mode
 from gradsim.losses import LOSSES
+from gradsim.scaling import MODES as LOSS_SCALES
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Option:
     names: tuple[str, ...] | None = None  # for shell completion
     listable: bool = True
     show_default: bool = True
+    numbers: bool = False  # a str option that also takes numbers (from Python)
 
 
 OPTIONS = (
@@ -78,8 +81,15 @@ OPTIONS = (
          "Normalize H_{l-1}W_l before the bias: batch (per unit over the batch) or layer "
          "(per sample over the units).", choices=("none", *NORMS)),
     Option("seed", ("--seed",), int, 0, "Root of every random stream."),
-    Option("dtype", ("--dtype",), str, "float32", "float32, float64 or float16.", choices=DTYPES,
-         names=(*DTYPES, *dtype_aliases())),
+    Option("dtype", ("--dtype",), str, "float32",
+         "Number format: float32, float64; stored in the format and computed in float32: "
+         "float16, bfloat16 (bf16), float8_e4m3fn (e4m3), float8_e5m2 (e5m2); aliases fp16/half, "
+         "fp32/single, fp64/double.", choices=DTYPES, names=(*DTYPES, *DTYPE_ALIASES)),
+    Option("loss_scale", ("--loss-scale",), str, "ideal",
+         "ideal: δ rescaled by exact powers of two at every layer (true magnitudes); none: "
+         "plain δ in the dtype (underflow shows); N or 2^k: ∂E/∂H_L × N, gradients ÷ N; "
+         "dynamic: start at 2^16, halve on inf/NaN (train: skip the step), double after "
+         "2000 good steps.", names=LOSS_SCALES, numbers=True),
     Option("threshold", ("--threshold",), float, 100.0,
          "A ratio beyond ×T or below ÷T is a verdict."),
 )  # fmt: skip
@@ -136,6 +146,9 @@ def convert(o: Option, item):
         except ValueError:
             kind = "whole numbers" if o.type is int else "numbers"
             raise GradsimError(f"{flag} takes {kind} (got '{item}')") from None
+    numeric = isinstance(item, (int, float)) and not isinstance(item, bool)
+    if o.type is str and o.numbers and numeric:
+        return item
     if o.type is str and not isinstance(item, str):
         raise GradsimError(f"{flag} takes names (got {item!r})")
     if o.choices:

@@ -18,6 +18,7 @@ import numpy as np
 from gradsim._version import __version__
 from gradsim.config import RunConfig
 from gradsim.display import Display
+from gradsim.dtypes import fmt
 from gradsim.engine.numerics import exp10
 
 if TYPE_CHECKING:
@@ -48,6 +49,10 @@ class LayerStats:
     finite: bool  # the computed numbers of this layer are finite
     underflow: bool  # RMS of H, δ or ∂E/∂W below the dtype's smallest normal (plain)
     overflow: bool  # ... or above its largest finite number
+    delta_zero_frac: float  # the share of δ_l's entries exactly zero as computed
+    log10_delta_max: float  # log10 max|δ_l| (the loss scale's overflow bound)
+    # δ_l is all zeros as computed (--loss-scale other than ideal) where the true δ_l is not
+    underflowed: bool
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,9 @@ class Summary:
     mean_dead_frac: float
     threshold: float
     tracked_forward: bool
+    # {"mode", "scale", "log2_scale", "tried", "underflowed_layers", "log2_advised_range",
+    # "advised_range"}: gradsim.verdicts.loss_scale_summary
+    loss_scale: dict = field(default_factory=dict)
     sentences: list[str] = field(default_factory=list)
 
 
@@ -153,7 +161,8 @@ def column(rows, name: str) -> np.ndarray:
 # the Trace arrays a run's LayerStats are made of
 _LAYER_ARRAYS = (
     "log10_act_rms", "log10_delta_rms", "log10_grad_norm", "weight_std", "z_mean", "z_std",
-    "act_mean", "act_std", "log10_weight_norm", "saturated", "dead",
+    "act_mean", "act_std", "log10_weight_norm", "saturated", "dead", "delta_zero",
+    "log10_delta_max",
 )  # fmt: skip
 
 
@@ -165,6 +174,10 @@ class Layers(Sequence):
     def __init__(self, cfg: RunConfig, tr: Trace):
         self._cfg = cfg
         self._arrays = {f: getattr(tr, f) for f in _LAYER_ARRAYS}
+        plain = tr.loss_scale["mode"] != "ideal" and tr.ideal_delta is not None
+        self._arrays["ideal"] = tr.ideal_delta[0] if plain else None
+        scale = tr.loss_scale.get("scale")
+        self._arrays["shift"] = math.log10(scale) if scale else 0.0  # (stored = true × scale)
         self._rows: tuple[LayerStats, ...] | None = None
 
     def _built(self) -> tuple[LayerStats, ...]:
@@ -209,19 +222,23 @@ class Layers(Sequence):
 
 def _layer_stats(cfg: RunConfig, arrays: dict) -> tuple[LayerStats, ...]:
     n = cfg.layer_widths
-    info = np.finfo(np.dtype(cfg.dtype))
+    info = fmt(cfg.dtype)
     lo, hi = math.log10(float(info.tiny)), math.log10(float(info.max))
     # plain floats: the loop below runs L times per run, and Python floats are quick
-    la_, ld_, lg_, wstd, zm, zs, am, ast, lwn, sat_, dead_ = (
+    la_, ld_, lg_, wstd, zm, zs, am, ast, lwn, sat_, dead_, zero_, top_ = (
         arrays[f].tolist() for f in _LAYER_ARRAYS
     )
+    ideal = arrays["ideal"].tolist() if arrays.get("ideal") is not None else None
+    shift = arrays.get("shift", 0.0)
     nan, isfinite, isnan = math.nan, math.isfinite, math.isnan
     layers = []
     for l in range(1, cfg.depth + 1):
         a, d, g = la_[l], ld_[l], lg_[l]
         fin = (isfinite(a) or a == -math.inf) and (isfinite(d) or d == -math.inf)
         # typical entries of H_l, δ_l and ∂E/∂W_l (RMS = norm/√size)
-        vals = [v for v in (a, d, g - 0.5 * math.log10(n[l - 1] * n[l])) if isfinite(v)]
+        # (δ and ∂E/∂W as stored: × the loss scale)
+        vals = [v for v in (a, d + shift, g + shift - 0.5 * math.log10(n[l - 1] * n[l]))
+                if isfinite(v)]  # fmt: skip
         layers.append(
             LayerStats(
                 layer=l,
@@ -244,6 +261,9 @@ def _layer_stats(cfg: RunConfig, arrays: dict) -> tuple[LayerStats, ...]:
                 finite=fin,
                 underflow=any(v < lo for v in vals),
                 overflow=any(v > hi for v in vals),
+                delta_zero_frac=zero_[l],
+                log10_delta_max=top_[l],
+                underflowed=ideal is not None and d == -math.inf and isfinite(ideal[l]),
             )
         )
     return tuple(layers)

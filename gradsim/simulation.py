@@ -38,7 +38,8 @@ def simulate_stack(cfg: RunConfig, stack: Stack, hist: bool = False, theory=None
     """``simulate_network`` of a stack of one (``draws.build_stack``: its weights may be
     drawn while the pass runs, or drawn again in low memory)."""
     capture = hist_layers(cfg.depth) if hist else ()
-    (trace,) = run_pass(stack, blocks_of(cfg), LOSSES[cfg.loss], cfg.dtype, capture=capture)
+    (trace,) = run_pass(stack, blocks_of(cfg), LOSSES[cfg.loss], cfg.dtype, capture=capture,
+                        loss_scale=cfg.loss_scale)  # fmt: skip
     result = summarize(cfg, trace)
     if hist:
         result = replace(result, hist=histograms(trace.samples))
@@ -89,7 +90,8 @@ def simulate_many(configs: Sequence[RunConfig], moments: bool = True,
                           strict=True):  # fmt: skip
         c0 = configs[idx[0]]
         for sub, stack in split_by_bias(whole):
-            traces = run_pass(stack, blocks_of(c0), LOSSES[c0.loss], c0.dtype, moments=moments)
+            traces = run_pass(stack, blocks_of(c0), LOSSES[c0.loss], c0.dtype, moments=moments,
+                              loss_scale=c0.loss_scale)  # fmt: skip
             for j, k in enumerate(sub):
                 results[idx[k]] = summarize(configs[idx[k]], traces[j])
             if progress is not None:

@@ -3,7 +3,9 @@
 Ratios compare layer 1 with layer L (DESIGN.md): act_ratio = rms(H_L)/rms(H_0),
 delta_ratio = rms(δ_1)/rms(δ_L), grad_ratio = ‖∂E/∂W_1‖/‖∂E/∂W_L‖. A ratio beyond
 ×threshold is "exploding", below ÷threshold "vanishing", else "stable"; "overflow" when a
-computation in the run's dtype would meet inf or NaN.
+computation in the run's dtype would meet inf or NaN; "underflowed" when, with a loss scale
+other than ideal, some layer's δ is all zeros as computed although the true δ is not (the
+gradient lost to the format's underflow, not vanishing in the network).
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gradsim.config import RunConfig
+from gradsim.dtypes import fmt
 from gradsim.engine.numerics import exp10
 from gradsim.explain import sentences
 from gradsim.result import Layers, Result, Summary
+from gradsim.scaling import advised_range
 
 if TYPE_CHECKING:
     from gradsim.engine import Trace
 
-VERDICTS = ("stable", "vanishing", "exploding", "overflow")
+VERDICTS = ("stable", "vanishing", "exploding", "overflow", "underflowed")
 
 
 def summarize(cfg: RunConfig, tr: Trace) -> Result:
@@ -36,7 +40,7 @@ def summarize(cfg: RunConfig, tr: Trace) -> Result:
         layers whose weights are all equal (symmetry never broken).
     """
     L = cfg.depth
-    info = np.finfo(np.dtype(cfg.dtype))
+    info = fmt(cfg.dtype)
     lo, hi = math.log10(float(info.tiny)), math.log10(float(info.max))
     # Python floats: the scans below run over every layer, and NumPy scalars are slow there
     la, ld, lg = tr.log10_act_rms.tolist(), tr.log10_delta_rms.tolist(), tr.log10_grad_norm.tolist()
@@ -53,7 +57,12 @@ def summarize(cfg: RunConfig, tr: Trace) -> Result:
     if tr.forward_nonfinite is not None:
         backward = "overflow"
 
-    nonfinite = _nonfinite(tr, la, ld, hi, L)
+    # a loss scale holds δ at scale × its true size: the format's range is met there
+    lds = [x + stored_shift(tr) for x in ld] if stored_shift(tr) else ld
+    nonfinite = _nonfinite(tr, la, lds, hi, L)
+    scale = loss_scale_summary(tr, info, L)
+    if scale["underflowed_layers"] and not nonfinite:
+        backward = "underflowed"
     verdict = "overflow" if nonfinite else (backward if backward != "stable" else forward)
     fwd_bad = next(
         (l for l in range(1, L + 1) if not abs(la[l] - la[0]) <= log10_thr), None
@@ -63,6 +72,8 @@ def summarize(cfg: RunConfig, tr: Trace) -> Result:
     ) if backward != "stable" and math.isfinite(ld[L]) else None  # fmt: skip
     if nonfinite:
         first_bad = nonfinite["layer"]
+    elif backward == "underflowed":
+        bwd_bad = first_bad = scale["underflowed_layers"][0]
     elif backward != "stable":
         first_bad = bwd_bad
     else:
@@ -85,16 +96,56 @@ def summarize(cfg: RunConfig, tr: Trace) -> Result:
         forward_bad_layer=fwd_bad,
         backward_bad_layer=bwd_bad,
         nonfinite=nonfinite,
-        underflow=_underflow(la, ld, lo, L),
+        underflow=_underflow(la, lds, lo, L),
         symmetric=bool(tr.symmetric_layers),
         symmetric_layers=list(tr.symmetric_layers),
         mean_saturated_frac=mean_of_numbers(tr.saturated[1:]),
         mean_dead_frac=mean_of_numbers(tr.dead[1:]),
         threshold=cfg.threshold,
         tracked_forward=tr.tracked_forward,
+        loss_scale=scale,
     )
     summary.sentences[:] = sentences(cfg, summary, info)  # the new Summary's own list
     return Result(cfg, Layers(cfg, tr), summary)
+
+
+def loss_scale_summary(tr: Trace, info, L: int) -> dict:
+    """The loss scale of a run (gradsim.scaling): its mode, the scale used and those tried
+    (dynamic), the layers whose δ underflowed to all zeros (from L down), and the advised
+    range: the powers of two 2^k, k from ``log2_advised_range[0]`` to ``[1]``, that keep
+    every layer's max|δ_l|·2^k below the format's largest number and RMS(δ_l)·2^k at or
+    above its smallest normal (from the ideal pass; None when no power of two does)."""
+    rms, top = (
+        (a.tolist() for a in tr.ideal_delta)
+        if tr.ideal_delta is not None
+        else (tr.log10_delta_rms.tolist(), tr.log10_delta_max.tolist())
+    )
+    k = advised_range(rms[1 : L + 1], top[1 : L + 1], info.max, info.tiny)
+    ls = tr.loss_scale
+    plain = ls["mode"] != "ideal"
+    ld = tr.log10_delta_rms.tolist()
+    under = [l for l in range(L, 0, -1) if plain and ld[l] == -math.inf and math.isfinite(rms[l])]
+    return {
+        "mode": ls["mode"],
+        "scale": ls["scale"],
+        "log2_scale": math.log2(ls["scale"]) if ls["scale"] else None,
+        "tried": list(ls["tried"]),
+        "underflowed_layers": under,
+        "log2_advised_range": list(k) if k else None,
+        "advised_range": [_pow2(k[0]), _pow2(k[1])] if k else None,
+    }
+
+
+def stored_shift(tr: Trace) -> float:
+    """log10 of the factor between the δ a plain pass stores and the true δ: the loss scale
+    (0 for ideal and none)."""
+    scale = tr.loss_scale.get("scale")
+    return math.log10(scale) if scale else 0.0
+
+
+def _pow2(k: int) -> float:
+    """2^k as a float: inf beyond float64's range (null in JSON; the log2 is exact)."""
+    return math.inf if k > 1023 else 2.0**k
 
 
 def _verdict(log10_ratio: float, log10_thr: float) -> str:

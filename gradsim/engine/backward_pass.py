@@ -99,6 +99,8 @@ def _stop(f: Forward, st: _State, l: int, r: list[float], below: bool) -> None:
             if f.stats:
                 f.out["log10_delta_rms"][k, first : l + 1] = nx.NEG_INF
                 f.out["log10_grad_norm"][k, first : l + 1] = nx.NEG_INF
+                f.out["log10_delta_max"][k, first : l + 1] = nx.NEG_INF
+                f.out["delta_zero"][k, first : l + 1] = 1.0
             st.active[k] = not below
         else:
             st.out.bad[k], st.active[k] = l, False
@@ -109,10 +111,15 @@ def _measure(f: Forward, st: _State, l: int, delta: Array, r: list[float]) -> No
     """log10 RMS(δ_l) of the measured runs, and the copies asked for (histograms)."""
     if not f.stats:
         return
-    col = f.out["log10_delta_rms"]
+    col, zero, top = f.out["log10_delta_rms"], f.out["delta_zero"], f.out["log10_delta_max"]
     for k, ok in enumerate(st.rows):
         if ok:
             col[k, l] = math.log10(r[k]) + st.s[k]
+            d = delta[k].reshape(-1)
+            # the share of exact zeros (underflow, and φ' = 0), and max|δ| (the loss scale's
+            # overflow bound): a pass over B·n entries against the layer's B·n² products
+            zero[k, l] = 1.0 - np.count_nonzero(d) / d.size
+            top[k, l] = math.log10(float(max(d.max(), -d.min()))) + st.s[k]
             if l in f.capture:
                 f.samples[k]["delta"][l] = (delta[k].copy(), st.s[k])
 
@@ -124,10 +131,12 @@ def _delta(f: Forward, st: _State, l: int) -> Array:
     _stop(f, st, l, r, below=True)
     if blk.alpha is None:  # X is δ_l: measured as it is, then rescaled
         _measure(f, st, l, st.X, r)
-        nx.rescale(st.X, r, st.active, p.limit, st.s, st.e)
+        if not f.plain:
+            nx.rescale(st.X, r, st.active, p.limit, st.s, st.e)
         return st.X
     # X is G_l: rescaled, then δ_l = α·G_l ∘ φ'(Z_l) measured
-    nx.rescale(st.X, r, st.active, p.limit, st.s, st.e)
+    if not f.plain:
+        nx.rescale(st.X, r, st.active, p.limit, st.s, st.e)
     delta = delta_of(blk, st.X, nx.unpack(f.D[l - 1]), p, out=f.ws.get("delta", st.X.shape))
     _, _, rd = nx.moments_k(delta, need_mean=False)
     _stop(f, st, l, rd, below=False)

@@ -86,6 +86,7 @@ class Forward:
     batch_stats: list[tuple[Array, Array] | None] = field(default_factory=list)
     running: Sequence | None = None
     record: bool = False
+    plain: bool = False  # no rescaling anywhere: the plain computation in the dtype
 
     @property
     def size(self) -> int:
@@ -103,6 +104,7 @@ def forward(
     capture=(),
     record: bool = False,
     running: Sequence[tuple[Array, Array] | None] | None = None,
+    plain: bool = False,
 ) -> Forward:
     """The forward pass of every network of ``stack`` (gradsim.network.Stack: W[l-1]
     (K, n_{l-1}, n_l), b[l-1] (K, n_l), X (K, B, n_0), ``biased``), one ``Block`` per layer.
@@ -114,11 +116,15 @@ def forward(
     ``record``: keep each batch-norm layer's batch (μ, σ²) in ``Forward.batch_stats``;
     ``running``: per layer, the (μ, σ²) a batch-norm layer normalizes with instead of its
     batch's (evaluation mode; None for a layer: its batch's). The backward pass of a forward
-    with ``running`` is not evaluation mode's gradient. Never raises on inf/NaN."""
+    with ``running`` is not evaluation mode's gradient. ``plain``: neither this pass nor its
+    backward pass rescales anything (a loss scale other than ideal: gradsim.scaling).
+    Never raises on inf/NaN."""
     if keep == "norms" and not stats:
         raise ValueError("keep='norms' needs the statistics (stats=True)")
     with np.errstate(all="ignore"):
-        f = _start(stack, blocks, np.dtype(dtype), keep, stats)
+        f = _start(stack, blocks, dtype, keep, stats)
+        if plain:
+            f.plain, f.tracked = True, False
         f.capture = frozenset(capture)
         f.record, f.running = record, running
         r = _measure_input(f, moments)
@@ -139,13 +145,14 @@ def _start(stack, blocks, dtype, keep, stats) -> Forward:
                and all(b.homogeneous for b in blocks))  # fmt: skip
     B, n = stack.X.shape[1], stack.widths
     gram = [keep == "norms" and nx.gram_pays(B, n[l], n[l + 1]) for l in range(L)]
-    bias = [b.astype(p.compute, copy=False)[:, None, :] if on else None
+    bias = [p.stored(b)[:, None, :] if on else None
             for b, on in zip(stack.b, stack.biased, strict=True)]  # fmt: skip
     return Forward(
         p=p, blocks=blocks, W=[None] * L, out=blank(K, L) if stats else {}, keep=keep,
         stats=stats, tracked=tracked, gram=gram, bias=bias, weights=stack.W,
         low_memory=not getattr(stack.W, "keep", True),
-        ws=nx.Workspace(K * B * max(n), p.compute), H=stack.X.astype(p.compute),
+        ws=nx.Workspace(K * B * max(n), p.compute),
+        H=p.stored(stack.X) if p.half else stack.X.astype(p.compute),
         a=[0.0] * K, live=[True] * K, bad=[None] * K,
         samples=[{"act": {}, "delta": {}} for _ in range(K)],
         symmetric=[[] for _ in range(K)],
@@ -210,7 +217,9 @@ def _layer(f: Forward, stack, l: int, r_prev, moments: bool) -> Array | None:
     W = stack.W[l - 1]  # (drawn ahead in threads, or drawn now: gradsim.draws)
     if f.stats:
         _weigh(f, l, W)
-    W = W.astype(p.compute, copy=False)
+    # a trainer's float32 master weights are rounded to the format here; a run's weights
+    # were drawn in it
+    W = p.stored(W) if f.keep == "grads" else W.astype(p.compute, copy=False)
     if not f.low_memory:  # (else the backward pass has W_l drawn again)
         f.W[l - 1] = W
     n_out = W.shape[2]

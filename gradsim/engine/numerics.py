@@ -14,6 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from gradsim.dtypes import fmt
+
 Array = np.ndarray
 NAN = float("nan")
 NEG_INF = float("-inf")
@@ -55,22 +57,29 @@ def gram_pays(B: int, n_in: int, n_out: int) -> bool:
 
 
 class Precision:
-    """The storage precision of a run: float32 and float64 compute and store in their own
-    dtype; float16 stores in float16 and computes in float32, rounding every result back to
-    float16 (``round``), as mixed-precision frameworks do (fp16 storage, fp32 accumulation).
-    ``limit``: rescale once an RMS leaves 2^±limit (float16 has less room)."""
+    """The number format of a run (gradsim.dtypes): float32 and float64 compute and store in
+    their own dtype; the low-precision formats (float16, bfloat16, float8) store in the
+    format and compute in float32, rounding every result back to it (``round``), as
+    mixed-precision frameworks do (low-precision storage, float32 accumulation).
+    ``limit``: rescale once an RMS leaves 2^±limit (a narrow format has less room)."""
 
-    def __init__(self, dtype: str | np.dtype):
-        self.dtype = np.dtype(dtype)
-        self.half = self.dtype == np.float16
-        self.compute = np.dtype(np.float32) if self.half else self.dtype
-        self.limit = 4 if self.half else 16
+    def __init__(self, dtype):
+        self.format = fmt(dtype)
+        self.dtype = np.dtype(self.format.container)
+        self.half = self.format.low
+        self.compute = self.format.compute
+        self.limit = self.format.limit
 
     def round(self, A: Array) -> Array:
-        """A rounded to the storage dtype, in place (a no-op unless float16)."""
-        if self.half and A.dtype != np.bool_:
-            np.copyto(A, A.astype(np.float16))
-        return A
+        """A rounded to the storage format, in place (a no-op for float32 and float64)."""
+        return self.format.round(A)
+
+    def stored(self, W: Array) -> Array:
+        """W in the compute dtype with the format's values (rounded where W is not already
+        held in the format: a trainer's float32 master weights)."""
+        if not self.half or (W.dtype == np.float16 and self.format.name == "float16"):
+            return W.astype(self.compute, copy=False)
+        return self.round(W.astype(self.compute, copy=True))
 
 
 class Workspace:

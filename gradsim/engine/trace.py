@@ -15,6 +15,7 @@ Array = np.ndarray
 FIELDS = (
     "log10_act_rms", "act_mean", "act_std", "z_mean", "z_std", "saturated", "dead",
     "log10_delta_rms", "log10_grad_norm", "log10_weight_norm", "weight_std",
+    "delta_zero", "log10_delta_max",
 )  # fmt: skip
 
 
@@ -35,6 +36,8 @@ class Trace:
     log10_grad_norm: Array
     log10_weight_norm: Array
     weight_std: Array
+    delta_zero: Array  # the share of δ_l's entries that are exactly zero as computed
+    log10_delta_max: Array  # log10 max|δ_l|
     forward_nonfinite: int | None  # first layer whose computed H_l is not finite
     backward_nonfinite: int | None  # first layer (from L down) whose computed δ_l is not finite
     tracked_forward: bool  # forward carried in rescaled form (true magnitudes)
@@ -42,6 +45,11 @@ class Trace:
     # copies of H_l and δ_l at the requested layers, as (array, log10 scale): the true
     # values are array · 10^scale
     samples: dict[str, dict[int, tuple[Array, float]]] = field(default_factory=dict)
+    # the loss scale (gradsim.scaling): {"mode", "scale", "tried"}; and the ideal pass's
+    # log10 RMS and max of δ_l (the same arrays with --loss-scale ideal), which the advised
+    # range and the underflowed layers are read from
+    loss_scale: dict = field(default_factory=lambda: {"mode": "ideal", "scale": None, "tried": []})
+    ideal_delta: tuple[Array, Array] | None = None
 
 
 def blank(K: int, L: int) -> dict[str, Array]:

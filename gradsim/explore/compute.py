@@ -9,9 +9,8 @@ import math
 import time
 from collections.abc import Callable
 
-import numpy as np
-
 import gradsim
+from gradsim.dtypes import fmt
 from gradsim.explore.params import TrainRequest, run_command, varying
 from gradsim.memory import check_memory
 from gradsim.options import axis_name
@@ -21,7 +20,7 @@ def bands(dtype: str) -> dict:
     """The dtype's range: above ``log10_max`` a plain computation overflows, below
     ``log10_tiny`` (the smallest normal number) it underflows, as the JSON's ``overflow``
     and ``underflow`` fields count them."""
-    info = np.finfo(np.dtype(dtype))
+    info = fmt(dtype)
     return {"dtype": dtype, "log10_max": math.log10(float(info.max)),
             "log10_tiny": math.log10(float(info.tiny))}  # fmt: skip
 

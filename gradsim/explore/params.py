@@ -15,7 +15,8 @@ from urllib.parse import parse_qsl
 
 import gradsim
 from gradsim.activations import ACTIVATION_ALIASES
-from gradsim.config import BIAS_INITS, DTYPES, NORMS
+from gradsim.config import BIAS_INITS, NORMS
+from gradsim.dtypes import FORMATS
 from gradsim.errors import GradsimError, unknown_name
 from gradsim.initializers import MODES
 from gradsim.options import (
@@ -98,7 +99,7 @@ def _choices(dest: str) -> list[dict]:
             **{b: "" for b in BIAS_INITS},
         },
         "norm": {"none": "", **{n: "" for n in NORMS}},
-        "dtype": {d: "" for d in DTYPES},
+        "dtype": {d: f.note for d, f in FORMATS.items()},
         "task": {k: t.summary for k, t in TASKS.items()},
         "optimizer": {k: o.summary for k, o in OPTIMIZERS.items()},
     }[dest]

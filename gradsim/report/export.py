@@ -14,6 +14,7 @@ LAYER_FIELDS = (
     "layer", "fan_in", "fan_out", "weight_std", "z_mean", "z_std", "act_mean", "act_std",
     "act_rms", "log10_act_rms", "saturated_frac", "dead_frac", "delta_rms", "log10_delta_rms",
     "grad_norm", "log10_grad_norm", "grad_to_weight", "finite", "underflow", "overflow",
+    "delta_zero_frac", "log10_delta_max", "underflowed",
 )  # fmt: skip
 
 

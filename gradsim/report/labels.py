@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from gradsim.scaling import INIT_SCALE, log2_text
+
 
 def architecture_parts(cfg: Mapping, varying=()) -> list[str]:
     """['residual α=0.5', 'batch norm'], or [] for a plain MLP, from a config (JSON dict or
@@ -108,6 +110,8 @@ def base_text(agg: dict) -> str:
             parts.append(init_text(b, tuple(varying)))
         elif key in b and key not in varying and b[key] is not None:
             parts.append(fmt.format(b[key]))
+    if b.get("loss_scale", "ideal") != "ideal" and "loss_scale" not in varying:
+        parts.append(f"loss scale {b['loss_scale']}")
     return " · ".join(p for p in parts + architecture_parts(b, varying) if p)
 
 
@@ -143,7 +147,7 @@ def _setting_parts(cfg: dict) -> list[str]:
         f"clip ‖g‖≤{clip:g}" if clip else "",
         f"BN eval: {cfg['bn_eval']} stats" if cfg.get("bn_eval") else "",
         f"{cfg.get('steps', '?')} step" + ("" if cfg.get("steps") == 1 else "s"),
-        str(cfg.get("dtype", "")),
+        precision_text(cfg) if "dtype" in cfg else "",
         f"seed {cfg['seed']}" if "seed" in cfg else "",
     ]
 
@@ -172,3 +176,36 @@ def bn_eval_text(runs: list[dict]) -> str:
 
 def _g(v) -> str:
     return f"{v:g}" if isinstance(v, (int, float)) else str(v)
+
+
+def precision_text(cfg: dict, scale: dict | None = None) -> str:
+    """The number format and the loss scale a result depends on: 'float32' (float32 or
+    float64 with the ideal scale, the default), else 'float16, loss scale ideal',
+    'bfloat16, loss scale none', 'float16, loss scale 2^10', 'float16, loss scale dynamic
+    (2^16→2^12)'. ``scale``: a run summary's or a train run's ``loss_scale`` (the scale
+    reached by a dynamic one)."""
+    dtype, ls = str(cfg.get("dtype", "?")), str(cfg.get("loss_scale", "ideal"))
+    if ls == "ideal" and dtype in ("float32", "float64"):
+        return dtype
+    if ls in ("ideal", "none", "dynamic"):
+        text = f"{dtype}, loss scale {ls}"
+    else:
+        text = f"{dtype}, loss scale {log2_text(float(ls))}"
+    end = (scale or {}).get("scale")
+    if ls == "dynamic" and end:
+        start = log2_text(INIT_SCALE)
+        text += f" ({start})" if end == INIT_SCALE else f" ({start}→{log2_text(end)})"
+    return text
+
+
+def scale_text(run: dict) -> str:
+    """'loss scale 2^16→2^12, 4 steps skipped (inf/NaN gradients)' for a train run with a
+    dynamic loss scale, else ''."""
+    ls = run.get("loss_scale") or {}
+    if ls.get("mode") != "dynamic" or not ls.get("scale"):
+        return ""
+    n = len(ls.get("skipped_steps") or [])
+    return (
+        f"loss scale {log2_text(INIT_SCALE)}→{log2_text(ls['scale'])}, {n} step"
+        f"{'' if n == 1 else 's'} skipped (inf/NaN gradients)"
+    )

@@ -50,9 +50,6 @@ class TrainConfig:
             )
         if self.net.widths is not None:
             raise GradsimError("training sets the widths from the task: use --width")
-        if self.net.dtype == "float16":
-            raise GradsimError("training runs in float32 or float64 (float16 would need "
-                               "loss scaling, which gradsim does not do)")  # fmt: skip
         for name, most in (("samples", MAX_SIZE), ("steps", MAX_STEPS)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= most:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gradsim import streams
+from gradsim import scaling, streams
 from gradsim._version import __version__
 from gradsim.training.config import TrainConfig
 from gradsim.training.model import (
@@ -104,6 +104,9 @@ class TrainRun:
     symmetric_layers: list[int] = field(default_factory=list)  # at the end of training
     final_accuracy: float | None = None
     record: Recorder | None = field(default=None, repr=False)  # what --save-run writes
+    # {"mode", "scale" (at the end), "history" ([step, new scale] at every change),
+    # "skipped_steps"}: gradsim.scaling
+    loss_scale: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         def num(x):
@@ -132,6 +135,7 @@ class TrainRun:
             "clipped": self.clipped,
             "clipped_steps": self.clipped_steps,
             "log10_update_ratio": rows(self.update_ratio),
+            "loss_scale": self.loss_scale,
         }
 
     def log(self, step, E, acc, gn=None, ur=None, g: Gradient | None = None) -> None:
@@ -181,7 +185,7 @@ def gradient(cfg: TrainConfig, gW: list[Array], gb: list[Array], need_norm: bool
         applied, norm = clip_by_global_norm(grads, cfg.clip_norm)
         ok = math.isfinite(norm)
         return Gradient(applied, norm, ok and norm > cfg.clip_norm, not ok)
-    bad = not all(math.isfinite(float(np.sum(g))) for g in gW)
+    bad = not all(math.isfinite(float(np.sum(g))) for g in grads)
     return Gradient(grads, global_norm(grads) if need_norm else math.nan, False, bad)
 
 
@@ -219,8 +223,12 @@ def train(cfg: TrainConfig, task: Task | None = None,
     X = task.X.astype(model.W[0].dtype)
     if record:
         run.record = Recorder.start(model, X, task.Y)
+    scaler = _scaler(run, cfg)
     with np.errstate(all="ignore"):
-        _steps(run, cfg, model, opt, task, X, order, first, on_step)
+        _steps(run, cfg, model, opt, task, X, order, first, on_step, scaler)
+    if scaler is not None:
+        run.loss_scale.update(scale=scaler.scale, history=[list(h) for h in scaler.history],
+                              skipped_steps=list(scaler.skipped))  # fmt: skip
     if record:
         run.record.finish(model, opt)
     _finish(run, model, cfg)
@@ -228,7 +236,7 @@ def train(cfg: TrainConfig, task: Task | None = None,
 
 
 def _steps(run: TrainRun, cfg: TrainConfig, model: Model, opt, task: Task, X: Array, order,
-           idx: Array, on_step) -> None:  # fmt: skip
+           idx: Array, on_step, scaler: scaling.Scaler | None) -> None:  # fmt: skip
     """The whole-set loss before training, the updates, the whole-set loss after them."""
     classification, running = model.classification, cfg.running_stats
     logged = set(cfg.logged_steps)
@@ -247,16 +255,18 @@ def _steps(run: TrainRun, cfg: TrainConfig, model: Model, opt, task: Task, X: Ar
         if not math.isfinite(Eb):
             return run.stop(model, step, first_nonfinite(model, c))
         window.append((Eb, accuracy(c.output, task.Y[idx]) if classification else None))
-        gW, gb = backward(model, c, dout)
+        gW, gb = backward(model, c, dout, scaler.scale if scaler else _static(cfg))
         g = gradient(cfg, gW, gb, step in logged or run.record is not None)
-        if g.bad and (where := first_nonfinite(model, None, (gW, gb))) is not None:
+        taken = scaler is None or scaler.update(step, not g.bad)  # dynamic: skip on inf/NaN
+        if taken and g.bad and (where := first_nonfinite(model, None, (gW, gb))) is not None:
             return run.stop(model, step, where)
         norms_w = [log10_norm(w) for w in model.W] if step in logged else None
-        updates = opt.step(model.params, g.grads)
+        updates = opt.step(model.params, g.grads) if taken else [0 * p for p in model.params]
         if run.clipped_steps is not None:
-            run.clipped_steps += g.clipped
+            run.clipped_steps += g.clipped and taken
         if run.record is not None:
-            run.record.step(idx, Eb, gW, g.norm, g.clipped)
+            run.record.step(idx, Eb, gW, g.norm, g.clipped and taken,
+                            scaler.scale if scaler else _static(cfg), taken)  # fmt: skip
         E_log = None
         if step in logged:
             L = model.depth
@@ -271,6 +281,24 @@ def _steps(run: TrainRun, cfg: TrainConfig, model: Model, opt, task: Task, X: Ar
     if not math.isfinite(E):
         run.stop(model, cfg.steps, first_nonfinite(model, c))
     run.final_loss, run.final_accuracy = E, acc
+
+
+def _scaler(run: TrainRun, cfg: TrainConfig) -> scaling.Scaler | None:
+    """The dynamic loss scale's state (None for the other modes), and the run's record of
+    the loss scale."""
+    mode = cfg.net.loss_scale
+    kind = mode if mode in scaling.MODES else "static"
+    run.loss_scale = {"mode": kind, "scale": _static(cfg) if kind == "static" else None,
+                      "history": [], "skipped_steps": []}  # fmt: skip
+    if mode != "dynamic":
+        return None
+    # (the constants read now: a test may change the interval)
+    return scaling.Scaler(scaling.INIT_SCALE, scaling.GROWTH_INTERVAL)
+
+
+def _static(cfg: TrainConfig) -> float:
+    """The static loss scale N, or 1 (none and ideal scale nothing)."""
+    return scaling.static_scale(cfg.net.loss_scale) or 1.0
 
 
 def _finish(run: TrainRun, model: Model, cfg: TrainConfig) -> None:

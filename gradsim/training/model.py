@@ -33,9 +33,11 @@ import numpy as np
 from gradsim import engine
 from gradsim.config import RunConfig
 from gradsim.draws import draw_parameters
+from gradsim.dtypes import fmt
 from gradsim.engine import Block
 from gradsim.initializers import INITIALIZERS
 from gradsim.network import Stack
+from gradsim.scaling import is_plain
 
 Array = np.ndarray
 BN_MOMENTUM = 0.1  # PyTorch's default for BatchNorm's running statistics
@@ -52,6 +54,10 @@ class Model:
     classification: bool
     # per layer, batch norm's running (μ̂, σ̂²), each (n_l,), where they are kept; else None
     running: list[tuple[Array, Array] | None] | None = None
+    # the number format (gradsim.dtypes): a low-precision one keeps float32 master
+    # parameters, rounded to the format where the pass reads them
+    dtype: str = "float32"
+    plain: bool = False  # a loss scale other than ideal: no rescaling in the pass
 
     @property
     def depth(self) -> int:
@@ -84,7 +90,9 @@ def build_model(cfg: RunConfig, n_in: int, n_out: int, classification: bool,
     if INITIALIZERS[cfg.init].data_driven and lsuv_batch is None:
         raise ValueError("an LSUV initializer needs a batch")
     W, b = draw_parameters(cfg, n, blocks, lsuv_batch)
-    return Model(W, b, blocks, classification)
+    if fmt(cfg.dtype).low:  # float32 master parameters (the format's values to start)
+        W, b = [w.astype(np.float32) for w in W], [v.astype(np.float32) for v in b]
+    return Model(W, b, blocks, classification, dtype=cfg.dtype, plain=is_plain(cfg.loss_scale))
 
 
 @dataclass
@@ -111,8 +119,9 @@ def forward(model: Model, X: Array, *, running: bool = False) -> Cache:
     backward pass this is not)."""
     dtype = model.W[0].dtype
     kept = model.running is not None
-    return Cache(engine.forward(model.stack(X.astype(dtype, copy=False)), model.blocks, dtype,
-                                keep="grads", stats=False, record=kept and not running,
+    return Cache(engine.forward(model.stack(X.astype(dtype, copy=False)), model.blocks,
+                                model.dtype, keep="grads", stats=False,
+                                record=kept and not running, plain=model.plain,
                                 running=model.running if kept and running else None))  # fmt: skip
 
 
@@ -158,11 +167,24 @@ def accuracy(out: Array, labels: Array) -> float:
     return float(np.mean(np.argmax(out, axis=1) == labels))
 
 
-def backward(model: Model, c: Cache, dout: Array) -> tuple[list[Array], list[Array]]:
-    """(∂E/∂W_l, ∂E/∂b_l) for every layer, given ∂E/∂H_L (B, n_L)."""
-    G = np.array(dout[None], dtype=c.f.p.compute)
+def backward(model: Model, c: Cache, dout: Array, scale: float = 1.0
+             ) -> tuple[list[Array], list[Array]]:  # fmt: skip
+    """(∂E/∂W_l, ∂E/∂b_l) for every layer, given ∂E/∂H_L (B, n_L). With a loss ``scale``
+    (gradsim.scaling), the pass starts from ∂E/∂H_L × scale in the format, the gradients
+    come out in the format and are divided by the scale in float32 (a framework's
+    GradScaler unscales before the step): inf/NaN where the scaled pass overflowed."""
+    p = c.f.p
+    G = np.array(dout[None], dtype=p.compute)
+    if scale != 1.0:
+        G *= p.compute.type(scale)
     grads = engine.backward(c.f, G, [0.0])
-    return [g[0] for g in grads.dW], [g[0] for g in grads.db]
+    gW, gb = [g[0] for g in grads.dW], [g[0] for g in grads.db]
+    if p.half and model.plain:  # the gradients of the format's parameters: its numbers
+        gW, gb = [p.round(g) for g in gW], [p.round(g) for g in gb]
+    if scale != 1.0:
+        inv = p.compute.type(1.0 / scale)
+        gW, gb = [g * inv for g in gW], [g * inv for g in gb]
+    return gW, gb
 
 
 def first_nonfinite(model: Model, c: Cache | None = None, grads=None) -> tuple[int, str] | None:

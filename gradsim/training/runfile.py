@@ -17,7 +17,10 @@ The layout (docs/training.md, "Replaying a run"; examples/replay_training.py rea
 * ``loss`` (S,): the mini-batch loss of each step, before its update; ``grad_norm`` (S, L):
   ‖∂E/∂W_l‖_F of each step before clipping; ``global_grad_norm`` (S,): √Σ‖g‖² over every
   W_l and b_l before clipping; ``clipped`` (S,) bool: whether the step's gradient was
-  scaled down to ``clip_norm`` (all float64 but ``clipped``);
+  scaled down to ``clip_norm``; ``loss_scale`` (S,): the loss scale after the step (1 with
+  ``ideal`` and ``none``); ``skipped`` (S,) bool: the step's update was skipped (a dynamic
+  loss scale met inf/NaN gradients: the optimizer's state is left as it was) (all float64
+  but ``clipped`` and ``skipped``);
 * ``initial_loss``, ``final_loss`` (0-d float64): the whole training set's loss before the
   first update and after the last (batch norm as ``batch_norm.eval`` says; NaN if diverged);
 * ``running_mean{l}``, ``running_var{l}`` (n_l,): batch norm's running statistics after the
@@ -70,6 +73,8 @@ class Recorder:
     grad_norm: list[list[float]] = field(default_factory=list)
     global_norm: list[float] = field(default_factory=list)
     clipped: list[bool] = field(default_factory=list)
+    scale: list[float] = field(default_factory=list)  # the loss scale after each step
+    skipped: list[bool] = field(default_factory=list)  # dynamic loss scale: step skipped
     model: dict = field(default_factory=dict)  # layers, loss, optimizer (``finish``)
     running: list[tuple[Array, Array] | None] = field(default_factory=list)
 
@@ -77,9 +82,13 @@ class Recorder:
     def start(cls, model: Model, X: Array, Y: Array) -> Recorder:
         return cls([w.copy() for w in model.W], [b.copy() for b in model.b], X, Y)
 
-    def step(self, idx: Array, loss: float, gW: list[Array], norm: float, clipped: bool):
-        """One applied update: its mini-batch, loss, per-layer and global norms before
-        clipping, and whether it was clipped."""
+    def step(self, idx: Array, loss: float, gW: list[Array], norm: float, clipped: bool,
+             scale: float = 1.0, taken: bool = True):  # fmt: skip
+        """One step: its mini-batch, loss, per-layer and global norms before clipping,
+        whether it was clipped, the loss scale after it and whether the update was taken
+        (a dynamic loss scale skips a step whose gradients hold inf/NaN)."""
+        self.scale.append(scale)
+        self.skipped.append(not taken)
         self.batches.append(np.asarray(idx, dtype=np.int64))
         self.loss.append(loss)
         self.grad_norm.append([plain_norm(g) for g in gW])
@@ -152,6 +161,8 @@ def arrays(run) -> dict[str, Array]:
     out["grad_norm"] = np.array(rec.grad_norm, dtype=np.float64).reshape(len(rec.loss), L)
     out["global_grad_norm"] = np.array(rec.global_norm, dtype=np.float64)
     out["clipped"] = np.array(rec.clipped, dtype=bool)
+    out["loss_scale"] = np.array(rec.scale, dtype=np.float64)
+    out["skipped"] = np.array(rec.skipped, dtype=bool)
     out["initial_loss"] = np.array(run.initial_loss, dtype=np.float64)
     out["final_loss"] = np.array(run.final_loss, dtype=np.float64)
     for l, stats in enumerate(rec.running, start=1):

@@ -17,7 +17,7 @@ import numpy as np
 from gradsim.errors import GradsimError
 from gradsim.explain import EVERY, pow10
 from gradsim.report.export import check_writable, write_atomic
-from gradsim.report.labels import init_text
+from gradsim.report.labels import init_text, precision_text
 
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 DPI = 150  # png resolution
@@ -154,8 +154,9 @@ def layer_ticks(depth: int, most: int = 9) -> list[int]:
     return [1, *inner, depth]
 
 
-def title_parts(cfg: dict) -> list[tuple[set, str]]:
-    """A run's configuration (JSON) as short phrases, each with the config keys it shows."""
+def title_parts(cfg: dict, scale: dict | None = None) -> list[tuple[set, str]]:
+    """A run's configuration (JSON) as short phrases, each with the config keys it shows;
+    ``scale``: the summary's loss scale (the scale a dynamic one reached)."""
     widths = cfg.get("widths") or []
     if len(set(widths)) <= 1:
         w = ({"width", "widths"}, f"n={cfg.get('width') or (widths or ['?'])[0]}")
@@ -185,6 +186,6 @@ def title_parts(cfg: dict) -> list[tuple[set, str]]:
             init,
         ),
         ({"loss"}, f"{cfg.get('loss', '?')} loss"),
-        ({"dtype"}, str(cfg.get("dtype", "?"))),
+        ({"dtype", "loss_scale"}, precision_text(cfg, scale)),
         ({"seed"}, f"seed {cfg.get('seed', '?')}"),
     ]

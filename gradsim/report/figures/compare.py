@@ -3,8 +3,7 @@ the compare result's JSON form."""
 
 from __future__ import annotations
 
-import numpy as np
-
+from gradsim.dtypes import fmt
 from gradsim.options import axis_name
 from gradsim.report.figures.common import check_result, curve_colors, new_figure, title_parts
 from gradsim.report.figures.panels import (
@@ -150,4 +149,4 @@ def _run_label(cfg: dict, axes: dict, i: int, short: bool = False) -> str:
 
 
 def _dtype_bits(name: str) -> int:
-    return np.finfo(name).bits
+    return fmt(name).bits

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from gradsim.dtypes import fmt
 from gradsim.explain import pow10
 from gradsim.report.figures.common import layer_ticks, light_grid, pow10_ticks
 from gradsim.report.figures.placement import (
@@ -182,7 +183,7 @@ def _fit_y(ax, ymin: float, ymax: float, dtypes: list[str], clip: bool) -> tuple
     near = max(2.0, 0.2 * (hi - lo))
     shown, notes = [], []
     for dt in dtypes:
-        fi = np.finfo(dt)
+        fi = fmt(dt)
         tiny, big = math.log10(float(fi.tiny)), math.log10(float(fi.max))
         off = []
         for kind, v in (("under", tiny), ("over", big)):

@@ -94,7 +94,7 @@ def plot_run(d: dict, *, fig=None):
         _mark_sampled(ax_b, DELTA[0], layers, color)
     verdict = summary.get("verdict", "?")
     fig.suptitle(
-        f"{' · '.join(text for _, text in title_parts(cfg))}\n"
+        f"{' · '.join(text for _, text in title_parts(cfg, summary.get('loss_scale')))}\n"
         f"verdict: {verdict.upper()} (forward {summary.get('forward', '?')}, "
         f"backward {summary.get('backward', '?')})",
         fontsize=11,

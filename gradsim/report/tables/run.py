@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from gradsim.report.labels import architecture_parts, init_text
+from gradsim.report.labels import architecture_parts, init_text, precision_text
 from gradsim.report.tables.common import (
     VERDICT_STYLE,
     Fitted,
@@ -67,6 +67,8 @@ def run_table(result: Result, all_layers: bool = False) -> Table:
     ids = range(1, len(layers) + 1) if all_layers else sample_layers(result)
     show_dead = any(s.dead_frac and s.dead_frac > 0 for s in layers)
     show_sat = any(s.saturated_frac and s.saturated_frac > 0 for s in layers)
+    # with a plain backward pass (a loss scale other than ideal): δ's entries lost to zero
+    show_zero = result.config.loss_scale != "ideal"
     ld_out = layers[-1].log10_delta_rms
     rels = [
         None if (s.log10_delta_rms is None or ld_out is None or not math.isfinite(ld_out))
@@ -100,6 +102,8 @@ def run_table(result: Result, all_layers: bool = False) -> Table:
         t.add_column("dead", justify="right")
     if show_sat:
         t.add_column("sat", justify="right")
+    if show_zero:
+        t.add_column("δ=0", justify="right")
     # the bar's header says what a full half-bar means, in decades of δ/δ_L
     head = f"δ/δ_L ±{scale:.0f} dec" if scale >= 10 else f"δ/δ_L ±{scale:.1f} dec"
     t.add_column(head, justify="center", no_wrap=True)
@@ -122,6 +126,8 @@ def run_table(result: Result, all_layers: bool = False) -> Table:
             row.append(pct(s.dead_frac))
         if show_sat:
             row.append(pct(s.saturated_frac))
+        if show_zero:
+            row.append(pct(s.delta_zero_frac))
         row.append(_bar(rels[l - 1], scale))
         style = "magenta" if not s.finite else ("yellow" if s.underflow or s.overflow else None)
         t.add_row(*row, style=style)
@@ -144,7 +150,9 @@ def title(result: Result, varying=()) -> str:
         init_text(cfg, varying),
         *architecture_parts(cfg, varying),
         f"{c.loss} loss" if "loss" not in varying else "",
-        c.dtype if "dtype" not in varying else "",
+        precision_text(cfg, result.summary.loss_scale)
+        if not {"dtype", "loss_scale"} & set(varying)
+        else "",
         f"seed {c.seed}" if "seed" not in varying else "",
     ]
     return " · ".join(p for p in parts if p)
@@ -163,6 +171,9 @@ def summary_panel(result: Result, width: int | None = None) -> Panel:
     )
     lines.append(f"‖∂E/∂W‖ ratio (1 / L) {sci(s.log10_grad_ratio)}   threshold ×{s.threshold:g}\n")
     room = 56 if width is None else max(8, min(56, width - 4 - 20))
+    advice = _advised(result)
+    if advice:
+        lines.append(advice + "\n")
     spark = sparkline([x.log10_delta_rms for x in result.layers], width=room)
     if spark:
         lines.append("log10 δ, layer 1→L  ")
@@ -180,6 +191,18 @@ def summary_panel(result: Result, width: int | None = None) -> Panel:
     lines.rstrip()
     border = VERDICT_STYLE.get(s.verdict, "white").replace("bold ", "")
     return Panel(lines, title="summary", title_align="left", border_style=border, width=width)
+
+
+def _advised(result: Result) -> str:
+    """The advised loss-scale range, for a run in a low-precision format or with a loss
+    scale other than ideal ('' otherwise)."""
+    c, ls = result.config, result.summary.loss_scale
+    if not ls or (c.loss_scale == "ideal" and c.dtype in ("float32", "float64")):
+        return ""
+    k = ls.get("log2_advised_range")
+    if not k:
+        return f"loss scale: none keeps every layer's δ in {c.dtype}'s normal range"
+    return f"loss scale advised: 2^{k[0]} … 2^{k[1]} (every layer's δ in {c.dtype}'s normal range)"
 
 
 # the columns a narrow terminal gives up first, then next…; layer, act rms, δ rms and the bar

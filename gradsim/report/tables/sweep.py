@@ -16,7 +16,7 @@ from gradsim.report.tables.common import Fitted
 _SHARES = (("vanishing", "vanish", "blue"), ("exploding", "explode", "red"),
            ("overflow", "overflow", "magenta"))  # fmt: skip
 MAX_ROWS = 40  # longer, the table runs of points with one verdict together
-VERDICTS = ("stable", "vanishing", "exploding", "overflow")
+VERDICTS = ("stable", "vanishing", "exploding", "overflow", "underflowed")
 _STYLE = {"stable": "green", "vanishing": "blue", "exploding": "red", "overflow": "magenta"}
 
 

@@ -15,7 +15,14 @@ from rich.text import Text
 
 from gradsim.explain import pow10
 from gradsim.report.export import csv_cell
-from gradsim.report.labels import RATIO_GUIDE, bn_eval_text, clip_text, run_label, settings_text
+from gradsim.report.labels import (
+    RATIO_GUIDE,
+    bn_eval_text,
+    clip_text,
+    run_label,
+    scale_text,
+    settings_text,
+)
 from gradsim.report.tables.common import Fitted
 
 VERDICT_STYLE = {
@@ -69,6 +76,11 @@ def render_train(d: dict) -> Group:
     clipping = _clipping(d)
     if clipping:
         parts.append(Text(clipping, style="dim"))
+    scales = [(run_label(r, i), scale_text(r)) for i, r in enumerate(d["runs"])]
+    if any(text for _, text in scales):
+        many = len(d["runs"]) > 1
+        parts.append(Text("; ".join(f"{name}: {text}" if many else text
+                                    for name, text in scales if text), style="dim"))  # fmt: skip
     return Group(*parts)
 
 
