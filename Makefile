@@ -9,14 +9,14 @@ TESTSTAMP := $(VENV)/.installed-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[explore]'
+	$(BIN)/python -m pip install --quiet --quiet -e '.[explore]'
 	touch $@
 
 $(TESTSTAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,explore]'
+	$(BIN)/python -m pip install --quiet --quiet -e '.[test,explore]'
 	touch $@
 
 # The browser tests (tests/test_explore_browser.py) drive Debian's chromium with Playwright;
