@@ -132,11 +132,16 @@ class Process:
     err: str
 
 
+# child processes start as an installed program does: with its bytecode cached (a shell that
+# sets PYTHONDONTWRITEBYTECODE would have every start compile gradsim's sources again)
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def process(args: Sequence[str]) -> Process:
     """Run ``python *args`` to the end, its output dropped."""
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, *args], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)  # fmt: skip
+                          stderr=subprocess.PIPE, text=True, env=CHILD_ENV)  # fmt: skip
     return Process(time.perf_counter() - t0, proc.returncode, proc.stderr.strip()[-300:])
 
 
@@ -153,7 +158,8 @@ _LAUNCHER = (
 def peak_rss(args: Sequence[str]) -> int:
     """Peak resident bytes of ``python *args`` (-1 when it failed)."""
     out = subprocess.run([sys.executable, "-c", _LAUNCHER, sys.executable, *args],
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+                         capture_output=True, text=True, check=True,
+                         env=CHILD_ENV).stdout  # fmt: skip
     kib = int(out.split()[-1])
     return kib * 1024 if kib >= 0 else -1
 

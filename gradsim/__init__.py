@@ -9,14 +9,35 @@ One function per command (gradsim.api), each returning an object with ``to_dict(
 >>> gradsim.compare(init=["he", "xavier"], depth=152).figure()      # doctest: +SKIP
 """
 
+from __future__ import annotations
+
+import importlib
+
 from gradsim._version import __version__
-from gradsim.activations import ACTIVATIONS, Activation
-from gradsim.api import compare, phase, simulate, spectrum, sweep, theory, train
-from gradsim.config import RunConfig
 from gradsim.errors import GradsimError
-from gradsim.initializers import INIT_ALIASES, INITIALIZERS, Initializer
-from gradsim.losses import LOSSES
-from gradsim.result import LayerStats, Result, Summary
+
+# the rest on first use (PEP 562), so that importing a submodule (the CLI's `gradsim --help`)
+# does not import the engine and the API
+_LAZY = {
+    "ACTIVATIONS": "activations", "Activation": "activations", "RunConfig": "config",
+    "INIT_ALIASES": "initializers", "INITIALIZERS": "initializers", "Initializer": "initializers",
+    "LOSSES": "losses", "LayerStats": "result", "Result": "result", "Summary": "result",
+    **dict.fromkeys(("compare", "phase", "simulate", "spectrum", "sweep", "theory", "train"),
+                    "api"),
+}  # fmt: skip
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"gradsim.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'gradsim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "ACTIVATIONS",
