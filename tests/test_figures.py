@@ -49,6 +49,18 @@ def _aggregate() -> dict:
             "seeds": 3, "seed": 0, "threshold": 100.0, "points": points}  # fmt: skip
 
 
+def _one_panel() -> dict:
+    """The README's sweep: one panel of three depths, its title as long as a base gets."""
+    agg = _aggregate()
+    depths = [10, 20, 100]
+    points = [p | {"values": {k: v for k, v in p["values"].items() if k != "act"}}
+              for p in agg["points"]
+              if p["values"]["act"] == "relu" and p["values"]["depth"] in depths]  # fmt: skip
+    base = agg["base"] | {"activation": "relu", "init": "he_normal", "width": 64}
+    return agg | {"axes": {"depth": depths, "gain": agg["axes"]["gain"]}, "base": base,
+                  "points": points}  # fmt: skip
+
+
 FIGURES = {
     "run": lambda: plot_result(gradsim.simulate(depth=30, **SMALL).to_dict()),
     "run --hist": lambda: plot_result(
@@ -63,7 +75,9 @@ FIGURES = {
     "compare": lambda: plot_result(_compare(["he", "xavier", "torch_default", "ones"], depth=100)),
     "compare, every init": lambda: plot_result(_compare(list(gradsim.INITIALIZERS), depth=60)),
     "sweep heatmap": lambda: plot_heatmap(_aggregate(), "depth", "gain"),
+    "sweep heatmap, one panel": lambda: plot_heatmap(_one_panel(), "depth", "gain"),
     "sweep lines": lambda: plot_lines(_aggregate(), "gain"),
+    "sweep lines, one panel": lambda: plot_lines(_one_panel(), "gain"),
     "theory": lambda: plot_result(gradsim.theory(depth=30, init="xavier").to_dict()),
     "phase": lambda: plot_result(
         gradsim.phase(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
 import numpy as np
 
@@ -253,11 +254,31 @@ def plot_heatmap(agg: dict, x: str, y: str, *, fig=None):
     handles = [Line2D([], [], linestyle="none", **style) for style, m in
                zip((_ZEROS, _NONFINITE), marks, strict=True) if m]  # fmt: skip
     if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
+        wide = fig.get_figwidth() >= 5  # side by side, else one above the other
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles) if wide else 1,
                    fontsize=8, frameon=False)  # fmt: skip
-    fig.suptitle(f"{_QUANTITY} over {seeds_text(agg['seeds'])} · {base_text(agg)}\n{note}",
-                 fontsize=10)  # fmt: skip
+    head = _fold(
+        f"{_QUANTITY} over {seeds_text(agg['seeds'])} · {base_text(agg)}", fig.get_figwidth(), 10
+    )  # (a one-panel figure is narrower than a long base)
+    fig.suptitle(f"{head}\n{note}", fontsize=10)
     return fig
+
+
+def _fold(text: str, inches: float, size: float) -> str:
+    """``text`` folded at its ' · ' into lines that fit ``inches`` at ``size`` points (an
+    average character is about 0.55 of the size wide)."""
+    most = max(20, int(inches * 72 / (0.55 * size)))
+
+    def shown(t: str) -> int:  # characters drawn: a $…$ formula draws about six
+        return len(re.sub(r"\$[^$]*\$", "δ₁/δ_L", t))
+
+    lines: list[str] = []
+    for part in text.split(" · "):
+        if lines and shown(lines[-1]) + 3 + shown(part) <= most:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return "\n".join(lines)
 
 
 def _annotate(ax, data: np.ndarray, norm) -> None:
