@@ -71,7 +71,7 @@ class _Group(click.Group):
                 rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except (click.exceptions.Abort, KeyboardInterrupt):
             _say("gradsim: aborted")
-            sys.exit(1)
+            _failed(1)
         except click.exceptions.Exit as e:
             sys.exit(e.exit_code)
         except click.exceptions.NoArgsIsHelpError as e:  # `gradsim` alone asks for the help
@@ -79,16 +79,28 @@ class _Group(click.Group):
             sys.exit(0)
         except click.ClickException as e:
             _say(f"gradsim: error: {click_line(e)}")
-            sys.exit(2)
+            _failed(2)
         except GradsimError as e:
             _say(f"gradsim: error: {e}")
-            sys.exit(2)
+            _failed(2)
         except Exception as e:
             if isinstance(e, BrokenPipeError):
                 _quiet_stdout()
             _say(f"gradsim: error: {_message(e).splitlines()[0]}")
-            sys.exit(2)
+            _failed(2)
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _failed(code: int):
+    """Exit with ``code`` after the one line that said why: what a pool, a thread or a
+    finalizer might still print while the interpreter shuts down (a worker killed under it
+    leaves "Exception ignored in …" behind) is not printed after it."""
+    import threading
+
+    if Path(sys.argv[0]).name in ("gradsim", "__main__.py"):  # not when called in-process
+        sys.unraisablehook = lambda _: None
+        threading.excepthook = lambda _: None
+    sys.exit(code)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
