@@ -355,3 +355,18 @@ def test_train_one_configuration_one_full_heatmap_and_colours_apart_from_verdict
                       init=["he", "xavier", "lecun", "orthogonal", "zeros"]).to_dict()  # fmt: skip
     fig = plot_result(d)
     assert red not in {to_rgba(ln.get_color()) for ln in _lines(fig.axes[0]).values()}
+
+
+def test_train_first_loss_far_above_the_rest_is_marked_off_scale():
+    """Batch norm evaluated before any step with running statistics at μ̂ = 0, σ̂² = 1 gives
+    an unnormalized network's loss (10^34 for a deep residual net): the panel keeps the
+    curves' range and marks that first point off-scale instead of squashing them."""
+    d = gradsim.train(depth=4, width=16, batch=16, samples=64, steps=20, norm="batch",
+                      lr=[0.01, 0.02]).to_dict()  # fmt: skip
+    d["runs"][0]["loss"][0] = 1.9e34
+    fig = plot_result(d)
+    ax = fig.axes[0]
+    assert ax.get_ylim()[1] < 1e10  # the range follows the steps after the first
+    notes = [t.get_text() for t in ax.texts if "off-scale" in t.get_text()]
+    assert notes and "1.9e+34" in notes[0] and "running statistics" in notes[0]
+    assert problems(fig) == []

@@ -24,6 +24,7 @@ from gradsim.report.figures.common import check_result, colors, floats, light_gr
 from gradsim.report.figures.placement import least_crowded, put_label, text_size
 from gradsim.report.figures.train_heatmaps import HEATMAPS_PER_ROW, heatmaps
 from gradsim.report.figures.train_scales import (
+    OFFSCALE_DECADES,
     VERDICT_COLORS,
     WIDTH,
     layer_matrix,
@@ -123,7 +124,7 @@ def _loss_panel(ax, runs, labels, palette) -> None:
         with np.errstate(divide="ignore", invalid="ignore"):
             values.append(np.log10(y))
         if run["verdict"] != "diverged":
-            core.append(values[-1])
+            core.append(values[-1][_settled(values[-1])])
     for v in sorted({round(r["baseline_loss"], 12) for r in runs if r.get("baseline_loss")}):
         ax.axhline(v, color=_BASELINE_COLOR, linestyle="--", linewidth=1.1,
                    label="_constant prediction")  # fmt: skip
@@ -144,6 +145,33 @@ def _loss_panel(ax, runs, labels, palette) -> None:
     for i, run in enumerate(runs):
         if run["verdict"] == "diverged":
             _mark_divergence(ax, run, _color(palette, i), top)
+        elif len(values[i]) > 1 and 10 ** values[i][0] > top:
+            _mark_first(ax, run, _color(palette, i), top)
+
+
+def _settled(logs: np.ndarray) -> slice:
+    """The losses that set a run's range: all, or all but the first where it stands over
+    OFFSCALE_DECADES above the rest (batch norm evaluated, before any step, with running
+    statistics still at μ̂ = 0, σ̂² = 1: an unnormalized network's loss)."""
+    rest = logs[1:][np.isfinite(logs[1:])]
+    if rest.size and np.isfinite(logs[0]) and logs[0] > rest.max() + OFFSCALE_DECADES:
+        return slice(1, None)
+    return slice(None)
+
+
+def _mark_first(ax, run: dict, color, top: float) -> None:
+    """A ▲ on the top edge at step 0 for a first loss above the range, and its value."""
+    y0 = floats(run["loss"])[0]
+    ax.plot([run["steps"][0]], [top], marker="^", markersize=8, color=color, linestyle="none",
+            clip_on=False, label="_off-scale", zorder=5)  # fmt: skip
+    why = "\n(batch norm: running statistics\nnot updated yet)" if _running_bn(run) else ""
+    ax.annotate(f"step 0: {y0:.1e}, off-scale{why}", (0.04, 0.97), xycoords="axes fraction",
+                ha="left", va="top", fontsize=7, color=color)  # fmt: skip
+
+
+def _running_bn(run: dict) -> bool:
+    cfg = run.get("config") or {}
+    return cfg.get("norm") == "batch" and cfg.get("bn_eval", "running") == "running"
 
 
 def _log_labels(axis, span: float) -> None:
