@@ -186,7 +186,6 @@ def plot_heatmap(agg: dict, x: str, y: str, *, fig=None):
     whatever the values' spacing; tick labels give the values."""
     import matplotlib
     from matplotlib.colors import Normalize
-    from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
 
     x, y = choose_axes(agg["axes"], x, y)
@@ -250,18 +249,26 @@ def plot_heatmap(agg: dict, x: str, y: str, *, fig=None):
         note = f"contours at ×{thr:g} and ÷{thr:g}" if thr else ""
     else:
         note = "in the cells: the median's power of ten"
-    marks = [np.any([heatmap_missing(agg, x, y, c)[k].any() for c in combos]) for k in (0, 1)]
-    handles = [Line2D([], [], linestyle="none", **style) for style, m in
-               zip((_ZEROS, _NONFINITE), marks, strict=True) if m]  # fmt: skip
-    if handles:
-        wide = fig.get_figwidth() >= 5  # side by side, else one above the other
-        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles) if wide else 1,
-                   fontsize=8, frameon=False)  # fmt: skip
+    _marks_legend(fig, agg, x, y, combos)
     head = _fold(
         f"{_QUANTITY} over {seeds_text(agg['seeds'])} · {base_text(agg)}", fig.get_figwidth(), 10
     )  # (a one-panel figure is narrower than a long base)
     fig.suptitle(f"{head}\n{note}", fontsize=10)
     return fig
+
+
+def _marks_legend(fig, agg: dict, x: str, y: str, combos: list) -> None:
+    """A legend entry for each mark drawn (δ = 0, inf/NaN), below the panels: side by side,
+    or one above the other on a narrow figure."""
+    from matplotlib.lines import Line2D
+
+    marks = [np.any([heatmap_missing(agg, x, y, c)[k].any() for c in combos]) for k in (0, 1)]
+    handles = [Line2D([], [], linestyle="none", **style) for style, m in
+               zip((_ZEROS, _NONFINITE), marks, strict=True) if m]  # fmt: skip
+    if handles:
+        wide = fig.get_figwidth() >= 5
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles) if wide else 1,
+                   fontsize=8, frameon=False)  # fmt: skip
 
 
 def _fold(text: str, inches: float, size: float) -> str:
