@@ -184,7 +184,7 @@ def _gradients(f: Forward, st: _State, l: int, delta: Array, dU: Array) -> None:
     """∂E/∂W_l = H_{l-1}ᵀ ∂E/∂U_l and ∂E/∂b_l = Σ_batch δ_l at their true scale (every run),
     and log10 ‖∂E/∂W_l‖ of the measured runs."""
     P = np.matmul(f.kept[l - 1].M.transpose(0, 2, 1), dU)  # (K, n_in, n_out)
-    gb = delta.sum(axis=1)  # (K, n_out)
+    gb = np.add.reduce(delta, axis=1)  # (K, n_out): ndarray.sum's numbers, without its wrapper
     if f.stats and any(st.rows):
         gn = _norms(P)
         col = f.out["log10_grad_norm"]

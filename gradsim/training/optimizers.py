@@ -66,9 +66,13 @@ class Optimizer:
     def step(self, params: Sequence[Array], grads: Sequence[Array]) -> list[Array]:
         if len(params) != len(grads):
             raise ValueError(f"{len(params)} parameters but {len(grads)} gradients")
-        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-            if np.shape(g) != p.shape:
-                raise ValueError(f"gradient {i} has shape {np.shape(g)}, its parameter {p.shape}")
+        # (arrays of the right shapes, checked at once; anything else one by one)
+        if [getattr(g, "shape", None) for g in grads] != [p.shape for p in params]:
+            for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+                if np.shape(g) != p.shape:
+                    raise ValueError(
+                        f"gradient {i} has shape {np.shape(g)}, its parameter {p.shape}"
+                    )
         if self._states is None:
             self._states = [self._state(p) for p in params]
         elif len(self._states) != len(params):
@@ -76,8 +80,10 @@ class Optimizer:
         self.t += 1
         updates = []
         for p, g, state in zip(params, grads, self._states, strict=True):
-            dp = self._update(np.asarray(g, dtype=p.dtype), state)
-            p += dp
+            if getattr(g, "dtype", None) != p.dtype:
+                g = np.asarray(g, dtype=p.dtype)
+            dp = self._update(g, state)
+            np.add(p, dp, out=p)
             updates.append(dp)
         return updates
 
@@ -93,7 +99,7 @@ class SGD(Optimizer):
     states = 0  # arrays of state per parameter (the memory estimate counts them)
 
     def _update(self, g: Array, state: tuple[Array, ...]) -> Array:
-        return g * g.dtype.type(-self.lr)
+        return np.multiply(g, g.dtype.type(-self.lr))
 
 
 class Momentum(Optimizer):
