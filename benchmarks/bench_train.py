@@ -82,7 +82,7 @@ def step_fn(dtype):
             c = forward(model, X)
             _, dout = loss_and_grad(c.output, Y, False)
             gW, gb = backward(model, c, dout)
-            opt.step(model.params, [*gW, *gb])
+            opt.step(model.params, [*gW, *gb], overwrite=True)  # as gradsim train steps
 
     return run
 

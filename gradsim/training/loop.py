@@ -138,8 +138,10 @@ class TrainRun:
             "loss_scale": self.loss_scale,
         }
 
-    def log(self, step, E, acc, gn=None, ur=None, g: Gradient | None = None) -> None:
-        """One point of the curves (at step 0 without gradients)."""
+    def log(self, step, E, acc, gn=None, ur=None, g: Gradient | None = None,
+            cn: list[float] | None = None) -> None:  # fmt: skip
+        """One point of the curves (at step 0 without gradients); ``cn``: log10 norms of the
+        gradients the optimizer got (clipped), taken before the step."""
         self.steps.append(step)
         self.loss.append(E)
         if self.accuracy is not None:
@@ -148,9 +150,7 @@ class TrainRun:
         self.update_ratio.append(ur)
         self.global_grad_norm.append(None if g is None else _log10(g.norm))
         if self.clipped is not None:
-            L = len(gn) if gn is not None else 0
-            self.clipped_grad_norm.append(None if g is None else
-                                          [log10_norm(x) for x in g.grads[:L]])  # fmt: skip
+            self.clipped_grad_norm.append(None if g is None else cn)
             self.clipped.append(None if g is None else g.clipped)
 
     def stop(self, model: Model, step: int, where: tuple[int, str] | None) -> None:
@@ -260,20 +260,24 @@ def _steps(run: TrainRun, cfg: TrainConfig, model: Model, opt, task: Task, X: Ar
         taken = scaler is None or scaler.update(step, not g.bad)  # dynamic: skip on inf/NaN
         if taken and g.bad and (where := first_nonfinite(model, None, (gW, gb))) is not None:
             return run.stop(model, step, where)
-        norms_w = [log10_norm(w) for w in model.W] if step in logged else None
-        updates = opt.step(model.params, g.grads) if taken else [0 * p for p in model.params]
-        if run.clipped_steps is not None:
-            run.clipped_steps += g.clipped and taken
+        L, log_now = model.depth, step in logged
+        # what is read of the gradients, read before the step writes its updates over them
+        norms_w = [log10_norm(w) for w in model.W] if log_now else None
+        gn = [log10_norm(x) for x in gW] if log_now else None
+        cn = [log10_norm(x) for x in g.grads[:L]] if log_now and run.clipped is not None else None
         if run.record is not None:
             run.record.step(idx, Eb, gW, g.norm, g.clipped and taken,
                             scaler.scale if scaler else _static(cfg), taken)  # fmt: skip
+        updates = (opt.step(model.params, g.grads, overwrite=True) if taken
+                   else [0 * p for p in model.params])  # fmt: skip
+        if run.clipped_steps is not None:
+            run.clipped_steps += g.clipped and taken
         E_log = None
-        if step in logged:
-            L = model.depth
+        if log_now:
             ur = [log10_norm(u) - nw for u, nw in zip(updates[:L], norms_w, strict=True)]
             E_log = float(np.mean([e for e, _ in window]))
             acc = float(np.mean([a for _, a in window])) if classification else None
-            run.log(step, E_log, acc, [log10_norm(x) for x in gW], ur, g)
+            run.log(step, E_log, acc, gn, ur, g, cn)
             window.clear()
         if on_step is not None:
             on_step(step, E_log)

@@ -60,10 +60,15 @@ class Optimizer:
     def _state(self, p: Array) -> tuple[Array, ...]:
         return ()
 
-    def _update(self, g: Array, state: tuple[Array, ...]) -> Array:
+    def _update(self, g: Array, state: tuple[Array, ...], out: Array | None = None) -> Array:
+        """Δp for the gradient g, into ``out`` if given (else a new array)."""
         raise NotImplementedError
 
-    def step(self, params: Sequence[Array], grads: Sequence[Array]) -> list[Array]:
+    def step(self, params: Sequence[Array], grads: Sequence[Array],
+             overwrite: bool = False) -> list[Array]:  # fmt: skip
+        """p += Δp for every parameter; returns the Δp. ``overwrite``: write each Δp into its
+        gradient's array (the same numbers, without a new array per parameter; the caller
+        reads nothing of the gradients after the step)."""
         if len(params) != len(grads):
             raise ValueError(f"{len(params)} parameters but {len(grads)} gradients")
         # (arrays of the right shapes, checked at once; anything else one by one)
@@ -82,7 +87,7 @@ class Optimizer:
         for p, g, state in zip(params, grads, self._states, strict=True):
             if getattr(g, "dtype", None) != p.dtype:
                 g = np.asarray(g, dtype=p.dtype)
-            dp = self._update(g, state)
+            dp = self._update(g, state, g if overwrite and g.flags.writeable else None)
             np.add(p, dp, out=p)
             updates.append(dp)
         return updates
@@ -98,8 +103,8 @@ class SGD(Optimizer):
     name = "sgd"
     states = 0  # arrays of state per parameter (the memory estimate counts them)
 
-    def _update(self, g: Array, state: tuple[Array, ...]) -> Array:
-        return np.multiply(g, g.dtype.type(-self.lr))
+    def _update(self, g: Array, state: tuple[Array, ...], out: Array | None = None) -> Array:
+        return np.multiply(g, g.dtype.type(-self.lr), out=out)
 
 
 class Momentum(Optimizer):
@@ -116,11 +121,11 @@ class Momentum(Optimizer):
     def _state(self, p: Array) -> tuple[Array, ...]:
         return (np.zeros_like(p),)
 
-    def _update(self, g: Array, state: tuple[Array, ...]) -> Array:
+    def _update(self, g: Array, state: tuple[Array, ...], out: Array | None = None) -> Array:
         (v,) = state
         v *= v.dtype.type(self.momentum)
         v += g
-        return v * v.dtype.type(-self.lr)
+        return np.multiply(v, v.dtype.type(-self.lr), out=out)
 
 
 class Adam(Optimizer):
@@ -141,14 +146,14 @@ class Adam(Optimizer):
     def _state(self, p: Array) -> tuple[Array, ...]:
         return np.zeros_like(p), np.zeros_like(p)
 
-    def _update(self, g: Array, state: tuple[Array, ...]) -> Array:
+    def _update(self, g: Array, state: tuple[Array, ...], out: Array | None = None) -> Array:
         m, v = state
         f = g.dtype.type
         m *= f(self.beta1)
         m += f(1.0 - self.beta1) * g
         v *= f(self.beta2)
         v += f(1.0 - self.beta2) * (g * g)
-        m_hat = m / f(1.0 - self.beta1**self.t)
+        m_hat = np.divide(m, f(1.0 - self.beta1**self.t), out=out)
         v_hat = v / f(1.0 - self.beta2**self.t)
         np.sqrt(v_hat, out=v_hat)
         v_hat += f(self.eps)
