@@ -31,13 +31,14 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from gradsim.files import write_atomic
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -219,6 +220,4 @@ def draw(fig: Figure) -> None:
         made = cwd / fig.out
         if not made.is_file():
             raise DocsError(f"`{fig.cmd or 'the python block'}` did not write {fig.out}")
-        tmp_img = fig.img.with_suffix(".tmp.png")
-        shutil.copyfile(made, tmp_img)
-        os.replace(tmp_img, fig.img)  # whole or not at all
+        write_atomic(fig.img, made.read_bytes())  # whole or not at all

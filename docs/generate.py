@@ -120,9 +120,9 @@ def blocks(text: str) -> list[str]:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)  # whole or not at all
+    from gradsim.files import write_atomic
+
+    write_atomic(path, text)  # whole or not at all
 
 
 def tables() -> None:

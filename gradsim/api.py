@@ -175,7 +175,7 @@ def sweep(grid: str | os.PathLike | None = None, *, seeds: int | None = None,
     from gradsim.sweeps.gridfile import grid_of
 
     g = grid_of(None if grid is None else _path(grid, "grid"),
-                _options(options, CONFIG_KEYS, "sweep"), seeds)  # fmt: skip
+                _options(options, CONFIG_KEYS, "sweep", check=False), seeds)  # fmt: skip
     with Session(g, out, jobs=jobs, scheduler=scheduler, connect_timeout=connect_timeout,
                  force=force, max_runs=max_runs, chunk=chunk,
                  worker_timeout=worker_timeout) as s:  # fmt: skip

@@ -144,10 +144,8 @@ class DrawnWeights(Sequence):
             return [self[j] for j in range(*i.indices(self._depth))]
         i = range(self._depth)[i]  # (IndexError past the end, as a sequence's)
         future = self._futures.get(i) if self.keep else self._futures.pop(i, None)
-        if future is None:
+        if future is None:  # (only without keep: with it, every layer was submitted)
             future = self._pool.submit(self._draw, i)
-            if self.keep:
-                self._futures[i] = future
         if not self.keep:  # the next few in the direction of reading
             step = 1 if i > self._last else -1
             for j in range(i + step, i + step * (self._ahead + 1), step):

@@ -70,12 +70,6 @@ class Format:
             np.copyto(A, A.astype(_ml_type(self.ml_name)).astype(A.dtype))
         return A
 
-    def store(self, A: Array) -> Array:
-        """A new array of A's values in the format's container (rounded to the format)."""
-        if self.ml_name is None:
-            return np.asarray(A).astype(self.container)
-        return self.round(np.asarray(A).astype(np.float32))
-
 
 def _ml_type(name: str):
     import ml_dtypes  # lazily: only the formats that need it pay for the import

@@ -150,12 +150,13 @@ def _too_big(need: int, have: int, what: str) -> GradsimError:
     )
 
 
-def check_memory(cfg: RunConfig, low_memory: bool | None = False) -> bool:
+def check_memory(cfg: RunConfig, low_memory: bool | None = False, have: int | None = -1) -> bool:
     """Refuse, with one line, a run that would not fit in the memory available now; return
     whether it runs in low memory (weights drawn again for the backward pass instead of
     kept): ``low_memory`` True or False as asked, None to choose it where the run would not
-    fit otherwise or its weights would take more than KEEP_SHARE of the memory available."""
-    have = available_bytes()
+    fit otherwise or its weights would take more than KEEP_SHARE of the memory available.
+    ``have``: the memory available, when the caller read it for many runs (-1: read it)."""
+    have = available_bytes() if have == -1 else have
     if have is None:
         return bool(low_memory)
     room = 0.8 * have

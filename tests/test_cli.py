@@ -278,3 +278,14 @@ def test_written_files_get_the_usual_mode(invoke, tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_the_cli_imports_neither_the_engine_nor_rich_and_the_package_names_load_on_use():
+    """`gradsim --help` starts light: the package's API and the engine load on first use
+    (PEP 562), rich when something is printed."""
+    code = ("import sys, gradsim.cli; print(sorted(m for m in ('gradsim.api', 'gradsim.engine', "
+            "'gradsim.simulation', 'rich', 'scipy', 'ml_dtypes') if m in sys.modules)); "
+            "import gradsim; print(callable(gradsim.simulate), "
+            "set(gradsim.__all__) <= set(dir(gradsim)))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "True True"], out.stdout

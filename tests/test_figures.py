@@ -73,6 +73,9 @@ FIGURES = {
         gradsim.simulate(depth=30, init="xavier", theory=True, **SMALL).to_dict()
     ),
     "compare": lambda: plot_result(_compare(["he", "xavier", "torch_default", "ones"], depth=100)),
+    "compare, bfloat16": lambda: plot_result(
+        _compare(["he", "normal"], depth=40, dtype="bfloat16")
+    ),
     "compare, every init": lambda: plot_result(_compare(list(gradsim.INITIALIZERS), depth=60)),
     "sweep heatmap": lambda: plot_heatmap(_aggregate(), "depth", "gain"),
     "sweep heatmap, one panel": lambda: plot_heatmap(_one_panel(), "depth", "gain"),

@@ -600,3 +600,13 @@ def test_a_small_sweep_runs_in_this_process_unless_jobs_are_asked(tmp_path, monk
         assert isinstance(s.executor, Serial)
     with Session(g, tmp_path / "asked", jobs=2) as s:
         assert isinstance(s.executor, Processes) and s.executor._pool is not None
+
+
+def test_a_point_whose_seeds_underflowed_reads_underflowed():
+    """Every stored verdict's share counts, underflowed included (not stable by default)."""
+    from gradsim.report.tables.sweep import _verdict
+
+    shares = dict.fromkeys(("stable", "vanishing", "exploding", "overflow"), 0.0)
+    assert _verdict({**shares, "underflowed": 1.0}) == ("underflowed", 1.0)
+    assert _verdict({**shares, "stable": 0.25, "vanishing": 0.75}) == ("vanishing", 0.75)
+    assert _verdict(dict.fromkeys((*shares, "underflowed"))) is None

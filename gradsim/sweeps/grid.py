@@ -121,9 +121,10 @@ class Grid:
     def points(self) -> list[tuple[str, RunConfig]]:
         """(key, config with seed 0) per distinct point, in product order: the first axis
         varies slowest. Values that resolve alike (he, kaiming) give one point."""
-        from gradsim.memory import check_memory
+        from gradsim import memory
 
         keys = list(self.axes)
+        have = memory.available_bytes()  # read once, not per shape (/proc, cgroup files)
         out: dict[str, RunConfig] = {}
         sizes: set[tuple] = set()
         for combo in itertools.product(*self.axes.values()):
@@ -131,7 +132,7 @@ class Grid:
             size = (cfg.depth, cfg.width, cfg.widths, cfg.batch, cfg.dtype, cfg.init,
                     cfg.residual, cfg.norm)  # fmt: skip
             if size not in sizes:  # refused before its key lists every width
-                check_memory(cfg)
+                memory.check_memory(cfg, have=have)
                 sizes.add(size)
             out.setdefault(point_key(cfg), cfg)
         return list(out.items())

@@ -154,9 +154,7 @@ class Session:
                  scheduler: str | None = None, connect_timeout: float = 5.0,
                  force: bool = False, max_runs: int | None = MAX_RUNS,
                  chunk: int | None = None, worker_timeout: float = 60.0):  # fmt: skip
-        if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int)
-                                  or chunk < 1):  # fmt: skip
-            raise GradsimError(f"--chunk must be a whole number ≥ 1 (got {chunk!r:.40})")
+        check_whole(chunk, "--chunk")
         self.grid, self.out, self.chunk = grid, out, chunk
         self._args = (jobs, scheduler, connect_timeout, worker_timeout)
         self._plan_args = (force, max_runs)

@@ -29,7 +29,7 @@ ACT_PRED = ("log10_act_pred", "mean-field prediction")
 DELTA_PRED = ("log10_delta_pred", r"$\delta_l$, mean-field prediction")
 
 # underflow / overflow marks: neutral greys, never a curve's colour (``curve_colors``)
-_UNDER, _OVER = "0.3", "0.3"
+_LIMIT = "0.3"  # the underflow and overflow lines and bands
 # two lines closer than this everywhere (in decades, a factor 1.07) are drawn as one: the
 # later dashed, so that both show
 COINCIDE_DECADES = 0.03
@@ -67,13 +67,6 @@ def coinciding(lines: list) -> set[int]:
                 out.add(k)
                 break
     return out
-
-
-def dash_coinciding(ax) -> None:
-    """Dash a line that lies on an earlier one, so both show."""
-    lines = data_lines(ax)
-    for k in coinciding(lines):
-        lines[k].set_linestyle("--")
 
 
 def label_panels(ax_a, ax_b, delta_only: bool = False) -> None:
@@ -170,9 +163,11 @@ def _fit_y(ax, ymin: float, ymax: float, dtypes: list[str], clip: bool) -> tuple
     """Set the y-range to the data and to the dtype limits near it (with ``clip``, at most
     30% of the dtypes' range beyond it). Returns the limits to draw, as ``(kind, log10
     value, dtype)``, and a note on those too far to draw."""
+    limits = {dt: (math.log10(float(fmt(dt).tiny)), math.log10(float(fmt(dt).max)))
+              for dt in dtypes}  # fmt: skip
     if clip and dtypes:
-        tiny = min(math.log10(float(np.finfo(dt).tiny)) for dt in dtypes)
-        big = max(math.log10(float(np.finfo(dt).max)) for dt in dtypes)
+        tiny = min(t for t, _ in limits.values())
+        big = max(b for _, b in limits.values())
         lo, hi = max(ymin, tiny - 0.3 * (big - tiny)), min(ymax, big + 0.3 * (big - tiny))
         if hi > lo:
             ymin, ymax = lo, hi
@@ -183,8 +178,7 @@ def _fit_y(ax, ymin: float, ymax: float, dtypes: list[str], clip: bool) -> tuple
     near = max(2.0, 0.2 * (hi - lo))
     shown, notes = [], []
     for dt in dtypes:
-        fi = fmt(dt)
-        tiny, big = math.log10(float(fi.tiny)), math.log10(float(fi.max))
+        tiny, big = limits[dt]
         off = []
         for kind, v in (("under", tiny), ("over", big)):
             (shown if lo - near <= v <= hi + near else off).append((kind, v, dt))
@@ -217,7 +211,7 @@ def _range_note(dt: str, off: list, tiny: float, big: float, ymin: float, ymax: 
 
 def _draw_limit(ax, kind: str, v: float, dt: str, taken: list) -> None:
     """A dtype limit: a dashed line, a light band beyond it, a label where the data is not."""
-    color = _UNDER if kind == "under" else _OVER
+    color = _LIMIT
     lo, hi = ax.get_ylim()
     ax.axhspan(*((lo, v) if kind == "under" else (v, hi)), color=color, alpha=0.07,
                linewidth=0, label="_band")  # fmt: skip

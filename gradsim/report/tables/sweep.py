@@ -11,22 +11,21 @@ from rich.table import Table
 from rich.text import Text
 
 from gradsim.report.labels import axis_digits, axis_label, base_text, value_text
-from gradsim.report.tables.common import Fitted
+from gradsim.report.tables.common import VERDICT_STYLE, Fitted
+from gradsim.verdicts import VERDICTS
 
 _SHARES = (("vanishing", "vanish", "blue"), ("exploding", "explode", "red"),
            ("overflow", "overflow", "magenta"))  # fmt: skip
 MAX_ROWS = 40  # longer, the table runs of points with one verdict together
-VERDICTS = ("stable", "vanishing", "exploding", "overflow", "underflowed")
-_STYLE = {"stable": "green", "vanishing": "blue", "exploding": "red", "overflow": "magenta"}
 
 
 def _verdict(p: dict) -> tuple[str, float] | None:
     """The verdict most of the point's seeds got, and its share (None: no seed stored)."""
-    shares = [p[v] for v, _, _ in _SHARES]
-    if any(x is None for x in shares):
+    shares = [p.get(v) for v in VERDICTS]  # (a point saved before a verdict existed: 0)
+    if all(x is None for x in shares):
         return None
-    shares = [max(0.0, 1.0 - sum(shares)), *shares]
-    i = max(range(4), key=shares.__getitem__)
+    shares = [x or 0.0 for x in shares]
+    i = max(range(len(VERDICTS)), key=shares.__getitem__)
     return VERDICTS[i], shares[i]
 
 
@@ -85,7 +84,8 @@ def runs_table(agg: dict) -> Table:
         else:
             share = min(x[1] for x in v)
             note = "" if share == 1 else f" ({share:.0%}+)"
-            row.append(Text(v[0][0] + note, style=_STYLE[v[0][0]]))
+            style = VERDICT_STYLE.get(v[0][0], "white").replace("bold ", "")
+            row.append(Text(v[0][0] + note, style=style))
         t.add_row(*row)
     return t
 
