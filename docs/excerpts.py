@@ -100,10 +100,15 @@ def _argv(cmd: str) -> list[str]:
     raise DocsError(f"{cmd!r}: a docs command starts with gradsim or python")
 
 
+# what an excerpt's command runs under (the excerpt test uses the same)
+ENV_SET = {"COLUMNS": str(COLUMNS), "LINES": "50", "NO_COLOR": "1", "TERM": "dumb",
+           "MPLBACKEND": "Agg"}  # fmt: skip
+ENV_UNSET = ("FORCE_COLOR", "CLICOLOR_FORCE")
+
+
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
-    env.update(COLUMNS=str(COLUMNS), LINES="50", NO_COLOR="1", TERM="dumb", MPLBACKEND="Agg")
-    return env
+    env = {k: v for k, v in os.environ.items() if k not in ENV_UNSET}
+    return {**env, **ENV_SET}
 
 
 def run(cmd: str, cwd: Path, expect: int = 0) -> str:

@@ -158,10 +158,8 @@ def _precision(cfg: RunConfig, s: Summary, info: np.finfo) -> list[str]:
                 f"with --loss-scale {cfg.loss_scale} they are computed as {cfg.dtype} gives "
                 "them.")  # fmt: skip
         out.append(
-            f"Underflow: in plain {cfg.dtype}, {' and '.join(where)} "
-            f"{'fall' if len(where) > 1 else 'falls'} below the smallest normal number "
-            f"({float(info.tiny):.3g}) and {'are' if len(where) > 1 else 'is'} lost to zero soon "
-            "after; " + tail
+            f"Underflow: in plain {cfg.dtype}, {' and '.join(where)} fall below the smallest "
+            f"normal number ({float(info.tiny):.3g}) and are lost to zero soon after; " + tail
         )
     return out + _loss_scale(cfg, s)
 

@@ -365,8 +365,7 @@ def excerpt_outputs(tmp_path_factory):
 
 
 # as docs/excerpts.py runs them (None: unset)
-EXCERPT_ENV = {"COLUMNS": str(EX.COLUMNS), "LINES": "50", "NO_COLOR": "1", "TERM": "dumb",
-               "FORCE_COLOR": None, "CLICOLOR_FORCE": None}  # fmt: skip
+EXCERPT_ENV = {**EX.ENV_SET, **dict.fromkeys(EX.ENV_UNSET)}  # as docs/excerpts.py runs them
 
 
 def test_excerpts_are_current(excerpt_outputs):

@@ -610,3 +610,14 @@ def test_a_point_whose_seeds_underflowed_reads_underflowed():
     assert _verdict({**shares, "underflowed": 1.0}) == ("underflowed", 1.0)
     assert _verdict({**shares, "stable": 0.25, "vanishing": 0.75}) == ("vanishing", 0.75)
     assert _verdict(dict.fromkeys((*shares, "underflowed"))) is None
+
+
+def test_api_sweep_checks_its_options_with_the_grid_files_axes(tmp_path):
+    """--std applies to the grid file's init = ["normal"]: accepted from Python as from the
+    command line (the options were once checked alone, against he_normal, and refused)."""
+    import gradsim
+
+    grid = tmp_path / "g.toml"
+    grid.write_text('init = ["normal"]\ndepth = [2]\nwidth = [4]\nbatch = [2]\n')
+    r = gradsim.sweep(grid, std=0.05, out=tmp_path / "s", jobs=1)
+    assert [rec["config"]["std"] for rec in r.records] == [0.05]

@@ -72,7 +72,7 @@ async def run(request: Request) -> JSONResponse:
         params.check_keys(q, ("client", "seq", "hist", "theory"))
         options_, seq = params.network_options(q), _seq(q)
         hist, theory = _flag(q, "hist"), _flag(q, "theory")
-        compute.admit(options_)  # invalid or too large: refused before a thread is used
+        cfg = compute.admit(options_)  # invalid or too large: refused before a thread is used
     except GradsimError as e:
         return _error(str(e))
     lane = request.app.state.lanes.get(q.get("client", "anonymous"))
@@ -80,7 +80,7 @@ async def run(request: Request) -> JSONResponse:
 
     def work() -> dict:
         with lane.hold(seq):
-            return compute.run(options_, hist, theory)
+            return compute.run(options_, hist, theory, cfg)
 
     try:
         payload = await run_in_threadpool(work)

@@ -33,13 +33,16 @@ def admit(options: dict) -> gradsim.RunConfig:
     return cfg
 
 
-def run(options: dict, hist: bool = False, theory: bool = False) -> dict:
+def run(
+    options: dict, hist: bool = False, theory: bool = False, cfg: gradsim.RunConfig | None = None
+) -> dict:
     """One run as the page draws it: ``run`` (the JSON of ``gradsim run --format json``,
     with ``--hist`` and ``--theory`` as asked), the dtype's ``bands``, the ``command`` that
     computes the same, and ``theory_error``: why the mean-field prediction does not apply
-    to this network (the run is then made without it)."""
+    to this network (the run is then made without it). ``cfg``: ``admit(options)``, where the
+    caller has it already."""
     t0 = time.perf_counter()
-    cfg = admit(options)
+    cfg = admit(options) if cfg is None else cfg
     theory_error = None
     try:
         result = gradsim.simulate(cfg, hist=hist, theory=theory)

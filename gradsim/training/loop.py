@@ -264,7 +264,9 @@ def _steps(run: TrainRun, cfg: TrainConfig, model: Model, opt, task: Task, X: Ar
         # what is read of the gradients, read before the step writes its updates over them
         norms_w = [log10_norm(w) for w in model.W] if log_now else None
         gn = [log10_norm(x) for x in gW] if log_now else None
-        cn = [log10_norm(x) for x in g.grads[:L]] if log_now and run.clipped is not None else None
+        cn = None  # with clipping: the norms of what the optimizer got (gW's own if unclipped)
+        if log_now and run.clipped is not None:
+            cn = [log10_norm(x) for x in g.grads[:L]] if g.clipped else gn
         if run.record is not None:
             run.record.step(idx, Eb, gW, g.norm, g.clipped and taken,
                             scaler.scale if scaler else _static(cfg), taken)  # fmt: skip

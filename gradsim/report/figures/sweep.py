@@ -214,7 +214,7 @@ def plot_heatmap(agg: dict, x: str, y: str, *, fig=None):
     lim = lim if cut else max(biggest, lim)
     norm = Normalize(vmin=-lim, vmax=lim)
     cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="white")
-    mesh = None
+    mesh, marked = None, [False, False]  # whether any cell has δ = 0, inf/NaN
     for ax, combo, data in zip(axs, combos, panels, strict=False):
         mesh = ax.pcolormesh(np.arange(len(xs) + 1) - 0.5, np.arange(len(ys) + 1) - 0.5,
                              np.ma.masked_invalid(data), cmap=cmap, norm=norm)  # fmt: skip
@@ -230,6 +230,7 @@ def plot_heatmap(agg: dict, x: str, y: str, *, fig=None):
         if not numeric and data.size <= 400:  # name axes: the decades written in the cells
             _annotate(ax, data, norm)
         zeros, nonfinite = heatmap_missing(agg, x, y, combo)
+        marked = [marked[0] or zeros.any(), marked[1] or nonfinite.any()]
         for mask, style in ((zeros, _ZEROS), (nonfinite, _NONFINITE)):
             i, j = np.nonzero(mask)
             ax.plot(j, i, linestyle="none", **style)
@@ -249,7 +250,7 @@ def plot_heatmap(agg: dict, x: str, y: str, *, fig=None):
         note = f"contours at ×{thr:g} and ÷{thr:g}" if thr else ""
     else:
         note = "in the cells: the median's power of ten"
-    _marks_legend(fig, agg, x, y, combos)
+    _marks_legend(fig, marked)
     head = _fold(
         f"{_QUANTITY} over {seeds_text(agg['seeds'])} · {base_text(agg)}", fig.get_figwidth(), 10
     )  # (a one-panel figure is narrower than a long base)
@@ -257,12 +258,11 @@ def plot_heatmap(agg: dict, x: str, y: str, *, fig=None):
     return fig
 
 
-def _marks_legend(fig, agg: dict, x: str, y: str, combos: list) -> None:
+def _marks_legend(fig, marks: list[bool]) -> None:
     """A legend entry for each mark drawn (δ = 0, inf/NaN), below the panels: side by side,
     or one above the other on a narrow figure."""
     from matplotlib.lines import Line2D
 
-    marks = [np.any([heatmap_missing(agg, x, y, c)[k].any() for c in combos]) for k in (0, 1)]
     handles = [Line2D([], [], linestyle="none", **style) for style, m in
                zip((_ZEROS, _NONFINITE), marks, strict=True) if m]  # fmt: skip
     if handles:

@@ -61,7 +61,7 @@ def runs_table(agg: dict) -> Table:
     verdict and the least share of seeds that got it."""
     axes, points = list(agg["axes"]), agg["points"]
     last, outer = axes[-1], axes[:-1]
-    digits = axis_digits(agg["axes"][last])
+    digits = {k: axis_digits(v) for k, v in agg["axes"].items()}  # once, not per row
     t = Table(box=None, padding=(0, 1, 0, 0), header_style="bold", pad_edge=False)
     for k in outer:
         numeric = all(isinstance(v, (int, float)) for v in agg["axes"][k])
@@ -72,9 +72,9 @@ def runs_table(agg: dict) -> Table:
     t.add_column("verdict", justify="left")
     for run in verdict_runs(agg):
         first, end = points[run[0]], points[run[-1]]
-        row = [value_text(first["values"][k], axis_digits(agg["axes"][k])) for k in outer]
-        row.append(_span(value_text(first["values"][last], digits),
-                         value_text(end["values"][last], digits)))  # fmt: skip
+        row = [value_text(first["values"][k], digits[k]) for k in outer]
+        row.append(_span(value_text(first["values"][last], digits[last]),
+                         value_text(end["values"][last], digits[last])))  # fmt: skip
         meds = [points[i]["median"] for i in run if points[i]["median"] is not None]
         row += [str(len(run)), _span(f"{min(meds):+.2f}", f"{max(meds):+.2f}", " … ") if meds
                 else "—"]  # fmt: skip
