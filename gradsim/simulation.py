@@ -82,7 +82,8 @@ def simulate_many(configs: Sequence[RunConfig], moments: bool = True,
     stack (``stacks_of``).
 
     ``moments=False`` skips what a sweep's record does not hold: the per-layer means and
-    standard deviations of Z_l and H_l are then NaN (everything else is as above);
+    standard deviations of Z_l and H_l, and W_l's standard deviation and norm, are then NaN
+    (everything else is as above, whether W_l's entries are all equal included);
     ``progress(n)`` after each stack with the number of its runs."""
     results: list[Result | None] = [None] * len(configs)
     groups = stacks_of(configs)

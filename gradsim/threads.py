@@ -20,8 +20,16 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
+# what the BLAS and OpenMP libraries read for their thread count when they load
+THREAD_VARS = (
+    "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
+)  # fmt: skip
 _POOL: ThreadPoolExecutor | None = None
 _LIMITS = None  # the process-wide threadpoolctl limit (kept alive while it applies)
 
@@ -60,6 +68,15 @@ def _cgroup_quota() -> int | None:
         return None
 
 
+def one_thread_at_load() -> None:
+    """Ask every BLAS to start with one thread, unless the user's environment says
+    otherwise; the CLI calls this before NumPy loads. The BLAS then starts no idle thread at
+    all: OpenBLAS's spin-waits for about 0.1 s of CPU when the library starts and again
+    after every fork (a sweep's parent and each of its workers), cores the work needs."""
+    for var in THREAD_VARS:
+        os.environ.setdefault(var, "1")
+
+
 def hold_blas(n: int = 1) -> None:
     """Hold every loaded BLAS (and OpenMP pool) of this process to ``n`` threads, for the
     rest of the process: the CLI and sweep workers call this first."""
@@ -91,5 +108,7 @@ def pool() -> ThreadPoolExecutor:
     """The process's pool of ``cores()`` threads, started on first use."""
     global _POOL
     if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
         _POOL = ThreadPoolExecutor(max_workers=cores(), thread_name_prefix="gradsim")
     return _POOL

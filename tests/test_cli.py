@@ -289,3 +289,17 @@ def test_the_cli_imports_neither_the_engine_nor_rich_and_the_package_names_load_
             "set(gradsim.__all__) <= set(dir(gradsim)))")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[:2] == ["[]", "True True"], out.stdout
+
+
+@pytest.mark.parametrize("given", [None, "3"])
+def test_the_cli_asks_the_blas_for_one_thread_before_numpy_loads(given):
+    """No idle BLAS thread in the CLI (it would spin-wait after every fork); a thread count
+    the user set is kept."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    code = ("import sys, os, gradsim.cli; "
+            "print(os.environ['OPENBLAS_NUM_THREADS'], 'numpy' in sys.modules)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=env)  # fmt: skip
+    assert out.stdout.split() == [given or "1", "True"]

@@ -466,3 +466,34 @@ def test_mean_of_numbers_is_nanmean_bit_for_bit():
             assert mean_of_numbers(y) == np.nanmean(y), (n, holes)
     assert mean_of_numbers(np.array([np.nan, np.inf])) == 0.0  # no finite number
     assert mean_of_numbers(np.array([np.nan, np.nan])) == 0.0
+
+
+@pytest.mark.parametrize("shape", [(5, 4, 16), (3, 7, 3), (1, 8), (4, 9)])
+def test_count_true_counts_as_count_nonzero(shape):
+    from gradsim.engine.numerics import count_true
+
+    rng = np.random.default_rng(0)
+    M = rng.random(shape) < 0.3
+    want = [np.count_nonzero(m) for m in M]
+    assert count_true(M).tolist() == want
+    assert count_true(M[:, ::-1]).tolist() == want  # not contiguous: the other way
+
+
+def test_rescale_of_many_runs_at_once_is_each_runs_own():
+    from gradsim.engine.numerics import rescale
+
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((6, 5, 4)) * np.array([1e-9, 1.0, 3e7, 1e-30, 2.0, 5e5])[:, None, None]
+    A = A.astype(np.float32)
+    r = [float(np.sqrt(np.mean(a.astype(np.float64) ** 2))) for a in A]
+    which = [True, True, True, False, True, True]
+    one_by_one, s1, c1 = A.copy(), [0.0] * 6, [0] * 6
+    for k in range(6):  # a stack of one each
+        sub = one_by_one[k : k + 1]
+        s, c = [0.0], [0]
+        rescale(sub, [r[k]], [which[k]], 8, s, c)
+        s1[k], c1[k] = s[0], c[0]
+    together, s2, c2 = A.copy(), [0.0] * 6, [0] * 6
+    done = rescale(together, r, which, 8, s2, c2)
+    assert [k for k, _ in done] == [0, 2, 5]  # (run 3 is not asked, 1 and 4 are near 1)
+    assert np.array_equal(together, one_by_one) and s1 == s2 and c1 == c2

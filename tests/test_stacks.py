@@ -146,15 +146,20 @@ def test_a_run_does_not_depend_on_its_stack():
 
 
 def test_without_moments_only_the_moments_are_missing():
-    # what a sweep record holds (summary, log10 columns) is the same; the moments are NaN
+    # what a sweep record holds (summary, log10 columns) is the same; the moments and the
+    # weights' statistics are NaN. Constant weights (all equal: symmetry never broken) are
+    # found either way, and so are a zero gain's (all zero).
     cfgs = [RunConfig(depth=12, width=10, batch=6, activation=a, init=i, gain=g, seed=s)
             for a, i, g, s in (("relu", "he", 1.0, 0), ("tanh", "xavier", 2.5, 1),
-                               ("relu", "normal", 3.0, 2), ("sigmoid", "he", 0.3, 3))]  # fmt: skip
+                               ("relu", "normal", 3.0, 2), ("sigmoid", "he", 0.3, 3),
+                               ("tanh", "constant", 1.0, 4), ("tanh", "he", 0.0, 5))]  # fmt: skip
     full, lean = simulate_many(cfgs), simulate_many(cfgs, moments=False)
+    assert [a.summary.symmetric for a in full] == [False] * 4 + [True, True]
     for a, b in zip(full, lean, strict=True):
         assert asdict(a.summary) == asdict(b.summary)
         for f in ("log10_act_rms", "log10_delta_rms", "log10_grad_norm", "saturated_frac",
-                  "dead_frac", "weight_std"):  # fmt: skip
+                  "dead_frac"):  # fmt: skip
             assert np.array_equal(a.column(f), b.column(f), equal_nan=True), f
-        for f in ("z_mean", "z_std", "act_mean", "act_std"):
+        for f in ("z_mean", "z_std", "act_mean", "act_std", "weight_std"):
             assert np.all(np.isfinite(a.column(f))) and np.all(np.isnan(b.column(f))), f
+        assert np.all(np.isnan(b.column("grad_to_weight")))  # (‖W_l‖ not taken)

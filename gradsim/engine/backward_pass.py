@@ -90,6 +90,9 @@ def _stop(f: Forward, st: _State, l: int, r: list[float], below: bool) -> None:
     carried array is exactly zero (``below``), δ and the gradients are zero from layer l
     down; where only δ_l is (a skip connection carries G on), at layer l alone."""
     rows = list(st.active)
+    if min(r) > 0 and math.isfinite(sum(r)):  # every run finite and nonzero (NaN fails both)
+        st.rows = rows
+        return
     first = 1 if below else l
     for k, x in enumerate(r):
         if not st.active[k] or (x != 0 and math.isfinite(x)):
@@ -109,19 +112,29 @@ def _stop(f: Forward, st: _State, l: int, r: list[float], below: bool) -> None:
 
 def _measure(f: Forward, st: _State, l: int, delta: Array, r: list[float]) -> None:
     """log10 RMS(δ_l) of the measured runs, and the copies asked for (histograms)."""
-    if not f.stats:
+    if not f.stats or not any(st.rows):
         return
     col, zero, top = f.out["log10_delta_rms"], f.out["delta_zero"], f.out["log10_delta_max"]
-    for k, ok in enumerate(st.rows):
-        if ok:
+    # the share of exact zeros (underflow, and φ' = 0), and max|δ| (the loss scale's overflow
+    # bound): passes over the stack's B·n entries against the layer's B·n² products, taken
+    # for every run at once (a run's own numbers: integer counts, and max/min are exact)
+    flat = delta.reshape(delta.shape[0], -1)
+    N = flat.shape[1]
+    is_zero = flat == 0
+    nonzero = (N - nx.count_true(is_zero)).tolist() if is_zero.any() else [N] * len(r)
+    big = np.maximum(flat.max(axis=1), -flat.min(axis=1)).tolist()
+    if all(st.rows):  # whole columns at once: the same numbers
+        col[:, l] = [math.log10(x) + s for x, s in zip(r, st.s, strict=True)]
+        zero[:, l] = [1.0 - z / N for z in nonzero]
+        top[:, l] = [math.log10(x) + s for x, s in zip(big, st.s, strict=True)]
+    else:
+        for k in (k for k, ok in enumerate(st.rows) if ok):
             col[k, l] = math.log10(r[k]) + st.s[k]
-            d = delta[k].reshape(-1)
-            # the share of exact zeros (underflow, and φ' = 0), and max|δ| (the loss scale's
-            # overflow bound): a pass over B·n entries against the layer's B·n² products
-            zero[k, l] = 1.0 - np.count_nonzero(d) / d.size
-            top[k, l] = math.log10(float(max(d.max(), -d.min()))) + st.s[k]
-            if l in f.capture:
-                f.samples[k]["delta"][l] = (delta[k].copy(), st.s[k])
+            zero[k, l] = 1.0 - nonzero[k] / N
+            top[k, l] = math.log10(big[k]) + st.s[k]
+    if l in f.capture:
+        for k in (k for k, ok in enumerate(st.rows) if ok):
+            f.samples[k]["delta"][l] = (delta[k].copy(), st.s[k])
 
 
 def _delta(f: Forward, st: _State, l: int) -> Array:
@@ -166,8 +179,11 @@ def _grad_norm(f: Forward, st: _State, l: int, dU: Array) -> None:
     else:
         gn = _norms(np.matmul(kept.M.transpose(0, 2, 1), dU))  # H_{l-1}ᵀ δ_l
     col = f.out["log10_grad_norm"]
-    for k, ok in enumerate(st.rows):
-        if ok:  # (log10 ‖·‖ + s) + c, in this order: the last bit depends on it
+    # (log10 ‖·‖ + s) + c, in this order: the last bit depends on it
+    if all(st.rows):
+        col[:, l] = [nx.log10(g) + s + c for g, s, c in zip(gn, st.s, kept.c, strict=True)]
+    else:
+        for k in (k for k, ok in enumerate(st.rows) if ok):
             col[k, l] = nx.log10(gn[k]) + st.s[k] + kept.c[k]
 
 

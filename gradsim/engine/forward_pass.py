@@ -112,7 +112,8 @@ def forward(
     ``keep``: "norms" (for ‖∂E/∂W_l‖), "grads" (for ∂E/∂W_l itself) or None (no backward
     pass). ``stats=False`` measures nothing per layer (and never rescales the forward);
     ``moments=False`` skips the means and standard deviations of Z and H (their RMS is taken
-    either way); ``capture``: layers whose H_l is copied into ``samples`` (histograms).
+    either way) and W's standard deviation and norm (whether its entries are all equal is
+    found either way); ``capture``: layers whose H_l is copied into ``samples`` (histograms).
     ``record``: keep each batch-norm layer's batch (μ, σ²) in ``Forward.batch_stats``;
     ``running``: per layer, the (μ, σ²) a batch-norm layer normalizes with instead of its
     batch's (evaluation mode; None for a layer: its batch's). The backward pass of a forward
@@ -134,7 +135,7 @@ def forward(
                 break
         if f.stats:  # every layer's weights are measured, also past a run gone non-finite
             for rest in range(l + 1, len(blocks) + 1):
-                _weigh(f, rest, stack.W[rest - 1])
+                _weigh(f, rest, stack.W[rest - 1], moments)
         return f
 
 
@@ -159,9 +160,17 @@ def _start(stack, blocks, dtype, keep, stats) -> Forward:
     )  # fmt: skip
 
 
-def _weigh(f: Forward, l: int, W: Array) -> None:
-    """The statistics of W_l per run: std, log10 ‖W_l‖_F, and whether its entries are all
-    equal (the layer's units then never differ)."""
+def _weigh(f: Forward, l: int, W: Array, moments: bool = True) -> None:
+    """The statistics of W_l per run: std, log10 ‖W_l‖_F (``moments`` only), and whether its
+    entries are all equal (the layer's units then never differ)."""
+    K = W.shape[0]
+    if not moments:  # a sweep's record: only whether the entries are all equal
+        if W[0].size > 1:
+            flat = W.reshape(K, -1)
+            equal = (flat.max(axis=1) == flat.min(axis=1)).tolist()
+            for k in (k for k in range(K) if equal[k]):
+                f.symmetric[k].append(l)
+        return
     w = W.astype(np.float32) if W.dtype == np.float16 else W
     mean, std, rms = nx.moments_k(w)
     root = math.sqrt(W[0].size)
@@ -216,7 +225,7 @@ def _layer(f: Forward, stack, l: int, r_prev, moments: bool) -> Array | None:
     K, B = f.H.shape[:2]
     W = stack.W[l - 1]  # (drawn ahead in threads, or drawn now: gradsim.draws)
     if f.stats:
-        _weigh(f, l, W)
+        _weigh(f, l, W, moments)
     # a trainer's float32 master weights are rounded to the format here; a run's weights
     # were drawn in it
     W = p.stored(W) if f.keep == "grads" else W.astype(p.compute, copy=False)
@@ -269,29 +278,37 @@ def _measure(f: Forward, l: int, A: Array, r_prev, moments) -> list[float]:
     H, a, live, out = f.H, f.a, f.live, f.out
     K, B, n = H.shape
     hm, hs, hr = nx.moments_k(H, need_mean=moments)  # the RMS is the same either way
-    for k in range(K):
-        if live[k] and not math.isfinite(hr[k]):
-            f.bad[k], live[k] = l, False
+    if not math.isfinite(sum(hr)):  # a run's H went non-finite here
+        for k in range(K):
+            if live[k] and not math.isfinite(hr[k]):
+                f.bad[k], live[k] = l, False
     _put(out["dead"], l, _dead_fractions(f.D[-1], K, n), live)
     act = f.blocks[l - 1].act
     if act is not None and act.saturated:
         # the share of entries, as np.mean gives it (an exact count over B·n)
-        sat = (np.count_nonzero(act.saturated(A), axis=(1, 2)) / (B * n)).tolist()
+        sat = (nx.count_true(act.saturated(A)) / (B * n)).tolist()
         _put(out["saturated"], l, sat, live)
     else:
         _put(out["saturated"], l, [0.0] * K, live)
     if moments:
         _put(out["act_mean"], l, _scaled(hm, a), live)
         _put(out["act_std"], l, _scaled(hs, a), live)
-    out["log10_act_rms"][:, l] = [
-        (nx.log10(r) + ak if r > 0 else nx.NEG_INF) if ok else nx.NAN
-        for r, ak, ok in zip(hr, a, live, strict=True)
-    ]  # fmt: skip
+    every = all(live)
+    if every and not any(a):  # (nx.log10 of a finite r > 0 is math.log10; + 0.0 is exact)
+        out["log10_act_rms"][:, l] = [math.log10(r) if r > 0 else nx.NEG_INF for r in hr]
+    else:
+        out["log10_act_rms"][:, l] = [
+            (nx.log10(r) + ak if r > 0 else nx.NEG_INF) if ok else nx.NAN
+            for r, ak, ok in zip(hr, a, live, strict=True)
+        ]  # fmt: skip
     if l in f.capture:
         for k in range(K):
             if live[k]:
                 f.samples[k]["act"][l] = (H[k].copy(), a[k])
-    r_now = [x if ok else x0 for x, x0, ok in zip(hr, r_prev, live, strict=True)]
+    if every:
+        r_now = list(hr)
+    else:
+        r_now = [x if ok else x0 for x, x0, ok in zip(hr, r_prev, live, strict=True)]
     if f.tracked:
         for k, p in nx.rescale(H, hr, live, f.p.limit, a):
             r_now[k] = hr[k] * 2.0**-p

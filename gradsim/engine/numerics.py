@@ -125,6 +125,17 @@ def unpack(D):
     return D
 
 
+def count_true(M: Array) -> Array:
+    """Per run k, the number of True entries of the boolean M[k], as integers (K,): eight
+    entries a word through ``np.bitwise_count`` where NumPy has it (3× faster than
+    ``count_nonzero`` along an axis), else ``count_nonzero``."""
+    flat = M.reshape(M.shape[0], -1)
+    popcount = getattr(np, "bitwise_count", None)
+    if popcount is not None and flat.shape[1] % 8 == 0 and flat.flags.c_contiguous:
+        return popcount(flat.view(np.uint64)).sum(axis=1, dtype=np.intp)
+    return np.count_nonzero(flat, axis=1)
+
+
 def ones(n: int, dtype: np.dtype, _cache: dict = {}) -> Array:  # noqa: B006 (a cache)
     """A read-only vector of n ones, cached (the right-hand side of a BLAS sum)."""
     key = (n, dtype.str)
@@ -210,6 +221,8 @@ def moments_k(A: Array, need_mean: bool = True) -> tuple[list[float], list[float
         slow = ~np.isfinite(s1 + s2) | (s2 < small) | (var < 1e-4 * mean * mean)
         std = np.sqrt(np.maximum(var, 0.0))
     else:
+        if s2.min() >= small and s2.max() < math.inf:  # the common case (NaN fails both)
+            return [NAN] * K, [NAN] * K, rms.tolist()
         slow = ~np.isfinite(s2) | (s2 < small)
         mean = std = np.full(K, NAN)
     if slow.any():
@@ -225,12 +238,18 @@ def rescale(A: Array, r: list[float], which: list[bool], limit: int, shift: list
     (k, power) pairs applied."""
     if len(r) == 1 and not (which[0] and pow2(r[0], limit)):  # a stack of one, near 1
         return []
-    done = []
-    for k, (x, ok) in enumerate(zip(r, which, strict=True)):
-        if ok and (p := pow2(x, limit)):
+    done = [(k, p) for k, (x, ok) in enumerate(zip(r, which, strict=True))
+            if ok and (p := pow2(x, limit))]  # fmt: skip
+    if 4 * len(done) > len(r) > 1:  # many runs: one pass over the stack (× 1.0 is exact)
+        factors = [1.0] * len(r)
+        for k, p in done:
+            factors[k] = 2.0**-p
+        A *= np.array(factors, dtype=A.dtype).reshape((-1,) + (1,) * (A.ndim - 1))
+    else:
+        for k, p in done:
             A[k] *= np.asarray(2.0**-p, dtype=A.dtype)
-            shift[k] += p * LOG10_2
-            if count is not None:
-                count[k] += p
-            done.append((k, p))
+    for k, p in done:
+        shift[k] += p * LOG10_2
+        if count is not None:
+            count[k] += p
     return done

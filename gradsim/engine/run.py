@@ -34,8 +34,9 @@ def run_pass(
     """Forward and backward pass of every network of ``stack`` (gradsim.network.Stack; its
     runs agree on which layers have biases), with statistics: one Trace per run. The
     backward pass starts from ``loss``'s ∂E/∂H_L. ``moments=False`` leaves the means and
-    standard deviations of Z_l and H_l NaN; ``capture``: layers whose H_l and δ_l are copied
-    into the traces' ``samples`` (histograms). ``loss_scale`` (gradsim.scaling): ideal, the
+    standard deviations of Z_l and H_l, and W_l's standard deviation and norm, NaN;
+    ``capture``: layers whose H_l and δ_l are copied into the traces' ``samples``
+    (histograms). ``loss_scale`` (gradsim.scaling): ideal, the
     log-scaled pass; any other, the plain computation in the dtype from ∂E/∂H_L × the scale
     (dynamic: 2^16, halved until δ is finite), after an ideal pass whose δ statistics the
     traces keep (``Trace.ideal_delta``). Never raises on inf/NaN."""

@@ -58,7 +58,8 @@ class Processes:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
-        from gradsim.sweeps.tasks import THREAD_VARS, init_worker
+        from gradsim.sweeps.tasks import init_worker
+        from gradsim.threads import THREAD_VARS
 
         if self._pool is not None:
             return

@@ -120,7 +120,15 @@ class Grid:
 
     def points(self) -> list[tuple[str, RunConfig]]:
         """(key, config with seed 0) per distinct point, in product order: the first axis
-        varies slowest. Values that resolve alike (he, kaiming) give one point."""
+        varies slowest. Values that resolve alike (he, kaiming) give one point. Made once per
+        grid (a list of its own each call)."""
+        cached = self.__dict__.get("_points")
+        if cached is None:
+            cached = self._make_points()
+            object.__setattr__(self, "_points", cached)  # (a frozen dataclass: not a field)
+        return list(cached)
+
+    def _make_points(self) -> list[tuple[str, RunConfig]]:
         from gradsim import memory
 
         keys = list(self.axes)

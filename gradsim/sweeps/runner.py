@@ -91,15 +91,15 @@ def execute(plan: Plan, store: Store, executor, chunk: int | None = None) -> Ite
     tasks = make_tasks(plan.pending, executor.workers, chunk)
     results = executor.run(run_task, tasks) if tasks else iter(())
     yield 0
-    for records in results:
-        bad = {r["gradsim"] for r in records} - {__version__}
+    for rows in results:
+        bad = {r.gradsim for r in rows} - {__version__}
         if bad:
             raise GradsimError(
                 f"the workers run gradsim {', '.join(sorted(bad))}, this is {__version__}: "
                 "install the same version where the workers run"
             )
-        store.add(records, plan.grid.seed, replace=plan.force)
-        yield len(records)
+        store.add(rows, plan.grid.seed, replace=plan.force)
+        yield len(rows)
 
 
 def records(plan: Plan, store: Store, layers: bool = True) -> list[dict]:

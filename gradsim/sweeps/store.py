@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from gradsim._version import __version__
 from gradsim.errors import GradsimError
@@ -187,26 +188,49 @@ class Store:
                 yield _record(self.path, row)
 
     # ------------------------------------------------------------------ writing
-    def add(self, records: list[dict], master_seed: int, replace: bool = False) -> None:
-        """Write finished runs in one transaction: all of them or, if interrupted, none."""
+    def add(self, rows: list[Row], master_seed: int, replace: bool = False) -> None:
+        """Write finished runs (``encode``'s rows) in one transaction: all of them or, if
+        interrupted, none."""
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
-        rows = [
-            (r["point"], r["seed"], r["replica"], master_seed, r["summary"]["verdict"],
-             r["summary"]["log10_delta_ratio"], _dumps(r["config"]), _dumps(r["summary"]),
-             _dumps(r["layers"]), r.get("gradsim", __version__))
-            for r in records
-        ]  # fmt: skip
+        values = [(r.point, r.seed, r.replica, master_seed, r.verdict, r.log10_delta_ratio,
+                   r.config, r.summary, r.layers, r.gradsim) for r in rows]  # fmt: skip
         if self.readonly:
-            raise read_only(self.path, len(rows))
+            raise read_only(self.path, len(values))
         try:
             with _tx(self.conn):
-                self.conn.executemany(f"{verb} INTO runs VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+                self.conn.executemany(f"{verb} INTO runs VALUES (?,?,?,?,?,?,?,?,?,?)", values)
         except sqlite3.OperationalError as e:
             if "readonly" in str(e) or "read-only" in str(e):
-                raise read_only(self.path, len(rows)) from None
+                raise read_only(self.path, len(values)) from None
             raise GradsimError(f"cannot write to {self.path}: {e}") from None
         except sqlite3.DatabaseError as e:
             raise GradsimError(f"cannot write to {self.path}: it is damaged ({e})") from None
+
+
+class Row(NamedTuple):
+    """A run as the store writes it: its key, the columns the store filters on, and its
+    configuration, summary and per-layer norms as JSON text (``encode``)."""
+
+    point: str
+    seed: int
+    replica: int
+    verdict: str
+    log10_delta_ratio: float | None
+    config: str
+    summary: str
+    layers: str
+    gradsim: str
+
+
+def encode(record: dict) -> Row:
+    """A record (gradsim.sweeps.tasks.record) as the store writes it. The workers encode
+    their own records: JSON text pickles faster than the dicts it encodes, and the parent,
+    which writes every run, then does no encoding at all."""
+    return Row(
+        record["point"], record["seed"], record["replica"], record["summary"]["verdict"],
+        record["summary"]["log10_delta_ratio"], _dumps(record["config"]),
+        _dumps(record["summary"]), _dumps(record["layers"]), record.get("gradsim", __version__),
+    )  # fmt: skip
 
 
 class _tx:

@@ -21,7 +21,7 @@ from gradsim.network import shape_key
 from gradsim.result import Result, clean, num
 from gradsim.simulation import STACK_RUNS, simulate_many, stackable
 from gradsim.sweeps.grid import Run
-from gradsim.sweeps.store import LAYER_FIELDS
+from gradsim.sweeps.store import LAYER_FIELDS, Row, encode
 
 STACK_MIN = 6  # a task holds at least this many runs of a shape, where there are as many
 TASK_SECONDS = 0.25  # about this much work per task: progress, balance and loss on a kill
@@ -97,11 +97,11 @@ def record(run: Run, result: Result) -> dict:
     }
 
 
-def run_task(task: list[Run]) -> list[dict]:
-    """The records of a task's runs, in order."""
+def run_task(task: list[Run]) -> list[Row]:
+    """The records of a task's runs, in order, encoded for the store."""
     # one stack per shape (gradsim.simulation.stacks_of); a record holds no moments
     results = simulate_many([r.config for r in task], moments=False)
-    return [record(run, res) for run, res in zip(task, results, strict=True)]
+    return [encode(record(run, res)) for run, res in zip(task, results, strict=True)]
 
 
 # ---------------------------------------------------------------- worker processes
@@ -113,7 +113,7 @@ def init_worker(threads: int, parent: int) -> None:
     ``parent`` dies (killed with -9, say), instead of waiting forever for work."""
     import signal
 
-    from gradsim.threads import hold_blas
+    from gradsim.threads import THREAD_VARS, hold_blas
 
     for var in THREAD_VARS:
         os.environ[var] = str(threads)
@@ -146,12 +146,6 @@ def _exit_with_parent(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True, name="gradsim-parent-watch").start()
-
-
-THREAD_VARS = (
-    "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
-)  # fmt: skip
 
 
 def worker_info() -> dict:
