@@ -9,6 +9,11 @@ included, against an in-process loop over ``gradsim.simulate`` of the same runs.
 
 The sweep's stored δ ratios are compared with the loop's: they must be equal (a sweep's
 stacked pass is bitwise the engine's). Interleaved rounds, best and median.
+
+Beside the targets, what bounds them (info rows): the fixed cost (the same CLI sweep of one
+configuration, start-up included) and the pass's floor per run (a stack of 20 runs' three
+products and tanh per layer, nothing else, on one core). The ceiling row is the loop over
+(fixed cost + N × floor / cores): no sweep of these runs could do better than that ratio.
 """
 
 from __future__ import annotations
@@ -20,10 +25,21 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import CpuMeter, Row, finish, print_header, print_times, process, progress, ratio_row
+from common import (
+    CpuMeter,
+    Row,
+    finish,
+    print_header,
+    print_times,
+    process,
+    progress,
+    ratio_row,
+    rounds,
+)
 
 import gradsim
 from gradsim.sweeps import Grid, Store
+from gradsim.sweeps.executors import cpu_count
 from gradsim.threads import hold_blas
 
 hold_blas(1)
@@ -58,25 +74,58 @@ def loop(runs) -> dict:
             for r in runs}  # fmt: skip
 
 
+def floor_per_run(K: int = 20, L: int = 50, n: int = 64, B: int = 64) -> float:
+    """Seconds per run of what a stacked pass cannot avoid: per layer H W, δ Wᵀ and Hᵀδ as
+    (K, 64, 64) float32 products, tanh and 1 − H², best of 5."""
+    rng = np.random.default_rng(0)
+    W = (rng.standard_normal((L, K, n, n)) / np.sqrt(n)).astype(np.float32)
+    H0 = rng.standard_normal((K, B, n)).astype(np.float32)
+    out = np.empty((K, B, n), np.float32)
+
+    def once():
+        H, kept = H0, []
+        for l in range(L):
+            A = np.tanh(np.matmul(H, W[l]))
+            kept.append((H, 1.0 - A * A))
+            H = A
+        d = np.ones_like(H)
+        for l in range(L - 1, -1, -1):
+            Hp, D = kept[l]
+            np.matmul(Hp.transpose(0, 2, 1), d, out=out)
+            d = np.matmul(d, W[l].transpose(0, 2, 1)) * D
+
+    return min(rounds({"floor": once}, 5)["floor"]) / K
+
+
 def bench(count: int, folder: str) -> list[Row]:
     runs = grid(count).runs()
     stride = count // 200
     sample = runs[::stride]
     got: dict = {}
-    times = {"loop": [], "sweep": []}
+    times = {"loop": [], "sweep": [], "one": []}
     for r in range(ROUNDS[count]):
-        order = ("loop", "sweep") if r % 2 == 0 else ("sweep", "loop")
+        order = ("loop", "sweep", "one") if r % 2 == 0 else ("one", "sweep", "loop")
         for name in order:
             t0 = time.perf_counter()
             if name == "loop":
                 got = loop(sample)
             else:
-                cli_sweep(count, folder)
+                cli_sweep(
+                    count if name == "sweep" else 1, folder if name == "sweep" else f"{folder}1"
+                )
             times[name].append(time.perf_counter() - t0)
+    fixed = min(times.pop("one"))
     times["loop"] = [t * stride for t in times["loop"]]
     label = f"loop over gradsim.simulate{f' (1 in {stride}, × {stride})' if stride > 1 else ''}"
     times = {label: times["loop"], "gradsim sweep (process, start-up included)": times["sweep"]}
     print_times(f"{count} configurations", times)
+    floor = floor_per_run()
+    cores = cpu_count()
+    ceiling = min(times[label]) / (fixed + count * floor / cores)
+    print(
+        f"  fixed cost (a sweep of 1 configuration) {fixed:.3f} s; pass floor "
+        f"{floor * 1e3:.2f} ms a run on one core; {cores} cores"
+    )
     stored = stored_ratios(folder)
     same = all(stored.get(k) == v for k, v in got.items()) and len(stored) == count
     return [
@@ -86,6 +135,10 @@ def bench(count: int, folder: str) -> list[Row]:
             label,
             "gradsim sweep (process, start-up included)",
             TARGET[count],
+        ),
+        Row(
+            f"{count} configurations: ceiling, loop / (fixed + {count} × floor / cores)",
+            f"{ceiling:.2f}×",
         ),
         Row(
             f"{count} configurations: δ ratios of the sweep equal the loop's",
