@@ -27,6 +27,7 @@ from gradsim.errors import GradsimError
 from gradsim.options import (
     BY_DEST,
     CONFIG_KEYS,
+    CONNECT_TIMEOUT,
     LIST_HELP,
     PHASE_OPTIONS,
     SPECTRUM_OPTIONS,
@@ -34,6 +35,7 @@ from gradsim.options import (
     THEORY_OPTIONS,
     TRAIN_DEFAULTS,
     TRAIN_OPTIONS,
+    WORKER_TIMEOUT,
     check_given,
     check_sigmas,
 )
@@ -161,8 +163,9 @@ def compare(*, max_configs: int = 64, progress: Callable[[int], None] | None = N
 @_with_options(CONFIG_KEYS, lists=True)
 def sweep(grid: str | os.PathLike | None = None, *, seeds: int | None = None,
           out: str | os.PathLike = "results", jobs: int | None = None,
-          scheduler: str | None = None, connect_timeout: float = 5.0, force: bool = False,
-          max_runs: int = 100_000, chunk: int | None = None, worker_timeout: float = 60.0,
+          scheduler: str | None = None, connect_timeout: float = CONNECT_TIMEOUT,
+          force: bool = False, max_runs: int = 100_000, chunk: int | None = None,
+          worker_timeout: float = WORKER_TIMEOUT,
           progress: Callable[[int], None] | None = None, **options):  # fmt: skip
     """Every combination of the options' lists, ``seeds`` runs each, into the resumable
     store ``out``/sweep.db (``gradsim sweep``): ``grid`` a TOML grid file whose axes the

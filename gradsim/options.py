@@ -96,6 +96,10 @@ OPTIONS = (
 
 BY_DEST = {o.dest: o for o in OPTIONS}
 CONFIG_KEYS = tuple(BY_DEST)
+# a sweep on a Dask cluster: how long to wait for the scheduler, and for a worker once every
+# worker is lost (the defaults of the CLI, the API and the executors)
+CONNECT_TIMEOUT = 5.0
+WORKER_TIMEOUT = 60.0
 MAX_RANGE = 1_000_000  # values in one start:stop:count range, refused before they are made
 LIST_HELP = " A comma list (or start:stop:count) compares several."
 

@@ -68,6 +68,11 @@ def is_plain(loss_scale: str) -> bool:
     return loss_scale != "ideal"
 
 
+def mode_of(loss_scale: str) -> str:
+    """The mode a canonical --loss-scale names: ideal, none, dynamic, or static (a number)."""
+    return loss_scale if loss_scale in MODES else "static"
+
+
 def static_scale(loss_scale: str) -> float | None:
     """N of a static scale, else None."""
     return None if loss_scale in MODES else float(loss_scale)

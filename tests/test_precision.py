@@ -307,3 +307,12 @@ def test_dynamic_scale_in_training_skips_and_halves(tmp_path, monkeypatch, invok
     assert np.flatnonzero(f["skipped"]).tolist() == [s - 1 for s in skipped]
     assert np.flatnonzero(~np.isfinite(f["global_grad_norm"])).tolist() == [s - 1 for s in skipped]
     assert run["verdict"] != "diverged"  # the skipped steps left the weights finite
+
+
+def test_a_loss_scale_names_its_mode():
+    from gradsim.scaling import canonical_loss_scale, mode_of
+
+    given = ("ideal", "none", "Dynamic", "1024", "65536.0", "0.5")
+    assert [mode_of(canonical_loss_scale(v)) for v in given] == [
+        "ideal", "none", "dynamic", "static", "static", "static"
+    ]  # fmt: skip

@@ -11,7 +11,7 @@ from gradsim.cli._output import plot_option
 from gradsim.cli.group import cli
 from gradsim.cli.options import given, network_options
 from gradsim.errors import GradsimError
-from gradsim.options import OPTIONS
+from gradsim.options import CONNECT_TIMEOUT, OPTIONS, WORKER_TIMEOUT
 
 
 def _grid(ctx: click.Context, grid_file: str | None, kwargs: dict, seeds: int | None):
@@ -60,7 +60,7 @@ def _grid(ctx: click.Context, grid_file: str | None, kwargs: dict, seeds: int | 
 @click.option(
     "--connect-timeout",
     type=float,
-    default=5.0,
+    default=CONNECT_TIMEOUT,
     show_default=True,
     metavar="S",
     help="Give up on --scheduler after S seconds.",
@@ -68,7 +68,7 @@ def _grid(ctx: click.Context, grid_file: str | None, kwargs: dict, seeds: int | 
 @click.option(
     "--worker-timeout",
     type=float,
-    default=60.0,
+    default=WORKER_TIMEOUT,
     show_default=True,
     metavar="S",
     help="With --scheduler: when every worker is lost, wait S seconds for one, then stop "

@@ -19,7 +19,7 @@ from gradsim.engine.forward_pass import Forward, forward
 from gradsim.engine.numerics import NAN
 from gradsim.engine.trace import FIELDS, Trace
 from gradsim.losses import Loss
-from gradsim.scaling import BACKOFF_FACTOR, INIT_SCALE, MIN_SCALE, is_plain, static_scale
+from gradsim.scaling import BACKOFF_FACTOR, INIT_SCALE, MIN_SCALE, is_plain, mode_of, static_scale
 
 # what a backward pass writes (cleared before a pass again at another scale)
 BACKWARD_FIELDS = ("log10_delta_rms", "log10_grad_norm", "delta_zero", "log10_delta_max")
@@ -57,7 +57,7 @@ def run_pass(
     ideal = run_pass(stack, blocks, loss, dtype, moments=False)
     f = forward(stack, blocks, dtype, moments=moments, capture=capture, plain=True)
     scales, tried, bad = _scaled_backward(f, stack, loss, loss_scale)
-    mode = "dynamic" if loss_scale == "dynamic" else "none" if loss_scale == "none" else "static"
+    mode = mode_of(loss_scale)
     out = traces(f, bad)
     return [
         replace(t, loss_scale={"mode": mode, "scale": None if mode == "none" else scales[k],

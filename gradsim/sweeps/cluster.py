@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable, Iterator
 
 from gradsim.errors import GradsimError
+from gradsim.options import CONNECT_TIMEOUT, WORKER_TIMEOUT
 
 POLL = 0.5  # seconds between looks at the cluster while no task finishes
-WORKER_TIMEOUT = 60.0  # default wait for a worker when every one is lost
 
 
 MAX_SECONDS = 7 * 86_400.0  # the longest timeout taken: a week (threads' waits overflow later)
@@ -98,7 +98,7 @@ class Dask:
     process, which writes the store. ``timeout``: to connect and to find a first worker;
     ``worker_timeout``: how long to wait for a worker once every one is lost."""
 
-    def __init__(self, address: str, timeout: float = 5.0,
+    def __init__(self, address: str, timeout: float = CONNECT_TIMEOUT,
                  worker_timeout: float = WORKER_TIMEOUT):  # fmt: skip
         timeout = check_seconds(timeout, "--connect-timeout")
         self.worker_timeout = check_seconds(worker_timeout, "--worker-timeout")

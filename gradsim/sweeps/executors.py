@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 
 from gradsim.errors import GradsimError
+from gradsim.options import CONNECT_TIMEOUT, WORKER_TIMEOUT
 
 
 def cpu_count() -> int:
@@ -125,8 +126,8 @@ class Processes:
         self._env = {}
 
 
-def executor(jobs: int | None = None, scheduler: str | None = None, timeout: float = 5.0,
-             worker_timeout: float = 60.0):  # fmt: skip
+def executor(jobs: int | None = None, scheduler: str | None = None,
+             timeout: float = CONNECT_TIMEOUT, worker_timeout: float = WORKER_TIMEOUT):  # fmt: skip
     """The executor for --jobs / --scheduler (jobs: None = every core); with a scheduler,
     ``timeout`` to connect and ``worker_timeout`` to wait when every worker is lost
     (gradsim.sweeps.cluster)."""

@@ -11,7 +11,7 @@ from gradsim._version import __version__
 from gradsim.display import Display
 from gradsim.errors import GradsimError
 from gradsim.memory import check_memory
-from gradsim.options import check_whole
+from gradsim.options import CONNECT_TIMEOUT, WORKER_TIMEOUT, check_whole
 from gradsim.sweeps.aggregate import aggregate
 from gradsim.sweeps.grid import Grid, Run
 from gradsim.sweeps.store import Store, read_only
@@ -151,9 +151,9 @@ class Session:
     """
 
     def __init__(self, grid: Grid, out="results", *, jobs: int | None = None,
-                 scheduler: str | None = None, connect_timeout: float = 5.0,
+                 scheduler: str | None = None, connect_timeout: float = CONNECT_TIMEOUT,
                  force: bool = False, max_runs: int | None = MAX_RUNS,
-                 chunk: int | None = None, worker_timeout: float = 60.0):  # fmt: skip
+                 chunk: int | None = None, worker_timeout: float = WORKER_TIMEOUT):  # fmt: skip
         check_whole(chunk, "--chunk")
         self.grid, self.out, self.chunk = grid, out, chunk
         self._args = (jobs, scheduler, connect_timeout, worker_timeout)

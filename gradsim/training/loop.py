@@ -293,7 +293,7 @@ def _scaler(run: TrainRun, cfg: TrainConfig) -> scaling.Scaler | None:
     """The dynamic loss scale's state (None for the other modes), and the run's record of
     the loss scale."""
     mode = cfg.net.loss_scale
-    kind = mode if mode in scaling.MODES else "static"
+    kind = scaling.mode_of(mode)
     run.loss_scale = {"mode": kind, "scale": _static(cfg) if kind == "static" else None,
                       "history": [], "skipped_steps": []}  # fmt: skip
     if mode != "dynamic":
