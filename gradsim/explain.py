@@ -154,12 +154,16 @@ def _precision(cfg: RunConfig, s: Summary, info: np.finfo) -> list[str]:
             for what, key in (("the signal", "forward_layer"), ("δ", "backward_layer"))
             if u[key] is not None
         ]
-        tail = ("gradsim tracks their true size." if cfg.loss_scale == "ideal" else
-                f"with --loss-scale {cfg.loss_scale} they are computed as {cfg.dtype} gives "
-                "them.")  # fmt: skip
+        one = len(where) == 1  # the verbs agree with one thing or two
+        fall, are, they, their = (
+            ("falls", "is", "it", "its") if one else ("fall", "are", "they", "their")
+        )
+        tail = (f"gradsim tracks {their} true size." if cfg.loss_scale == "ideal" else
+                f"with --loss-scale {cfg.loss_scale} {they} {are} computed as {cfg.dtype} gives "
+                f"{'it' if one else 'them'}.")  # fmt: skip
         out.append(
-            f"Underflow: in plain {cfg.dtype}, {' and '.join(where)} fall below the smallest "
-            f"normal number ({float(info.tiny):.3g}) and are lost to zero soon after; " + tail
+            f"Underflow: in plain {cfg.dtype}, {' and '.join(where)} {fall} below the smallest "
+            f"normal number ({float(info.tiny):.3g}) and {are} lost to zero soon after; " + tail
         )
     return out + _loss_scale(cfg, s)
 

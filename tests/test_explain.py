@@ -100,3 +100,22 @@ def test_axis_ticks_between_powers_read_as_numbers():
 
     label = pow10_formatter()
     assert [label(v, 0) for v in (-2.0, 0.0, 0.5, 1.5)] == ["$10^{-2}$", "$10^{0}$", "3.16", "31.6"]
+
+
+@pytest.mark.parametrize(
+    ("kw", "verbs"),
+    [
+        ({"activation": "sigmoid", "depth": 8, "width": 32, "batch": 8},
+         ("δ at layer 2 falls", "and is lost", "its true size")),
+        ({"activation": "relu", "depth": 120, "width": 24, "batch": 8, "gain": 0.5},
+         ("δ at layer 109 fall", "and are lost", "their true size")),
+        ({"activation": "sigmoid", "depth": 8, "width": 32, "batch": 8, "loss_scale": "none"},
+         ("falls", "and is lost", "it is computed as float16 gives it")),
+    ],
+)  # fmt: skip
+def test_the_underflow_sentence_agrees_in_number(kw, verbs):
+    import gradsim
+
+    said = [s for s in gradsim.simulate(dtype="float16", **kw).summary.sentences
+            if s.startswith("Underflow")]  # fmt: skip
+    assert len(said) == 1 and all(v in said[0] for v in verbs), said

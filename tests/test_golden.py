@@ -35,6 +35,10 @@ Loss scaling (issue 15, part 2) added keys and changed no number: ``config.loss_
 ``log10_delta_max`` and ``underflowed``, ``summary.loss_scale`` and a train run's
 ``loss_scale``. They are taken out of the output (``NEW_KEYS``) before it is compared, so every
 case, float16 included, is still held to the recorded bytes.
+
+The underflow sentence was reworded once to agree in number ("δ at layer 2 falls below …
+and is lost to zero soon after; gradsim tracks its true size" where it names one thing):
+the six entries that name one thing had that sentence replaced in place, and nothing else.
 """
 
 from __future__ import annotations
