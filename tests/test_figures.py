@@ -77,6 +77,14 @@ FIGURES = {
         _compare(["he", "normal"], depth=40, dtype="bfloat16")
     ),
     "compare, every init": lambda: plot_result(_compare(list(gradsim.INITIALIZERS), depth=60)),
+    # the end labels beside the panels narrow them: the range note then goes inside the
+    # panel, not beside its title (it overlapped (b)'s title at L=40, (a)'s at L=100)
+    "compare, every init, L=40": lambda: plot_result(
+        _compare(list(gradsim.INITIALIZERS), depth=40)
+    ),
+    "compare, every init, L=100": lambda: plot_result(
+        _compare(list(gradsim.INITIALIZERS), depth=100)
+    ),
     "sweep heatmap": lambda: plot_heatmap(_aggregate(), "depth", "gain"),
     "sweep heatmap, one panel": lambda: plot_heatmap(_one_panel(), "depth", "gain"),
     "sweep lines": lambda: plot_lines(_aggregate(), "gain"),

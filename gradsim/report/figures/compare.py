@@ -14,7 +14,7 @@ from gradsim.report.figures.panels import (
     label_panels,
     layer_line,
 )
-from gradsim.report.figures.placement import data_lines, end_labels
+from gradsim.report.figures.placement import data_lines, end_labels, reserve_beside
 
 _SIZE = (11.0, 4.5)  # inches; two panels side by side
 MAX_LEGEND = 9  # more runs: each line labelled at its end instead of a legend
@@ -67,6 +67,8 @@ def plot_compare(d: dict, *, fig=None):
     dtypes = sorted({run["config"]["dtype"] for run in runs}, key=_dtype_bits)
     label_panels(ax_a, ax_b, delta_only=True)
     for ax in (ax_a, ax_b):
+        if many:  # (end_labels below: the panels are narrower by their width)
+            reserve_beside(ax, [line.get_label() for line in data_lines(ax)])
         finish_panel(ax, depth, dtypes, marks, clip=True)
     handles = [] if many else _run_handles(ax_a, ax_b, labels)
     for layer, _, color, style in dict.fromkeys(marks):  # one entry per run that met inf/NaN

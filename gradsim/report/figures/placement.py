@@ -3,7 +3,13 @@ label placed before overlaps, sized by an estimate made before the layout runs."
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
+
+# panels with labels standing beside them (end_labels): the inches of their width those take,
+# which the layout will give the labels instead of the panel
+_BESIDE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def data_lines(ax) -> list:
@@ -23,14 +29,21 @@ def put_note(ax, text: str, taken: list) -> None:
     put_label(ax, text, least_crowded(ax, boxes, taken), "0.35", taken)
 
 
+def reserve_beside(ax, labels: list[str], fontsize: float = 8) -> None:
+    """Say before a panel is finished that ``end_labels`` will put ``labels`` beside it, so
+    that what is sized by ``axes_inches`` (notes, ticks) expects the narrower panel."""
+    _BESIDE[ax] = max(map(len, labels), default=0) * 0.55 * fontsize / 72 + 0.35
+
+
 def axes_inches(ax) -> tuple[float, float]:
     """About the size a panel gets from the constrained layout, before it has run."""
     nrows, ncols = ax.get_subplotspec().get_geometry()[:2]
     # the (sub)figure's own size: its bbox is in pixels before any drawing
     box, dpi = ax.figure.bbox, ax.figure.dpi
     fw, fh = box.width / dpi, box.height / dpi
-    # less the tick labels and axis label beside it, the suptitle and titles above it
-    return max(fw / ncols - 0.9, 1.0), max((fh - 0.6) / nrows - 0.8, 1.0)
+    # less the tick labels and axis label beside it (and labels said to stand beside it),
+    # the suptitle and titles above it
+    return max(fw / ncols - 0.9 - _BESIDE.get(ax, 0.0), 1.0), max((fh - 0.6) / nrows - 0.8, 1.0)
 
 
 def text_size(ax, text: str, fontsize: float = 8) -> tuple[float, float]:
