@@ -231,7 +231,11 @@ def _weights(configs, plan, sset, l: int, bases: dict) -> Array:
     this layer, shared across groups."""
     c0 = configs[0]
     n = c0.layer_widths
-    W = np.empty((len(configs), n[l - 1], n[l]), container(c0.dtype))
+    # a data-driven run's slice is filled later: zeros meanwhile, not whatever the memory
+    # held (rounding that to bfloat16 or float8 warned of invalid values)
+    lsuv_later = any(INITIALIZERS[c.init].data_driven for c in configs)
+    W = (np.zeros if lsuv_later else np.empty)((len(configs), n[l - 1], n[l]),
+                                                container(c0.dtype))  # fmt: skip
     shared, alone = plan
     for key, (ks, factors) in shared.items():
         if key not in bases:

@@ -161,25 +161,20 @@ def _start(stack, blocks, dtype, keep, stats) -> Forward:
 
 
 def _weigh(f: Forward, l: int, W: Array, moments: bool = True) -> None:
-    """The statistics of W_l per run: std, log10 ‖W_l‖_F (``moments`` only), and whether its
-    entries are all equal (the layer's units then never differ)."""
+    """The statistics of W_l per run: std and log10 ‖W_l‖_F (``moments`` only), and whether
+    its entries are all equal, max = min (the layer's units then never differ)."""
     K = W.shape[0]
-    if not moments:  # a sweep's record: only whether the entries are all equal
-        if W[0].size > 1:
-            flat = W.reshape(K, -1)
-            equal = (flat.max(axis=1) == flat.min(axis=1)).tolist()
-            for k in (k for k in range(K) if equal[k]):
-                f.symmetric[k].append(l)
-        return
-    w = W.astype(np.float32) if W.dtype == np.float16 else W
-    mean, std, rms = nx.moments_k(w)
-    root = math.sqrt(W[0].size)
-    f.out["weight_std"][:, l] = std
-    f.out["log10_weight_norm"][:, l] = [nx.log10(r * root) for r in rms]
+    if moments:
+        w = W.astype(np.float32) if W.dtype == np.float16 else W
+        _, std, rms = nx.moments_k(w)
+        root = math.sqrt(W[0].size)
+        f.out["weight_std"][:, l] = std
+        f.out["log10_weight_norm"][:, l] = [nx.log10(r * root) for r in rms]
     if W[0].size > 1:
-        for k, (m, s) in enumerate(zip(mean, std, strict=True)):
-            if s <= 1e-6 * abs(m) + 1e-300 and W[k].min() == W[k].max():
-                f.symmetric[k].append(l)
+        flat = W.reshape(K, -1)
+        equal = (flat.max(axis=1) == flat.min(axis=1)).tolist()
+        for k in (k for k in range(K) if equal[k]):
+            f.symmetric[k].append(l)
 
 
 def _measure_input(f: Forward, moments: bool) -> list[float] | None:
