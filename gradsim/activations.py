@@ -96,8 +96,10 @@ def _zeros_like(Z: Array, _cache: dict = {}) -> Array:  # noqa: B006 (a cache)
 
 
 def _tanh_grad(Z: Array, H: Array) -> Array:
-    """1 − H² in one new array (the numbers of ``1.0 - H * H``)."""
+    """1 − H² in one new array (the numbers of ``1.0 - H * H``; a scalar for a scalar)."""
     D = np.multiply(H, H)
+    if not isinstance(D, np.ndarray):  # (a scalar has no buffer to write into)
+        return 1.0 - D
     return np.subtract(1.0, D, out=D)
 
 

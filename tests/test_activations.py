@@ -163,3 +163,18 @@ def test_unknown_name_without_close_match_lists_choices():
     with pytest.raises(gradsim.GradsimError) as e:
         canonical_activation("qqqqqqqq")
     assert all(name in str(e.value) for name in gradsim.ACTIVATIONS)
+
+
+@pytest.mark.parametrize("name", sorted(gradsim.ACTIVATIONS))
+def test_every_derivative_takes_a_scalar_as_an_array_of_one(name):
+    """NumPy scalars and 0-d arrays, as every φ' took them (tanh's once did not)."""
+    act = gradsim.ACTIVATIONS[name]
+    for z in (-0.7, 0.3, 2.0):
+        h = act.fn(np.array([z]))
+        want = act.grad(np.array([z]), h)
+        for Z, H in ((np.float64(z), np.float64(h[0])), (np.array(z), np.array(h[0]))):
+            got = act.grad(Z, H)
+            if want is None:
+                assert got is None
+            else:
+                assert np.array_equal(np.asarray(got, dtype=float).reshape(1), want), (name, Z)

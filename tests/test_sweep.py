@@ -621,3 +621,28 @@ def test_api_sweep_checks_its_options_with_the_grid_files_axes(tmp_path):
     grid.write_text('init = ["normal"]\ndepth = [2]\nwidth = [4]\nbatch = [2]\n')
     r = gradsim.sweep(grid, std=0.05, out=tmp_path / "s", jobs=1)
     assert [rec["config"]["std"] for rec in r.records] == [0.05]
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [[{"point": "p", "seed": 1, "gradsim": "0.0.1"}], [{"point": "p"}], [("p", 1)]],
+)
+def test_workers_of_another_version_are_named_not_a_traceback(tmp_path, sent):
+    """A worker of an older gradsim (a Dask cluster's) sends its records as dicts: the sweep
+    stops with the version line, whatever shape they have."""
+    from gradsim.errors import GradsimError
+    from gradsim.sweeps import Grid, Store, execute, plan
+
+    class Old:  # an executor whose workers run another version
+        workers, label = 1, "old"
+
+        def run(self, fn, tasks):
+            return iter([sent])
+
+        def close(self):
+            pass
+
+    with Store.open(tmp_path / "s") as store:
+        p = plan(Grid({"depth": (3,), "width": (4,), "batch": (2,)}), store)
+        with pytest.raises(GradsimError, match="the workers run gradsim"):
+            list(execute(p, store, Old()))

@@ -14,7 +14,7 @@ from gradsim.memory import check_memory
 from gradsim.options import CONNECT_TIMEOUT, WORKER_TIMEOUT, check_whole
 from gradsim.sweeps.aggregate import aggregate
 from gradsim.sweeps.grid import Grid, Run
-from gradsim.sweeps.store import Store, read_only
+from gradsim.sweeps.store import Row, Store, read_only
 from gradsim.sweeps.tasks import make_tasks, run_task
 
 MAX_RUNS = 100_000  # the largest grid a sweep takes by default
@@ -92,7 +92,7 @@ def execute(plan: Plan, store: Store, executor, chunk: int | None = None) -> Ite
     results = executor.run(run_task, tasks) if tasks else iter(())
     yield 0
     for rows in results:
-        bad = {r.gradsim for r in rows} - {__version__}
+        bad = {_version_of(r) for r in rows} - {__version__}
         if bad:
             raise GradsimError(
                 f"the workers run gradsim {', '.join(sorted(bad))}, this is {__version__}: "
@@ -100,6 +100,14 @@ def execute(plan: Plan, store: Store, executor, chunk: int | None = None) -> Ite
             )
         store.add(rows, plan.grid.seed, replace=plan.force)
         yield len(rows)
+
+
+def _version_of(row) -> str:
+    """The gradsim version a worker's result says it ran (an older one sends dicts)."""
+    if isinstance(row, Row):
+        return row.gradsim
+    version = row.get("gradsim") if isinstance(row, dict) else None
+    return version if isinstance(version, str) else "of an unknown version"
 
 
 def records(plan: Plan, store: Store, layers: bool = True) -> list[dict]:
