@@ -502,3 +502,16 @@ def test_rescale_of_many_runs_at_once_is_each_runs_own():
     done = rescale(together, r, which, 8, s2, c2)
     assert [k for k, _ in done] == [0, 2, 5]  # (run 3 is not asked, 1 and 4 are near 1)
     assert np.array_equal(together, one_by_one) and s1 == s2 and c1 == c2
+
+
+@pytest.mark.parametrize("gain", [1.0, 1e-20])
+def test_weights_so_small_that_h_is_subnormal_are_tracked_not_overflow(gain):
+    """An RMS of H below float32's normal range is rescaled by 2^-p with p < −126, a factor
+    float32 cannot hold: it is applied exactly (ldexp), not as inf, which read "overflow"."""
+    kw = {"depth": 4, "width": 8, "batch": 4, "init": "normal", "std": 1e-20, "gain": gain}
+    r32, r64 = (gradsim.simulate(dtype=d, **kw) for d in ("float32", "float64"))
+    assert r32.summary.verdict == r64.summary.verdict == "vanishing"
+    assert np.all(np.isfinite(r32.column("log10_act_rms")))
+    if gain == 1.0:  # (weights of 1e-40 are subnormal in float32: fewer digits)
+        np.testing.assert_allclose(r32.column("log10_act_rms"), r64.column("log10_act_rms"),
+                                   atol=1e-5)  # fmt: skip

@@ -306,7 +306,7 @@ def _measure(f: Forward, l: int, A: Array, r_prev, moments) -> list[float]:
         r_now = [x if ok else x0 for x, x0, ok in zip(hr, r_prev, live, strict=True)]
     if f.tracked:
         for k, p in nx.rescale(H, hr, live, f.p.limit, a):
-            r_now[k] = hr[k] * 2.0**-p
+            r_now[k] = math.ldexp(hr[k], -p)  # (hr·2^-p, also where 2^-p is no float)
     return r_now
 
 

@@ -231,6 +231,15 @@ def moments_k(A: Array, need_mean: bool = True) -> tuple[list[float], list[float
     return mean.tolist(), std.tolist(), rms.tolist()
 
 
+def _pow2(e: int, dtype: np.dtype) -> Array | None:
+    """2^e as a number of ``dtype``, or None where it is none (beyond its range, where a
+    product by it would give inf or 0 instead of the exact A·2^e)."""
+    if not -1074 <= e <= 1023:
+        return None
+    f = np.asarray(2.0**e, dtype=dtype)
+    return f if 0 < f < np.inf else None
+
+
 def rescale(A: Array, r: list[float], which: list[bool], limit: int, shift: list[float],
             count: list[int] | None = None) -> list[tuple[int, int]]:  # fmt: skip
     """Divide A[k] by the power of two ``pow2(r[k], limit)`` for the runs in ``which``,
@@ -240,14 +249,19 @@ def rescale(A: Array, r: list[float], which: list[bool], limit: int, shift: list
         return []
     done = [(k, p) for k, (x, ok) in enumerate(zip(r, which, strict=True))
             if ok and (p := pow2(x, limit))]  # fmt: skip
-    if 4 * len(done) > len(r) > 1:  # many runs: one pass over the stack (× 1.0 is exact)
-        factors = [1.0] * len(r)
-        for k, p in done:
-            factors[k] = 2.0**-p
-        A *= np.array(factors, dtype=A.dtype).reshape((-1,) + (1,) * (A.ndim - 1))
+    factors = [_pow2(-p, A.dtype) for _, p in done]
+    if 4 * len(done) > len(r) > 1 and all(f is not None for f in factors):
+        # many runs: one pass over the stack (× 1.0 is exact)
+        every = np.ones(len(r), dtype=A.dtype)
+        for (k, _), f in zip(done, factors, strict=True):
+            every[k] = f
+        A *= every.reshape((-1,) + (1,) * (A.ndim - 1))
     else:
-        for k, p in done:
-            A[k] *= np.asarray(2.0**-p, dtype=A.dtype)
+        for (k, p), f in zip(done, factors, strict=True):
+            if f is not None:
+                A[k] *= f
+            else:  # 2^-p is no number of the dtype (a subnormal RMS, say): exact all the same
+                np.ldexp(A[k], -p, out=A[k])
     for k, p in done:
         shift[k] += p * LOG10_2
         if count is not None:
