@@ -316,3 +316,20 @@ def test_a_loss_scale_names_its_mode():
     assert [mode_of(canonical_loss_scale(v)) for v in given] == [
         "ideal", "none", "dynamic", "static", "static", "static"
     ]  # fmt: skip
+
+
+def test_a_dynamic_scales_record_does_not_depend_on_its_stack():
+    """The runs that back off go again; the others' record of the scales tried is their own
+    (it listed 2^16 once per pass of the whole stack)."""
+    from gradsim.config import RunConfig
+    from gradsim.simulation import simulate_many
+
+    cfgs = [RunConfig(depth=20, width=16, batch=8, init="he", gain=g, dtype="float16",
+                      loss_scale="dynamic") for g in (1.0, 1.3, 1.1)]  # fmt: skip
+    together = simulate_many(cfgs)
+    alone = [simulate_many([c])[0] for c in cfgs]
+    tried = [r.summary.loss_scale["tried"] for r in together]
+    assert tried == [r.summary.loss_scale["tried"] for r in alone]
+    assert tried[0] == [65536.0] and len(tried[1]) == 12 and len(tried[2]) == 3
+    for a, b in zip(together, alone, strict=True):
+        assert a.to_dict() == b.to_dict()

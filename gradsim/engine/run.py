@@ -85,12 +85,14 @@ def _scaled_backward(f: Forward, stack, loss: Loss, loss_scale: str):
     with np.errstate(all="ignore"):
         g = [plain_gradient(loss, f.H[k], None if stack.T is None else stack.T[k])
              if f.live[k] else None for k in range(K)]  # fmt: skip
+        going = set(range(K))  # the runs at a new scale (the others give the same again)
         while True:
             G = np.zeros(f.H.shape, dtype=f.p.compute)
             for k in range(K):
                 if g[k] is not None:
                     G[k] = (g[k] * scales[k]).astype(f.p.compute)
-                    tried[k].append(scales[k])
+                    if k in going:  # (a run's record does not depend on its stack)
+                        tried[k].append(scales[k])
             for name in BACKWARD_FIELDS:  # (a pass again at a new scale starts afresh)
                 f.out[name][:] = NAN
             bad = backward(f, G, [-math.log10(x) for x in scales]).bad
@@ -98,6 +100,7 @@ def _scaled_backward(f: Forward, stack, loss: Loss, loss_scale: str):
                      and scales[k] * BACKOFF_FACTOR >= MIN_SCALE]  # fmt: skip
             if not again:
                 break
+            going = set(again)
             for k in again:
                 scales[k] *= BACKOFF_FACTOR
     if loss_scale != "dynamic":
