@@ -646,3 +646,17 @@ def test_workers_of_another_version_are_named_not_a_traceback(tmp_path, sent):
         p = plan(Grid({"depth": (3,), "width": (4,), "batch": (2,)}), store)
         with pytest.raises(GradsimError, match="the workers run gradsim"):
             list(execute(p, store, Old()))
+
+
+def test_a_grids_points_are_made_once_for_its_axes(monkeypatch):
+    from gradsim.sweeps import Grid
+
+    made = []
+    real = Grid._make_points
+    monkeypatch.setattr(Grid, "_make_points", lambda self: made.append(1) or real(self))
+    g = Grid({"depth": (2, 3), "width": (4,)})
+    first = g.points()
+    first.clear()  # a caller's own list
+    assert len(g.points()) == len(g.runs()) == 2 and len(made) == 1
+    g.axes["depth"] = (2, 3, 4)  # the axes changed: made again
+    assert len(g.points()) == 3 and len(made) == 2

@@ -120,13 +120,15 @@ class Grid:
 
     def points(self) -> list[tuple[str, RunConfig]]:
         """(key, config with seed 0) per distinct point, in product order: the first axis
-        varies slowest. Values that resolve alike (he, kaiming) give one point. Made once per
-        grid (a list of its own each call)."""
+        varies slowest. Values that resolve alike (he, kaiming) give one point. Made once for
+        the axes as they are (a list of its own each call)."""
+        key = tuple((k, tuple(v) if isinstance(v, (list, tuple)) else v)
+                    for k, v in self.axes.items())  # fmt: skip
         cached = self.__dict__.get("_points")
-        if cached is None:
-            cached = self._make_points()
+        if cached is None or cached[0] != key:
+            cached = (key, self._make_points())
             object.__setattr__(self, "_points", cached)  # (a frozen dataclass: not a field)
-        return list(cached)
+        return list(cached[1])
 
     def _make_points(self) -> list[tuple[str, RunConfig]]:
         from gradsim import memory
