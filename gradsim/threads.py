@@ -69,10 +69,12 @@ def _cgroup_quota() -> int | None:
 
 
 def one_thread_at_load() -> None:
-    """Ask every BLAS to start with one thread, unless the user's environment says
-    otherwise; the CLI calls this before NumPy loads. The BLAS then starts no idle thread at
-    all: OpenBLAS's spin-waits for about 0.1 s of CPU when the library starts and again
-    after every fork (a sweep's parent and each of its workers), cores the work needs."""
+    """Ask every BLAS to start with one thread (each variable the user's environment does
+    not set); the ``gradsim`` command calls this before NumPy loads (gradsim.console). The
+    BLAS then starts no idle thread at all: OpenBLAS's spin-waits for about 0.1 s of CPU when
+    the library starts and again after every fork (a sweep's parent and each of its
+    workers), cores the work needs. The command holds the BLAS to one thread anyway
+    (``hold_blas``); this spares the idle ones."""
     for var in THREAD_VARS:
         os.environ.setdefault(var, "1")
 

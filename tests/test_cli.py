@@ -292,14 +292,29 @@ def test_the_cli_imports_neither_the_engine_nor_rich_and_the_package_names_load_
 
 
 @pytest.mark.parametrize("given", [None, "3"])
-def test_the_cli_asks_the_blas_for_one_thread_before_numpy_loads(given):
-    """No idle BLAS thread in the CLI (it would spin-wait after every fork); a thread count
-    the user set is kept."""
+def test_the_command_asks_the_blas_for_one_thread_before_numpy_loads(given):
+    """No idle BLAS thread in the command (it would spin-wait after every fork); a thread
+    count the user set is kept; importing the CLI alone changes no environment."""
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     if given is not None:
         env["OPENBLAS_NUM_THREADS"] = given
-    code = ("import sys, os, gradsim.cli; "
-            "print(os.environ['OPENBLAS_NUM_THREADS'], 'numpy' in sys.modules)")  # fmt: skip
+    code = ("import os, sys\n"
+            "import gradsim.cli\n"
+            "print(os.environ.get('OPENBLAS_NUM_THREADS'))\n"
+            "import gradsim.console\n"
+            "print('numpy' in sys.modules)\n"
+            "sys.modules.pop('gradsim.cli')\n"
+            "sys.argv = ['gradsim', '--help']\n"
+            "try:\n    gradsim.console.main()\nexcept SystemExit:\n    pass\n"
+            "print(os.environ['OPENBLAS_NUM_THREADS'])")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=env)  # fmt: skip
-    assert out.stdout.split() == [given or "1", "True"]
+    lines = out.stdout.strip().split("\n")
+    assert lines[0] == str(given) and lines[-1] == (given or "1"), out.stdout
+
+
+def test_the_entry_point_loads_no_numpy_before_it_sets_the_threads():
+    code = "import sys, gradsim.console; print('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)  # fmt: skip
+    assert out.stdout.strip() == "False"
