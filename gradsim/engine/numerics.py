@@ -231,13 +231,21 @@ def moments_k(A: Array, need_mean: bool = True) -> tuple[list[float], list[float
     return mean.tolist(), std.tolist(), rms.tolist()
 
 
-def _pow2(e: int, dtype: np.dtype) -> Array | None:
-    """2^e as a number of ``dtype``, or None where it is none (beyond its range, where a
-    product by it would give inf or 0 instead of the exact A·2^e)."""
-    if not -1074 <= e <= 1023:
-        return None
-    f = np.asarray(2.0**e, dtype=dtype)
-    return f if 0 < f < np.inf else None
+def _pow2(e: int, dtype: np.dtype) -> float | None:
+    """2^e where ``dtype`` holds it (subnormals included), else None: a product by it would
+    give inf or 0 there instead of the exact A·2^e."""
+    lo, hi = _EXPONENTS.get(dtype.char) or _exponents(dtype)
+    return 2.0**e if lo <= e <= hi else None
+
+
+_EXPONENTS: dict[str, tuple[int, int]] = {}
+
+
+def _exponents(dtype: np.dtype) -> tuple[int, int]:
+    """The least and greatest e with 2^e a number of ``dtype``."""
+    info = np.finfo(dtype)
+    _EXPONENTS[dtype.char] = (int(info.minexp) - int(info.nmant), int(info.maxexp) - 1)
+    return _EXPONENTS[dtype.char]
 
 
 def rescale(A: Array, r: list[float], which: list[bool], limit: int, shift: list[float],
@@ -252,14 +260,14 @@ def rescale(A: Array, r: list[float], which: list[bool], limit: int, shift: list
     factors = [_pow2(-p, A.dtype) for _, p in done]
     if 4 * len(done) > len(r) > 1 and all(f is not None for f in factors):
         # many runs: one pass over the stack (× 1.0 is exact)
-        every = np.ones(len(r), dtype=A.dtype)
+        every = [1.0] * len(r)
         for (k, _), f in zip(done, factors, strict=True):
             every[k] = f
-        A *= every.reshape((-1,) + (1,) * (A.ndim - 1))
+        A *= np.array(every, dtype=A.dtype).reshape((-1,) + (1,) * (A.ndim - 1))
     else:
         for (k, p), f in zip(done, factors, strict=True):
             if f is not None:
-                A[k] *= f
+                A[k] *= np.asarray(f, dtype=A.dtype)
             else:  # 2^-p is no number of the dtype (a subnormal RMS, say): exact all the same
                 np.ldexp(A[k], -p, out=A[k])
     for k, p in done:
