@@ -68,7 +68,7 @@ def plot_compare(d: dict, *, fig=None):
     label_panels(ax_a, ax_b, delta_only=True)
     for ax in (ax_a, ax_b):
         if many:  # (end_labels below: the panels are narrower by their width)
-            reserve_beside(ax, [line.get_label() for line in data_lines(ax)])
+            reserve_beside(ax)
         finish_panel(ax, depth, dtypes, marks, clip=True)
     handles = [] if many else _run_handles(ax_a, ax_b, labels)
     for layer, _, color, style in dict.fromkeys(marks):  # one entry per run that met inf/NaN
@@ -78,15 +78,7 @@ def plot_compare(d: dict, *, fig=None):
         handles.append(Line2D([], [], color=color, linestyle=style, linewidth=1.2,
                               label=f"first inf/NaN ({', '.join(who)})"))  # fmt: skip
     if many:
-        end_labels(ax_a, "right")
-        # (b)'s labels at layer 1, where its lines part; its ticks go right
-        ax_b.yaxis.tick_right()
-        ax_b.yaxis.set_label_position("right")
-        end_labels(ax_b, "left")
-        missing = [labels[i] for i, run in enumerate(runs) if not _drawn(run)]
-        if missing:
-            text = f"not drawn, no finite value: {', '.join(missing)}"
-            handles.append(Line2D([], [], linestyle="none", label=text))
+        handles += _label_ends(ax_a, ax_b, runs, labels)
     if handles:
         # as many columns as fit the width (about 0.06 in per character at 8 pt)
         widest = max(len(h.get_label()) for h in handles) * 0.06 + 0.6
@@ -101,6 +93,23 @@ def plot_compare(d: dict, *, fig=None):
     fig.suptitle(f"compare {len(runs)} configurations over {over}\n" + " · ".join(fixed),
                  fontsize=11)  # fmt: skip
     return fig
+
+
+def _label_ends(ax_a, ax_b, runs: list, labels: list[str]) -> list:
+    """Each line labelled at its end (many runs: no legend of them); the legend entry that
+    names the runs not drawn, if any."""
+    from matplotlib.lines import Line2D
+
+    end_labels(ax_a, "right")
+    # (b)'s labels at layer 1, where its lines part; its ticks go right
+    ax_b.yaxis.tick_right()
+    ax_b.yaxis.set_label_position("right")
+    end_labels(ax_b, "left")
+    missing = [labels[i] for i, run in enumerate(runs) if not _drawn(run)]
+    if not missing:
+        return []
+    return [Line2D([], [], linestyle="none",
+                   label=f"not drawn, no finite value: {', '.join(missing)}")]  # fmt: skip
 
 
 def _dash_coinciding_runs(ax_a, ax_b) -> None:

@@ -29,9 +29,10 @@ def put_note(ax, text: str, taken: list) -> None:
     put_label(ax, text, least_crowded(ax, boxes, taken), "0.35", taken)
 
 
-def reserve_beside(ax, labels: list[str], fontsize: float = 8) -> None:
-    """Say before a panel is finished that ``end_labels`` will put ``labels`` beside it, so
-    that what is sized by ``axes_inches`` (notes, ticks) expects the narrower panel."""
+def reserve_beside(ax, fontsize: float = 8) -> None:
+    """Say before a panel is finished that ``end_labels`` will put its lines' labels beside
+    it, so that what is sized by ``axes_inches`` (notes, ticks) expects the narrower panel."""
+    labels = [line.get_label() for line in data_lines(ax)]
     _BESIDE[ax] = max(map(len, labels), default=0) * 0.55 * fontsize / 72 + 0.35
 
 
