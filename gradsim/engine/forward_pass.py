@@ -172,9 +172,10 @@ def _weigh(f: Forward, l: int, W: Array, moments: bool = True) -> None:
         f.out["log10_weight_norm"][:, l] = [nx.log10(r * root) for r in rms]
     if W[0].size > 1:
         flat = W.reshape(K, -1)
-        equal = (flat.max(axis=1) == flat.min(axis=1)).tolist()
-        for k in (k for k in range(K) if equal[k]):
-            f.symmetric[k].append(l)
+        # a first entry unlike the last settles it without a pass over W (random weights)
+        for k in np.flatnonzero(flat[:, 0] == flat[:, -1]).tolist():
+            if flat[k].max() == flat[k].min():
+                f.symmetric[k].append(l)
 
 
 def _measure_input(f: Forward, moments: bool) -> list[float] | None:
