@@ -12,6 +12,7 @@ rescales each network on its own batch, one network at a time (``draw_parameters
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -32,6 +33,18 @@ Array = np.ndarray
 # matrix has at least this many entries: below, thread hand-offs cost more than the fill (a
 # stack's runs share their draws, so a stack of small layers draws little per layer)
 PARALLEL_ENTRIES = 64 * 1024
+
+
+def _quiet(fn):
+    """Draws cast to a format they overflow give its inf, as the run then reports (an
+    overflow verdict): without NumPy's warning of the cast."""
+
+    @functools.wraps(fn)
+    def quiet(*args, **kwargs):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return fn(*args, **kwargs)
+
+    return quiet
 
 
 def draw_bias(rule: str, fan_in: int, fan_out: int, rng, cfg: RunConfig) -> Array:
@@ -65,6 +78,7 @@ def _bias_draws(cfg: RunConfig) -> bool:
     return rule == "uniform" or (rule == "normal" and cfg.bias_std != 0)
 
 
+@_quiet
 def draw_parameters(
     cfg: RunConfig, n: tuple[int, ...], blocks: Sequence[Block], lsuv_batch: Array | None = None
 ) -> tuple[list[Array], list[Array]]:
@@ -225,6 +239,7 @@ def _plan(configs: Sequence[RunConfig], fans: tuple[int, int]) -> tuple[dict, li
     return {key: (ks, np.asarray(fs, dtype=np.float64)) for key, (ks, fs) in shared.items()}, alone
 
 
+@_quiet
 def _weights(configs, plan, sset, l: int, bases: dict) -> Array:
     """Layer l's weights of a group's drawn runs, (K, n_{l-1}, n_l) in the runs' dtype
     (data-driven runs' left empty); ``bases``: the draws of (seed, call) made so far at
@@ -255,6 +270,7 @@ def _weights(configs, plan, sset, l: int, bases: dict) -> Array:
     return fmt(c0.dtype).round(W)  # bfloat16, float8: the container's values to the format
 
 
+@_quiet
 def _draw_biases(configs, sset, l: int, b: Array) -> None:
     """Layer l's biases of a group's drawn runs, into b (K, n_l) (zeros stay zeros)."""
     n = configs[0].layer_widths
@@ -265,6 +281,7 @@ def _draw_biases(configs, sset, l: int, b: Array) -> None:
             fmt(cfg.dtype).round(b[k])
 
 
+@_quiet
 def _draw_data(arrays, slots, sset) -> None:
     """X and T of every run (runs of one seed and shape share the draw)."""
     drawn: dict[tuple, Array] = {}

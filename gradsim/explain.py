@@ -155,12 +155,18 @@ def _precision(cfg: RunConfig, s: Summary, info: np.finfo) -> list[str]:
             if u[key] is not None
         ]
         one = len(where) == 1  # the verbs agree with one thing or two
-        fall, are, they, their = (
-            ("falls", "is", "it", "its") if one else ("fall", "are", "they", "their")
+        fall, are, they, their, them = (
+            ("falls", "is", "it", "its", "it") if one else ("fall", "are", "they", "their", "them")
         )
-        tail = (f"gradsim tracks {their} true size." if cfg.loss_scale == "ideal" else
-                f"with --loss-scale {cfg.loss_scale} {they} {are} computed as {cfg.dtype} gives "
-                f"{'it' if one else 'them'}.")  # fmt: skip
+        gives = f"computed as {cfg.dtype} gives"
+        if cfg.loss_scale != "ideal":
+            tail = f"with --loss-scale {cfg.loss_scale} {they} {are} {gives} {them}."
+        elif s.tracked_forward or u["forward_layer"] is None:
+            tail = f"gradsim tracks {their} true size."
+        elif u["backward_layer"] is not None:  # δ is rescaled, a plain forward's signal is not
+            tail = f"gradsim tracks δ's true size; the signal is {gives} it."
+        else:
+            tail = f"the signal is {gives} it."
         out.append(
             f"Underflow: in plain {cfg.dtype}, {' and '.join(where)} {fall} below the smallest "
             f"normal number ({float(info.tiny):.3g}) and {are} lost to zero soon after; " + tail

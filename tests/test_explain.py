@@ -111,6 +111,10 @@ def test_axis_ticks_between_powers_read_as_numbers():
          ("δ at layer 109 fall", "and are lost", "their true size")),
         ({"activation": "sigmoid", "depth": 8, "width": 32, "batch": 8, "loss_scale": "none"},
          ("falls", "and is lost", "it is computed as float16 gives it")),
+        # tanh's forward is not rescaled: only δ's true size is tracked
+        ({"activation": "tanh", "depth": 20, "width": 24, "batch": 8, "gain": 0.3},
+         ("the signal at layer 12 and δ", "gradsim tracks δ's true size; the signal is "
+          "computed as float16 gives it")),
     ],
 )  # fmt: skip
 def test_the_underflow_sentence_agrees_in_number(kw, verbs):

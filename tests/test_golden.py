@@ -39,6 +39,9 @@ case, float16 included, is still held to the recorded bytes.
 The underflow sentence was reworded once to agree in number ("δ at layer 2 falls below …
 and is lost to zero soon after; gradsim tracks its true size" where it names one thing):
 the six entries that name one thing had that sentence replaced in place, and nothing else.
+It also no longer says that gradsim tracks the signal's true size where the forward pass is
+plain (a tanh network with biases): the one such entry says "gradsim tracks δ's true size;
+the signal is computed as float16 gives it", replaced in place the same way.
 """
 
 from __future__ import annotations

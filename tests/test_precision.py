@@ -347,3 +347,15 @@ def test_a_stack_with_lsuv_in_a_narrow_format_warns_of_nothing(dtype):
         for _ in range(3):
             gradsim.compare(width=16, batch=8, depth=10, init=["he", "lsuv", "xavier"],
                             dtype=dtype)  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float8_e4m3fn"])
+def test_weights_beyond_the_format_overflow_without_a_warning(dtype):
+    """Weights drawn beyond the format's range are its inf (or NaN for e4m3fn): the run says
+    overflow, and NumPy's cast warning is not shown on top."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = gradsim.simulate(init="normal", std=1e6, gain=1e6, dtype=dtype, depth=3, width=16)
+    assert r.summary.verdict == "overflow"

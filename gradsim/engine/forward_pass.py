@@ -162,7 +162,7 @@ def _start(stack, blocks, dtype, keep, stats) -> Forward:
 
 def _weigh(f: Forward, l: int, W: Array, moments: bool = True) -> None:
     """The statistics of W_l per run: std and log10 ‖W_l‖_F (``moments`` only), and whether
-    its entries are all equal, max = min (the layer's units then never differ)."""
+    its entries are all equal and finite (max = min: the layer's units then never differ)."""
     K = W.shape[0]
     if moments:
         w = W.astype(np.float32) if W.dtype == np.float16 else W
@@ -172,9 +172,10 @@ def _weigh(f: Forward, l: int, W: Array, moments: bool = True) -> None:
         f.out["log10_weight_norm"][:, l] = [nx.log10(r * root) for r in rms]
     if W[0].size > 1:
         flat = W.reshape(K, -1)
-        # a first entry unlike the last settles it without a pass over W (random weights)
+        # a first entry unlike the last settles it without a pass over W (random weights);
+        # weights all inf are not called symmetric (their overflow is what the run says)
         for k in np.flatnonzero(flat[:, 0] == flat[:, -1]).tolist():
-            if flat[k].max() == flat[k].min():
+            if flat[k].max() == flat[k].min() and math.isfinite(flat[k, 0]):
                 f.symmetric[k].append(l)
 
 

@@ -122,8 +122,7 @@ class Grid:
         """(key, config with seed 0) per distinct point, in product order: the first axis
         varies slowest. Values that resolve alike (he, kaiming) give one point. Made once for
         the axes as they are (a list of its own each call)."""
-        key = tuple((k, tuple(v) if isinstance(v, (list, tuple)) else v)
-                    for k, v in self.axes.items())  # fmt: skip
+        key = repr(self.axes)  # (nested lists and arrays included)
         cached = self.__dict__.get("_points")
         if cached is None or cached[0] != key:
             cached = (key, self._make_points())
