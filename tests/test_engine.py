@@ -515,3 +515,12 @@ def test_weights_so_small_that_h_is_subnormal_are_tracked_not_overflow(gain):
     if gain == 1.0:  # (weights of 1e-40 are subnormal in float32: fewer digits)
         np.testing.assert_allclose(r32.column("log10_act_rms"), r64.column("log10_act_rms"),
                                    atol=1e-5)  # fmt: skip
+
+
+def test_weights_all_inf_are_not_called_symmetric():
+    """A constant beyond float16's range is inf in every entry: the run overflows, and the
+    sentence about unbroken symmetry would only add noise (a finite constant is symmetric)."""
+    over = gradsim.simulate(init="constant", value=1e5, dtype="float16", depth=3, width=16)
+    fine = gradsim.simulate(init="constant", value=0.5, dtype="float16", depth=3, width=16)
+    assert over.summary.verdict == "overflow" and over.summary.symmetric_layers == []
+    assert fine.summary.symmetric_layers == [1, 2, 3]
