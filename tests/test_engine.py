@@ -484,6 +484,15 @@ def test_count_true_counts_as_count_nonzero(shape):
     assert count_true(M[:, ::-1]).tolist() == want  # not contiguous: the other way
 
 
+def test_count_true_without_bitwise_count(monkeypatch):
+    """NumPy before 2.0 has no bitwise_count: count_nonzero along the axis counts alike."""
+    from gradsim.engine.numerics import count_true
+
+    M = np.random.default_rng(3).random((4, 6, 8)) < 0.4
+    monkeypatch.delattr(np, "bitwise_count")
+    assert count_true(M).tolist() == [np.count_nonzero(m) for m in M]
+
+
 def test_rescale_of_many_runs_at_once_is_each_runs_own():
     from gradsim.engine.numerics import rescale
 

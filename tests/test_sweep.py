@@ -660,3 +660,27 @@ def test_a_grids_points_are_made_once_for_its_axes(monkeypatch):
     assert len(g.points()) == len(g.runs()) == 2 and len(made) == 1
     g.axes["depth"] = (2, 3, 4)  # the axes changed: made again
     assert len(g.points()) == 3 and len(made) == 2
+
+
+def test_a_record_encoded_by_a_worker_reads_back_as_it_was(tmp_path):
+    """encode → Store.add → records: the stored run is the record a worker made, nulls
+    (a ratio beyond float64, a layer's missing norm) and the configuration included."""
+    from gradsim.simulation import simulate_many
+    from gradsim.sweeps import Grid, Store, execute, plan, records
+    from gradsim.sweeps.executors import Serial
+    from gradsim.sweeps.store import Row, encode
+    from gradsim.sweeps.tasks import record, run_task
+
+    g = Grid({"depth": (3,), "width": (4,), "batch": (2,), "init": ("zeros", "he")})
+    runs = g.runs()
+    rows = run_task(runs)
+    assert all(isinstance(r, Row) for r in rows)
+    results = simulate_many([r.config for r in runs], moments=False)
+    made = [record(r, res) for r, res in zip(runs, results, strict=True)]
+    assert rows == [encode(m) for m in made]
+    with Store.open(tmp_path / "s") as store:
+        p = plan(g, store)
+        list(execute(p, store, Serial()))
+        back = records(p, store)
+    for m, b in zip(made, back, strict=True):
+        assert {k: b[k] for k in m} == m
