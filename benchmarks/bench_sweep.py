@@ -11,9 +11,10 @@ The sweep's stored δ ratios are compared with the loop's: they must be equal (a
 stacked pass is bitwise the engine's). Interleaved rounds, best and median.
 
 Beside the targets, what bounds them (info rows): the fixed cost (the same CLI sweep of one
-configuration, start-up included) and the pass's floor per run (a stack of 20 runs' three
-products and tanh per layer, nothing else, on one core). The ceiling row is the loop over
-(fixed cost + N × floor / cores): no sweep of these runs could do better than that ratio.
+configuration, start-up included) and the pass's floor per run (a stack as large as the
+sweep's tasks: its three products and tanh per layer, nothing else, on one core). The
+ceiling row is the loop over (fixed cost + N × floor / cores): no sweep of these runs could
+do better than that ratio.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from common import (
 import gradsim
 from gradsim.sweeps import Grid, Store
 from gradsim.sweeps.executors import cpu_count
+from gradsim.sweeps.tasks import make_tasks
 from gradsim.threads import hold_blas
 
 hold_blas(1)
@@ -75,9 +77,11 @@ def loop(runs) -> dict:
             for r in runs}  # fmt: skip
 
 
-def floor_per_run(K: int = 20, L: int = 50, n: int = 64, B: int = 64) -> float:
-    """Seconds per run of what a stacked pass cannot avoid: per layer H W, δ Wᵀ and Hᵀδ as
-    (K, 64, 64) float32 products, tanh and 1 − H², best of 5."""
+def floor_per_run(K: int) -> float:
+    """Seconds per run of what a stack of K runs cannot avoid: per layer H W, δ Wᵀ and Hᵀδ
+    as (K, n, n) float32 products of the benchmark's shape (AXES), tanh and 1 − H², best of
+    5."""
+    L, n, B = AXES["depth"][0], AXES["width"][0], AXES["batch"][0]
     rng = np.random.default_rng(0)
     W = (rng.standard_normal((L, K, n, n)) / np.sqrt(n)).astype(np.float32)
     H0 = rng.standard_normal((K, B, n)).astype(np.float32)
@@ -120,8 +124,9 @@ def bench(count: int, folder: str) -> list[Row]:
     label = f"loop over gradsim.simulate{f' (1 in {stride}, × {stride})' if stride > 1 else ''}"
     times = {label: times["loop"], "gradsim sweep (process, start-up included)": times["sweep"]}
     print_times(f"{count} configurations", times)
-    floor = floor_per_run()
-    cores = cpu_count()
+    # the stack the sweep itself makes of these runs (its tasks' size), on every core
+    floor = floor_per_run(len(make_tasks(runs, cpu_count())[0]))
+    cores = cpu_count()  # (the floor's stack: the sweep's own task size)
     ceiling = min(times[label]) / (fixed + count * floor / cores)
     print(
         f"  fixed cost (a sweep of 1 configuration) {fixed:.3f} s; pass floor "

@@ -57,7 +57,7 @@ def estimate_bytes(cfg: RunConfig, low_memory: bool = False) -> int:
     """
     low_memory = low_memory and not INITIALIZERS[cfg.init].data_driven  # (LSUV keeps all)
     B, item = cfg.batch, container(cfg.dtype).itemsize
-    comp = 4 if fmt(cfg.dtype).low else item  # low precision computes in float32
+    comp = fmt(cfg.dtype).compute.itemsize  # low precision computes in float32
     groups = shapes(cfg)
     largest = max(k * m for k, m, _ in groups)
     per_weight = item + (comp if item < comp else 0)

@@ -58,7 +58,8 @@ def summarize(cfg: RunConfig, tr: Trace) -> Result:
         backward = "overflow"
 
     # a loss scale holds δ at scale × its true size: the format's range is met there
-    lds = [x + stored_shift(tr) for x in ld] if stored_shift(tr) else ld
+    shift = stored_shift(tr)
+    lds = [x + shift for x in ld] if shift else ld
     nonfinite = _nonfinite(tr, la, lds, hi, L)
     scale = loss_scale_summary(tr, info, L)
     if scale["underflowed_layers"] and not nonfinite:

@@ -103,11 +103,12 @@ def execute(plan: Plan, store: Store, executor, chunk: int | None = None) -> Ite
 
 
 def _version_of(row) -> str:
-    """The gradsim version a worker's result says it ran (an older one sends dicts)."""
+    """The gradsim version a worker's result says it ran. Anything but a Row comes from
+    another version (an older one sends dicts), whatever version it names."""
     if isinstance(row, Row):
         return row.gradsim
     version = row.get("gradsim") if isinstance(row, dict) else None
-    return version if isinstance(version, str) else "of an unknown version"
+    return version if isinstance(version, str) and version != __version__ else "of another version"
 
 
 def records(plan: Plan, store: Store, layers: bool = True) -> list[dict]:

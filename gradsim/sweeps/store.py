@@ -229,7 +229,7 @@ def encode(record: dict) -> Row:
     return Row(
         record["point"], record["seed"], record["replica"], record["summary"]["verdict"],
         record["summary"]["log10_delta_ratio"], _dumps(record["config"]),
-        _dumps(record["summary"]), _dumps(record["layers"]), record.get("gradsim", __version__),
+        _dumps(record["summary"]), _dumps(record["layers"]), record["gradsim"],
     )  # fmt: skip
 
 

@@ -183,7 +183,8 @@ def backward(model: Model, c: Cache, dout: Array, scale: float = 1.0
         gW, gb = [p.round(g) for g in gW], [p.round(g) for g in gb]
     if scale != 1.0:
         inv = p.compute.type(1.0 / scale)
-        gW, gb = [g * inv for g in gW], [g * inv for g in gb]
+        for g in (*gW, *gb):  # (the pass's own new arrays: unscaled in place)
+            g *= inv
     return gW, gb
 
 

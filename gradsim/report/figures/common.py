@@ -84,15 +84,18 @@ def colors(n: int = 10) -> list:
     return list(matplotlib.colormaps["tab10" if n <= 10 else "tab20"].colors)
 
 
+def colors_without(n: int, tab10_out: set[int], tab20_out: set[int]) -> list:
+    """Distinct colours for n lines, some left out: tab10's while it has enough left, else
+    tab20's."""
+    if n <= 10 - len(tab10_out):
+        return [c for i, c in enumerate(colors(10)) if i not in tab10_out]
+    return [c for i, c in enumerate(colors(20)) if i not in tab20_out]
+
+
 def curve_colors(n: int = 10) -> list:
     """Distinct line colours without the greys (tab10, or tab20 for more than nine lines):
     grey marks the dtypes' limits, guides and missing cells."""
-    import matplotlib
-
-    if n <= 9:
-        cs = matplotlib.colormaps["tab10"].colors
-        return [c for i, c in enumerate(cs) if i != 7]
-    return [c for i, c in enumerate(matplotlib.colormaps["tab20"].colors) if i not in (14, 15)]
+    return colors_without(n, {7}, {14, 15})
 
 
 def light_grid(ax) -> None:

@@ -116,12 +116,11 @@ def _dash_coinciding_runs(ax_a, ax_b) -> None:
     """Dash a run's lines in both panels if they lie on an earlier run's in either, so that
     both show and the legend can show the one style each run has."""
     la, lb = data_lines(ax_a), data_lines(ax_b)
-    names = {line.get_label() for line in la + lb}
     dashed = {la[k].get_label() for k in coinciding(la)} | {
         lb[k].get_label() for k in coinciding(lb)
     }
     for line in la + lb:
-        if line.get_label() in dashed & names and line.get_linestyle() == "-":
+        if line.get_label() in dashed and line.get_linestyle() == "-":
             line.set_linestyle("--")
 
 

@@ -138,42 +138,36 @@ def _ticks(ax_axis, values: list, most: int = 9) -> None:
 # ---------------------------------------------------------------- heatmap
 
 
-def heatmap_data(agg: dict, x: str, y: str, combo: tuple = ()) -> np.ndarray:
-    """Median log10 δ₁/δ_L as a (len(y values), len(x values)) array, NaN where no seed
-    has a finite ratio, for one combination of the other varying axes (in their order)."""
+def _cells(agg: dict, x: str, y: str, combo: tuple) -> list[list[dict | None]]:
+    """The aggregate's row of each cell, [y index][x index] (None: not run), for one
+    combination of the other varying axes (in their order)."""
     names = list(agg["axes"])
     rest, _ = _facets(agg, (x, y))
     fixed = dict(zip(rest, combo, strict=True))
     table = _lookup(agg)
-    xs, ys = agg["axes"][x], agg["axes"][y]
-    data = np.full((len(ys), len(xs)), np.nan)
-    for i, yv in enumerate(ys):
-        for j, xv in enumerate(xs):
-            vals = fixed | {x: xv, y: yv}
-            row = table.get(tuple(_key(vals[k]) for k in names))
-            if row is not None and row["median"] is not None:
-                data[i, j] = row["median"]
-    return data
+    return [[table.get(tuple(_key((fixed | {x: xv, y: yv})[k]) for k in names))
+             for xv in agg["axes"][x]] for yv in agg["axes"][y]]  # fmt: skip
+
+
+def heatmap_data(agg: dict, x: str, y: str, combo: tuple = ()) -> np.ndarray:
+    """Median log10 δ₁/δ_L as a (len(y values), len(x values)) array, NaN where no seed
+    has a finite ratio, for one combination of the other varying axes (in their order)."""
+    return np.array([[np.nan if row is None or row["median"] is None else row["median"]
+                      for row in line] for line in _cells(agg, x, y, combo)],
+                    dtype=float).reshape(len(agg["axes"][y]), len(agg["axes"][x]))  # fmt: skip
 
 
 def heatmap_missing(agg: dict, x: str, y: str, combo: tuple = ()) -> tuple[np.ndarray, np.ndarray]:
     """Boolean (len(y values), len(x values)) masks of the cells run but without a finite
     median: ``zeros`` (δ = 0 somewhere: the ratio is 0/0 or 0, a vanishing failure) and
     ``nonfinite`` (some seed met inf/NaN: an overflow), told apart by the verdicts."""
-    names = list(agg["axes"])
-    rest, _ = _facets(agg, (x, y))
-    fixed = dict(zip(rest, combo, strict=True))
-    table = _lookup(agg)
-    xs, ys = agg["axes"][x], agg["axes"][y]
-    zeros, nonfinite = (np.zeros((len(ys), len(xs)), bool) for _ in range(2))
-    for i, yv in enumerate(ys):
-        for j, xv in enumerate(xs):
-            vals = fixed | {x: xv, y: yv}
-            row = table.get(tuple(_key(vals[k]) for k in names))
-            if row is None or row["median"] is not None or not row.get("runs"):
-                continue
-            (nonfinite if row.get("overflow") else zeros)[i, j] = True
-    return zeros, nonfinite
+    cells = _cells(agg, x, y, combo)
+    shape = (len(agg["axes"][y]), len(agg["axes"][x]))
+    missing = [[row is not None and row["median"] is None and bool(row.get("runs"))
+                for row in line] for line in cells]  # fmt: skip
+    over = [[bool(row and row.get("overflow")) for row in line] for line in cells]
+    missing, over = np.array(missing, bool).reshape(shape), np.array(over, bool).reshape(shape)
+    return missing & ~over, missing & over
 
 
 def seeds_text(n) -> str:

@@ -20,7 +20,13 @@ import math
 import numpy as np
 
 from gradsim.explain import pow10
-from gradsim.report.figures.common import check_result, colors, floats, light_grid, new_figure
+from gradsim.report.figures.common import (
+    check_result,
+    colors_without,
+    floats,
+    light_grid,
+    new_figure,
+)
 from gradsim.report.figures.placement import least_crowded, put_label, text_size
 from gradsim.report.figures.train_heatmaps import HEATMAPS_PER_ROW, heatmaps
 from gradsim.report.figures.train_scales import (
@@ -88,9 +94,7 @@ def plot_train(d: dict, *, fig=None):
 def run_colors(n: int) -> list:
     """Line colours without the verdicts' red and green (and the guides' greys), so that no
     run looks stalled or learned by its colour."""
-    if n <= 7:
-        return [colors()[k] for k in (0, 1, 4, 5, 6, 8, 9)]
-    return [c for k, c in enumerate(colors(20)) if k not in (4, 5, 6, 7, 14, 15)]
+    return colors_without(n, {2, 3, 7}, {4, 5, 6, 7, 14, 15})
 
 
 def _is_classification(runs: list[dict]) -> bool:

@@ -61,8 +61,6 @@ class Fitted:
         """(the table that fits ``options.max_width``, the headers of the columns left out)."""
         from dataclasses import replace
 
-        from rich.table import Table
-
         width = options.max_width
         cols = []
         for c in self.table.columns:
@@ -79,7 +77,7 @@ class Fitted:
             cols.append(replace(c, min_width=need, no_wrap=True, overflow="ellipsis"))
         dropped = []
         while True:
-            t = _with_columns(self.table, cols, Table)
+            t = _with_columns(self.table, cols)
             if _least_width(t) <= width:
                 return t, dropped
             left = [h for h in self.drop if h not in dropped and h in {str(c.header) for c in cols}]
@@ -114,7 +112,7 @@ def _least_width(t) -> int:
     return sum(c.min_width or 1 for c in t.columns) + pads + t._extra_width
 
 
-def _with_columns(table, cols, Table):
+def _with_columns(table, cols):
     """A copy of ``table`` (its settings and rows) with only the columns ``cols``."""
     import copy
     from dataclasses import replace
