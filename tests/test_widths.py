@@ -108,3 +108,36 @@ def test_the_cut_pattern_sees_rich_cutting_a_number():
     c = Console(width=8, record=True, file=io.StringIO())
     c.print(t)
     assert CUT.search(c.export_text())
+
+
+def check_parts_whole(text: str, parts: list[str]) -> None:
+    """Every " · " part of a title on one line: a narrow terminal folds between parts."""
+    lines = [ln.rstrip() for ln in text.splitlines()]
+    split = [p for p in parts if not any(p in ln for ln in lines)]
+    assert not split, (split, lines[:4])
+
+
+@pytest.mark.parametrize("width", (38, 40, 58, 59))  # (rich alone broke a part at these)
+def test_titles_fold_between_their_parts(width):
+    wide = show(200, "run", "--depth", 6, "--width", 8, "--batch", 4, "--loss", "sum",
+                "--seed", 3, "--dtype", "float64")  # fmt: skip
+    title = wide.splitlines()[0].rstrip()
+    parts = title.split(" · ")
+    assert "sum loss" in parts and "seed 3" in parts, parts
+    narrow = show(width, "run", "--depth", 6, "--width", 8, "--batch", 4, "--loss", "sum",
+                  "--seed", 3, "--dtype", "float64")  # fmt: skip
+    check_parts_whole(narrow, parts)
+    wide = show(200, *COMPARE[:-2], "--batch", 8, "--loss", "sum", "--seed", 3)
+    base = next(ln for ln in wide.splitlines() if ln.startswith("base: ")).rstrip()
+    narrow = show(width, *COMPARE[:-2], "--batch", 8, "--loss", "sum", "--seed", 3)
+    check_parts_whole(narrow, base.split(" · "))
+
+
+def test_parts_fold_at_the_separator_only():
+    from gradsim.report.tables.common import Parts
+
+    p = Parts("L=20 n=256 B=128 · relu · mse loss · float32 · seed 0")
+    assert p.lines(200) == ["L=20 n=256 B=128 · relu · mse loss · float32 · seed 0"]
+    assert p.lines(30) == ["L=20 n=256 B=128 · relu", "mse loss · float32 · seed 0"]
+    assert p.lines(10) == ["L=20 n=256 B=128", "relu", "mse loss", "float32", "seed 0"]
+    assert all(len(ln) <= 27 for ln in p.lines(27))

@@ -98,6 +98,38 @@ class Fitted:
         return Measurement.get(console, options, self.fit(console, options)[0])
 
 
+class Parts:
+    """A line of parts joined by " · " (a title, the settings runs share) that a narrow
+    terminal folds between its parts, never inside one ("mse loss", "seed 0" stay whole);
+    only a part wider than the terminal wraps, between its words."""
+
+    SEP = " · "
+
+    def __init__(self, text: str, style: str = ""):
+        self.text, self.style = text, style
+
+    def lines(self, width: int) -> list[str]:
+        out: list[str] = []
+        for part in self.text.split(self.SEP):
+            if out and cell_len(out[-1]) + len(self.SEP) + cell_len(part) <= width:
+                out[-1] += self.SEP + part
+            else:
+                out.append(part)
+        return out
+
+    def __rich_console__(self, console, options):
+        from rich.text import Text
+
+        for line in self.lines(options.max_width):
+            yield Text(line, style=self.style)
+
+    def __rich_measure__(self, console, options):
+        from rich.measure import Measurement
+
+        parts = self.text.split(self.SEP)
+        return Measurement(max(cell_len(p) for p in parts), cell_len(self.text))
+
+
 def dropped_note(dropped, width: int):
     from rich.text import Text
 

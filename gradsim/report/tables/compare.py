@@ -12,7 +12,7 @@ from rich.text import Text
 
 from gradsim.comparison import label, ranked
 from gradsim.options import axis_name
-from gradsim.report.tables.common import VERDICT_STYLE, Fitted, pct, sci, sparkline
+from gradsim.report.tables.common import VERDICT_STYLE, Fitted, Parts, pct, sci, sparkline
 from gradsim.report.tables.run import title
 from gradsim.result import Result
 
@@ -72,6 +72,6 @@ def render_compare(axes: dict, results: list[Result]) -> Group:
     )
     if any(r.summary.nonfinite for r in results):
         notes += " · inf@: first inf/NaN (f/b: pass)"
-    notes = Text(notes, style="dim")
-    return Group(Text(head, style="bold"), Text(fixed, style="dim"),
+    notes = Parts(notes, style="dim")
+    return Group(Text(head, style="bold"), Parts(fixed, style="dim"),
                  Fitted(compare_table(axes, results), COMPARE_DROP), notes)  # fmt: skip

@@ -13,6 +13,7 @@ from gradsim.report.labels import architecture_parts, init_text, precision_text
 from gradsim.report.tables.common import (
     VERDICT_STYLE,
     Fitted,
+    Parts,
     dropped_note,
     pct,
     sci,
@@ -225,7 +226,7 @@ class RunView:
         # a table left narrow by what it gave up widens to the panel's least width (60)
         width = max(width, min(options.max_width, 60))
         t.min_width = width
-        yield Text(title(self.result), style="bold")
+        yield Parts(title(self.result), style="bold")
         yield t
         if dropped:
             yield dropped_note(dropped, options.max_width)

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradsim.report.labels import axis_digits, axis_label, base_text, value_text
-from gradsim.report.tables.common import VERDICT_STYLE, Fitted
+from gradsim.report.tables.common import VERDICT_STYLE, Fitted, Parts
 from gradsim.verdicts import VERDICTS
 
 _SHARES = (("vanishing", "vanish", "blue"), ("exploding", "explode", "red"),
@@ -140,9 +140,9 @@ def render_sweep(agg: dict, head: str) -> Group:
         "vanish, explode, overflow: share of the seeds with that verdict"
         + (f"; threshold ×{thr:g}" if thr else "")
     )
-    parts = [Text(head, style="bold")]
+    parts = [Parts(head, style="bold")]
     if base:
-        parts.append(Text(("base: " if agg["axes"] else "") + base, style="dim"))
+        parts.append(Parts(("base: " if agg["axes"] else "") + base, style="dim"))
     if len(agg["points"]) <= MAX_ROWS or not agg["axes"]:
         # a narrow terminal gives up whole columns, never a cut number or name
         table = Fitted(sweep_table(agg), ("overflow", "explode", "vanish", "IQR", "n"))

@@ -23,7 +23,7 @@ from gradsim.report.labels import (
     scale_text,
     settings_text,
 )
-from gradsim.report.tables.common import Fitted
+from gradsim.report.tables.common import Fitted, Parts
 
 VERDICT_STYLE = {
     "learned": "bold green",
@@ -52,13 +52,13 @@ def render_train(d: dict) -> Group:
     runs = d["runs"]
     parts = [Text(line, style=style) for line, style in zip(_head(d), ("bold", ""), strict=True)]
     # a narrow terminal gives up whole columns; a label wraps between its words only
-    parts += [Text(settings_text(runs), style="dim"),
+    parts += [Parts(settings_text(runs), style="dim"),
               Fitted(results_table(d), ("final acc", "½ at step"), flexible=("run",))]  # fmt: skip
     base = {round(r["baseline_loss"], 4) for r in runs if r.get("baseline_loss") is not None}
     legend = "½ at step: first step with loss ≤ ½ initial"
     if len(base) == 1:
         legend = f"constant prediction: loss {_loss(base.pop())} · " + legend
-    parts.append(Text(legend, style="dim"))
+    parts.append(Parts(legend, style="dim"))
     if bn_eval_text(runs):
         parts.append(Text(bn_eval_text(runs), style="dim"))
     said = notes(d)
