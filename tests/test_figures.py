@@ -72,6 +72,16 @@ FIGURES = {
     "run --theory": lambda: plot_result(
         gradsim.simulate(depth=30, init="xavier", theory=True, **SMALL).to_dict()
     ),
+    # a format's overflow line across the top, the curves everywhere else: the legend beside
+    "run float16, no free place": lambda: plot_result(
+        gradsim.simulate(
+            depth=200, width=16, batch=16, residual=True, norm="batch", dtype="float16"
+        ).to_dict()
+    ),
+    # the mark of the layer where plain float16 overflows, through the lower left corner
+    "run float16, a layer marked": lambda: plot_result(
+        gradsim.simulate(depth=200, width=64, batch=16, residual=True, dtype="float16").to_dict()
+    ),
     "compare": lambda: plot_result(_compare(["he", "xavier", "torch_default", "ones"], depth=100)),
     "compare, bfloat16": lambda: plot_result(
         _compare(["he", "normal"], depth=40, dtype="bfloat16")

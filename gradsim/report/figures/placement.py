@@ -59,26 +59,77 @@ def text_size(ax, text: str, fontsize: float = 8) -> tuple[float, float]:
     return w_in / aw, h_in / ah
 
 
-def least_crowded(ax, boxes: list, taken: list) -> tuple:
+def least_crowded(ax, boxes: list, taken: list, lines: list | None = None) -> tuple:
     """Of ``boxes`` (x0, x1, y0, y1 in axes fractions, alignment), the one the data lines
-    cross least and that overlaps no box ``taken``."""
-    to_axes = ax.transData + ax.transAxes.inverted()
-    xs = np.linspace(0, 1, 600)
-    curves = []
-    for line in data_lines(ax):
-        xy = to_axes.transform(np.column_stack([line.get_xdata(), line.get_ydata()]))
-        # sampled densely, so a steep segment through a box is seen
-        dense = np.interp(xs, xy[:, 0], xy[:, 1], left=np.nan, right=np.nan)
-        curves += [np.column_stack([xs, dense]), xy]
+    (or ``lines``) cross least and that overlaps no box ``taken``."""
+    count = _crowding(ax, data_lines(ax) if lines is None else lines)
 
     def crowding(box):
         a, b, c, d, _ = box
-        n = sum(int(np.count_nonzero((p[:, 0] >= a) & (p[:, 0] <= b) & (p[:, 1] >= c)
-                                     & (p[:, 1] <= d))) for p in curves)  # fmt: skip
         overlaps = sum(a < t[1] and t[0] < b and c < t[3] and t[2] < d for t in taken)
-        return n + 10_000 * overlaps
+        return count(box) + 10_000 * overlaps
 
     return min(boxes, key=crowding)
+
+
+def _crowding(ax, lines: list):
+    """A function of a box (x0, x1, y0, y1 in axes fractions, …): how many points of
+    ``lines``, sampled densely (a steep segment through a box is seen), it holds."""
+    curves = []
+    for line in lines:
+        # (a guide's x may be in axes fractions: each line through its own transform)
+        to_axes = line.get_transform() + ax.transAxes.inverted()
+        xy = to_axes.transform(np.column_stack([line.get_xdata(), line.get_ydata()]))
+        if len(xy) > 1:  # points along every segment, as drawn (a vertical mark too)
+            t = np.linspace(0, 1, max(2, -(-600 // len(xy))), endpoint=False)[:, None, None]
+            xy = np.concatenate([(xy[:-1] + t * (xy[1:] - xy[:-1])).reshape(-1, 2), xy[-1:]])
+        curves.append(xy)
+
+    def count(box) -> int:
+        a, b, c, d = box[:4]
+        return sum(int(np.count_nonzero((p[:, 0] >= a) & (p[:, 0] <= b) & (p[:, 1] >= c)
+                                        & (p[:, 1] <= d))) for p in curves)  # fmt: skip
+
+    return count
+
+
+# matplotlib's nine places for a legend inside a panel, in its own order of preference
+LEGEND_PLACES = ("upper right", "upper left", "lower left", "lower right", "center left",
+                 "center right", "lower center", "upper center", "center")  # fmt: skip
+
+
+def put_legend(ax, fontsize: float = 8) -> None:
+    """The panel's legend in the first place (of ``LEGEND_PLACES``) whose box no line
+    crosses, guides included (a format's overflow line runs the panel's whole width, and
+    ``loc="best"`` counts it as one crossing however much of the legend it runs under);
+    beside the panel where every place inside holds some line."""
+    _, labels = ax.get_legend_handles_labels()
+    if not labels:
+        return
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    em, font = fontsize / 72, FontProperties(size=fontsize)
+    aw, ah = axes_inches(ax)
+    widest = max(
+        text_to_path.get_text_width_height_descent(t, font, ismath="$" in t)[0] for t in labels
+    )  # fmt: skip (points: the labels as drawn, formulas too)
+    w = (widest / 72 + 3.6 * em) / aw  # + the handle, its gap and the borders
+    h = (len(labels) * 1.5 + 0.8) * em / ah
+    px, py = 0.5 * em / aw, 0.5 * em / ah  # matplotlib's borderaxespad
+
+    def box(place: str) -> tuple:
+        x0 = {"left": px, "right": 1 - px - w}.get(place.split()[-1], 0.5 - w / 2)
+        y0 = {"upper": 1 - py - h, "lower": py}.get(place.split()[0], 0.5 - h / 2)
+        return (x0, x0 + w, y0, y0 + h, place)
+
+    count = _crowding(ax, [line for line in ax.lines if line.get_visible()])
+    best = min((box(p) for p in LEGEND_PLACES), key=count)
+    if count(best) == 0:
+        ax.legend(loc=best[4], fontsize=fontsize)
+    else:  # no place inside is free: beside the panel, which the layout makes room for
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0,
+                  fontsize=fontsize)  # fmt: skip
 
 
 def put_label(ax, text: str, box: tuple, color, taken: list) -> None:

@@ -28,7 +28,7 @@ from gradsim.report.figures.panels import (
     layer_line,
     series,
 )
-from gradsim.report.figures.placement import data_lines
+from gradsim.report.figures.placement import data_lines, put_legend
 
 _SIZE = (11.0, 4.5)  # inches; two panels side by side
 _SIZE_HIST = (11.0, 8.0)  # with the row of histograms
@@ -85,9 +85,9 @@ def plot_run(d: dict, *, fig=None):
             marks.append((nf["layer"], text, _NONFINITE, "-"))
         finish_panel(ax, depth, [cfg["dtype"]], marks)
     if data_lines(ax_b):
-        ax_b.legend(loc="best", fontsize=8)
+        put_legend(ax_b)
     if theory and len(data_lines(ax_a)) > 1:
-        ax_a.legend(loc="best", fontsize=8)
+        put_legend(ax_a)
     if hist:
         color = _histograms(ax_c, ax_d, hist)
         _mark_sampled(ax_a, ACT[0], layers, color)
