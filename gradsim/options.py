@@ -103,9 +103,11 @@ WORKER_TIMEOUT = 60.0
 MAX_RANGE = 1_000_000  # values in one start:stop:count range, refused before they are made
 LIST_HELP = " A comma list (or start:stop:count) compares several."
 
+# the options that say how the weights and biases are drawn (the initializer's phrase)
+INIT_OPTIONS = ("init", "gain", "mode", "std", "low", "high", "value", "truncated",
+                "bias_init", "bias_std", "bias_value")  # fmt: skip
 # the network options each command takes where it does not take them all
-_SHAPE = ("depth", "width", "widths", "activation", "slope", "init", "gain", "mode", "std",
-          "low", "high", "value", "truncated", "bias_init", "bias_std", "bias_value")  # fmt: skip
+_SHAPE = ("depth", "width", "widths", "activation", "slope", *INIT_OPTIONS)
 THEORY_OPTIONS = (*_SHAPE, "loss", "batch")  # the prediction of a network, not a pass
 THEORY_DEFAULTS = {"loss": "probe"}  # δ from ∂E/∂H_L ~ N(0, 1), the mean-field convention
 SPECTRUM_OPTIONS = (*_SHAPE, "seed")  # a drawn network's Jacobian, in float64

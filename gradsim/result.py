@@ -169,13 +169,13 @@ _LAYER_ARRAYS = (
 class Layers(Sequence):
     """A run's LayerStats, layer 1 first: a read-only sequence made from the run's trace
     when first read (a sweep, or a caller that wants only the summary, never pays for
-    them). ``column`` reads the log10 fields straight from the trace."""
+    them). ``column`` reads the log10 fields straight from the trace; ``underflowed``: the
+    layers whose δ underflowed (the summary's: gradsim.verdicts.loss_scale_summary)."""
 
-    def __init__(self, cfg: RunConfig, tr: Trace):
+    def __init__(self, cfg: RunConfig, tr: Trace, underflowed=()):
         self._cfg = cfg
         self._arrays = {f: getattr(tr, f) for f in _LAYER_ARRAYS}
-        plain = tr.loss_scale["mode"] != "ideal" and tr.ideal_delta is not None
-        self._arrays["ideal"] = tr.ideal_delta[0] if plain else None
+        self._arrays["underflowed"] = frozenset(underflowed)
         scale = tr.loss_scale.get("scale")
         self._arrays["shift"] = math.log10(scale) if scale else 0.0  # (stored = true × scale)
         self._rows: tuple[LayerStats, ...] | None = None
@@ -228,7 +228,7 @@ def _layer_stats(cfg: RunConfig, arrays: dict) -> tuple[LayerStats, ...]:
     la_, ld_, lg_, wstd, zm, zs, am, ast, lwn, sat_, dead_, zero_, top_ = (
         arrays[f].tolist() for f in _LAYER_ARRAYS
     )
-    ideal = arrays["ideal"].tolist() if arrays.get("ideal") is not None else None
+    underflowed = arrays.get("underflowed", frozenset())
     shift = arrays.get("shift", 0.0)
     nan, isfinite, isnan = math.nan, math.isfinite, math.isnan
     layers = []
@@ -263,7 +263,7 @@ def _layer_stats(cfg: RunConfig, arrays: dict) -> tuple[LayerStats, ...]:
                 overflow=any(v > hi for v in vals),
                 delta_zero_frac=zero_[l],
                 log10_delta_max=top_[l],
-                underflowed=ideal is not None and d == -math.inf and isfinite(ideal[l]),
+                underflowed=l in underflowed,
             )
         )
     return tuple(layers)

@@ -107,7 +107,7 @@ def summarize(cfg: RunConfig, tr: Trace) -> Result:
         loss_scale=scale,
     )
     summary.sentences[:] = sentences(cfg, summary, info)  # the new Summary's own list
-    return Result(cfg, Layers(cfg, tr), summary)
+    return Result(cfg, Layers(cfg, tr, scale["underflowed_layers"]), summary)
 
 
 def loss_scale_summary(tr: Trace, info, L: int) -> dict:
@@ -116,11 +116,7 @@ def loss_scale_summary(tr: Trace, info, L: int) -> dict:
     range: the powers of two 2^k, k from ``log2_advised_range[0]`` to ``[1]``, that keep
     every layer's max|δ_l|·2^k below the format's largest number and RMS(δ_l)·2^k at or
     above its smallest normal (from the ideal pass; None when no power of two does)."""
-    rms, top = (
-        (a.tolist() for a in tr.ideal_delta)
-        if tr.ideal_delta is not None
-        else (tr.log10_delta_rms.tolist(), tr.log10_delta_max.tolist())
-    )
+    rms, top = (a.tolist() for a in tr.ideal_delta)
     k = advised_range(rms[1 : L + 1], top[1 : L + 1], info.max, info.tiny)
     ls = tr.loss_scale
     plain = ls["mode"] != "ideal"

@@ -41,15 +41,15 @@ class Trace:
     forward_nonfinite: int | None  # first layer whose computed H_l is not finite
     backward_nonfinite: int | None  # first layer (from L down) whose computed δ_l is not finite
     tracked_forward: bool  # forward carried in rescaled form (true magnitudes)
+    # the ideal pass's log10 RMS and max of δ_l (this pass's own arrays with --loss-scale
+    # ideal), which the advised range and the underflowed layers are read from
+    ideal_delta: tuple[Array, Array]
     symmetric_layers: list[int] = field(default_factory=list)  # layers whose W_l is constant
     # copies of H_l and δ_l at the requested layers, as (array, log10 scale): the true
     # values are array · 10^scale
     samples: dict[str, dict[int, tuple[Array, float]]] = field(default_factory=dict)
-    # the loss scale (gradsim.scaling): {"mode", "scale", "tried"}; and the ideal pass's
-    # log10 RMS and max of δ_l (the same arrays with --loss-scale ideal), which the advised
-    # range and the underflowed layers are read from
+    # the loss scale (gradsim.scaling): {"mode", "scale", "tried"}
     loss_scale: dict = field(default_factory=lambda: {"mode": "ideal", "scale": None, "tried": []})
-    ideal_delta: tuple[Array, Array] | None = None
 
 
 def blank(K: int, L: int) -> dict[str, Array]:

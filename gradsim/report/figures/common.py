@@ -16,6 +16,7 @@ import numpy as np
 
 from gradsim.errors import GradsimError
 from gradsim.explain import EVERY, pow10
+from gradsim.options import INIT_OPTIONS
 from gradsim.report.export import check_writable, write_atomic
 from gradsim.report.labels import init_text, precision_text
 
@@ -172,22 +173,7 @@ def title_parts(cfg: dict, scale: dict | None = None) -> list[tuple[set, str]]:
         w,
         ({"batch"}, f"B={cfg.get('batch', '?')}"),
         ({"activation"}, str(cfg.get("activation", "?"))),
-        (
-            {
-                "init",
-                "gain",
-                "mode",
-                "std",
-                "low",
-                "high",
-                "value",
-                "truncated",
-                "bias_init",
-                "bias_std",
-                "bias_value",
-            },
-            init,
-        ),
+        (set(INIT_OPTIONS), init),
         ({"loss"}, f"{cfg.get('loss', '?')} loss"),
         ({"dtype", "loss_scale"}, precision_text(cfg, scale)),
         ({"seed"}, f"seed {cfg.get('seed', '?')}"),
