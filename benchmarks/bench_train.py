@@ -42,7 +42,7 @@ hold_blas(1)
 keep_freed_memory()
 
 L, N, B = 30, 256, 128
-STEPS = 20  # steps per timed round
+STEPS = 12  # steps per timed round
 LOOP_STEPS = 30  # train() per round: its set-up (weights, task) and final evaluation included
 ROUNDS = 3
 TARGET = 0.85  # a training step as a share of its matmul floor
