@@ -391,3 +391,23 @@ def test_train_first_loss_far_above_the_rest_is_marked_off_scale():
     notes = [t.get_text() for t in ax.texts if "off-scale" in t.get_text()]
     assert notes and "1.9e+34" in notes[0] and "running statistics" in notes[0]
     assert problems(fig) == []
+
+
+def test_phase_whose_critical_line_is_off_the_grid_says_so_and_lays_out():
+    """sigmoid's critical line lies near σ_w² ≈ 103: on a grid to 4 the whole view is ordered.
+    Its label stays in view (it was drawn at the middle of 0…103, off the axes, and the
+    layout collapsed with a warning), and the legend says where the line is."""
+    import warnings
+
+    fig = plot_result(gradsim.phase(act="sigmoid", grid=6, sigma_w2=(0, 4)).to_dict())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert problems(fig) == []
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["ordered\n$\\chi_1 < 1$: gradients vanish"], texts
+    entries = [t.get_text() for lg in fig.legends for t in lg.get_texts()]
+    assert any(e.startswith("critical line") and "off the grid" in e and "10" in e
+               for e in entries), entries  # fmt: skip
+    fig = plot_result(gradsim.phase(act="tanh", grid=6).to_dict())  # the line in view
+    entries = [t.get_text() for lg in fig.legends for t in lg.get_texts()]
+    assert "critical line $\\chi_1 = 1$" in entries, entries

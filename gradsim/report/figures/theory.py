@@ -85,8 +85,10 @@ def plot_phase(d: dict, *, fig=None):
     if np.isfinite(crit).any():
         ax.plot(crit, ly, color="white", linewidth=2.2, zorder=4)
         ax.plot(crit, ly, color="0.1", linewidth=0.8, linestyle="--", zorder=5)
+        seen = np.isfinite(crit) & (crit >= xe[0]) & (crit <= xe[-1])
+        where = "" if seen.any() else f": at σ_w² ≈ {np.nanmedian(crit):.3g}, off the grid"
         handles.append(Line2D([], [], color="0.1", linestyle="--", linewidth=1,
-                              label=r"critical line $\chi_1 = 1$"))  # fmt: skip
+                              label=r"critical line $\chi_1 = 1$" + where))  # fmt: skip
         _phase_labels(ax, crit, ly, xe, diverges)
     handles += _initializer_marks(ax, d.get("initializers") or [], xe, ye)
     overlay = [r for r in d.get("overlay") or [] if r.get("activation") == d["activation"]]
@@ -173,6 +175,7 @@ def _phase_labels(ax, crit, y, xe, diverges) -> None:
     there (relu: no chaos, the signal itself blows up)."""
     mid = len(y) // 2
     c = crit[mid] if np.isfinite(crit[mid]) else np.nanmedian(crit)
+    c = min(max(c, xe[0]), xe[-1])  # a critical line beyond the grid: one phase in view
     span = xe[-1] - xe[0]
     # about the share of the axes' width one character of 11 pt takes
     char = 11 / 72 * 0.6 / (ax.figure.get_figwidth() * 0.72)
