@@ -411,3 +411,13 @@ def test_phase_whose_critical_line_is_off_the_grid_says_so_and_lays_out():
     fig = plot_result(gradsim.phase(act="tanh", grid=6).to_dict())  # the line in view
     entries = [t.get_text() for lg in fig.legends for t in lg.get_texts()]
     assert "critical line $\\chi_1 = 1$" in entries, entries
+
+
+def test_phase_labels_readable_on_their_regions():
+    """White on the colour map's dark cells; dark on the light grey where the length
+    diverges (relu's right side: 'exploding' was white on 80% grey)."""
+    from matplotlib.colors import to_rgb
+
+    fig = plot_result(gradsim.phase(act="relu", grid=8).to_dict())
+    shade = {t.get_text().split("\n")[0]: sum(to_rgb(t.get_color())) / 3 for t in fig.axes[0].texts}
+    assert shade["ordered"] == 1.0 and shade["exploding"] < 0.3, shade

@@ -179,14 +179,15 @@ def _phase_labels(ax, crit, y, xe, diverges) -> None:
     span = xe[-1] - xe[0]
     # about the share of the axes' width one character of 11 pt takes
     char = 11 / 72 * 0.6 / (ax.figure.get_figwidth() * 0.72)
-    kw = {"ha": "center", "va": "center", "fontsize": 11, "color": "white", "zorder": 5,
-          "fontweight": "bold"}  # fmt: skip
+    kw = {"ha": "center", "va": "center", "fontsize": 11, "zorder": 5, "fontweight": "bold"}
     right = diverges[:, _edges_center_index(xe, (c + xe[-1]) / 2)].mean() > 0.5
     sides = ((xe[0], c, "ordered", r"$\chi_1 < 1$: gradients vanish"),
              (c, xe[-1], "exploding" if right else "chaotic",
               r"$\chi_1 > 1$: gradients explode"))  # fmt: skip
     for lo, hi, name, meaning in sides:
         room = (hi - lo) / span
+        # dark letters on the light grey where the length diverges, white on the colours
+        kw["color"] = "0.15" if name == "exploding" else "white"
         if room >= 26 * char:
             ax.text((lo + hi) / 2, y[mid], f"{name}\n{meaning}", **kw)
         elif room >= (len(name) + 2) * char:
