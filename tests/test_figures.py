@@ -127,6 +127,18 @@ FIGURES = {
     "train, diverged": lambda: plot_result(
         gradsim.train(depth=4, width=16, batch=16, samples=64, steps=20, lr=[0.01, 30.0]).to_dict()
     ),
+    # four heatmaps in a row, labels as long as two axes make them beside their verdicts
+    "train, four long labels": lambda: plot_result(
+        gradsim.train(
+            depth=10,
+            width=16,
+            batch=16,
+            samples=64,
+            steps=20,
+            init=["he", "xavier"],
+            lr=[0.01, 30.0],
+        ).to_dict()
+    ),
     "train, circles": lambda: plot_result(
         gradsim.train(
             task="circles",

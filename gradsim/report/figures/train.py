@@ -146,9 +146,10 @@ def _loss_panel(ax, runs, labels, palette) -> None:
         ax.set_ylim(10 ** (lo - pad), 10 ** (hi + pad))
         _log_labels(ax.yaxis, 10 ** (hi - lo))
     top = ax.get_ylim()[1]
+    taken: list = []  # the notes placed: runs that diverge at one step get one each
     for i, run in enumerate(runs):
         if run["verdict"] == "diverged":
-            _mark_divergence(ax, run, _color(palette, i), top)
+            _mark_divergence(ax, run, _color(palette, i), top, taken)
         elif len(values[i]) > 1 and 10 ** values[i][0] > top:
             _mark_first(ax, run, _color(palette, i), top)
 
@@ -200,8 +201,9 @@ def _log_labels(axis, span: float) -> None:
     axis.set_minor_formatter(FuncFormatter(lambda v, p: fmt(v, p, minor=True)))
 
 
-def _mark_divergence(ax, run: dict, color, top: float) -> None:
-    """An × at the run's last finite loss (on the top edge if above it), and a note."""
+def _mark_divergence(ax, run: dict, color, top: float, taken: list) -> None:
+    """An × at the run's last finite loss (on the top edge if above it), and a note clear of
+    the notes ``taken`` before it."""
     x, y = np.asarray(run["steps"], float), floats(run["loss"])
     ok = np.flatnonzero(np.isfinite(y) & (y > 0))
     if ok.size == 0:
@@ -222,7 +224,7 @@ def _mark_divergence(ax, run: dict, color, top: float) -> None:
              for b in (min(ya + 0.03, 0.98 - h), max(ya - 0.03 - h, 0.02), 0.5, 0.7, 0.9 - h)
              if 0 <= a and a + w <= 1]  # fmt: skip
     boxes = boxes or [(0.99 - w, 0.99, 0.02, 0.02 + h, "right")]
-    put_label(ax, text, least_crowded(ax, boxes, []), color, [])
+    put_label(ax, text, least_crowded(ax, boxes, taken), color, taken)
 
 
 def _layer_stats(M: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

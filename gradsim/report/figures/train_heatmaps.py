@@ -97,13 +97,30 @@ def _empty_note(run: dict, M: np.ndarray) -> str:
 
 def _heatmap_title(ax, label: str, verdict: str, color, ncols: int) -> None:
     """The label (in the run's colour) left, the verdict (in its colour) right; one line
-    under the other when they would not fit side by side."""
-    chars = int((WIDTH - 1.2) / ncols / (0.55 * 9 / 72))  # about what fits at 9 pt
+    under the other when they would not fit side by side (the texts measured as drawn, the
+    label in bold, against a panel's width: the figure's less the colour bar and its label,
+    about 1 inch, and each panel's tick labels)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    def inches(text: str, weight: str = "normal") -> float:
+        font = FontProperties(size=9, weight=weight)
+        return text_to_path.get_text_width_height_descent(text, font, ismath=False)[0] / 72
+
+    panel = (WIDTH - 2.2) / ncols - 0.3
+    chars = int(panel / (0.6 * 9 / 72))  # about what fits on a line at 9 pt, in bold
     vcolor = VERDICT_COLORS.get(verdict, "black")
-    if len(label) + len(verdict) + 3 <= chars:
+    if inches(label, "bold") + 2 * 9 / 72 + inches(verdict) <= panel:
         ax.set_title(label, loc="left", fontsize=9, color=color, fontweight="bold")
         ax.set_title(verdict, loc="right", fontsize=9, color=vcolor)
     else:
+        # the verdict on a line of its own above the label's: its title moved up by the
+        # label's lines (a title's pad is one for the panel's three titles)
+        from matplotlib.transforms import ScaledTranslation
+
         wrapped = textwrap.fill(label, chars)
-        ax.set_title(wrapped + "\n", loc="left", fontsize=9, color=color, fontweight="bold")
-        ax.set_title(verdict, loc="right", fontsize=9, color=vcolor)
+        ax.set_title(wrapped, loc="left", fontsize=9, color=color, fontweight="bold")
+        right = ax.set_title(verdict, loc="right", fontsize=9, color=vcolor)
+        up = (wrapped.count("\n") + 1) * 1.3 * 9 / 72  # inches
+        right.set_transform(right.get_transform()
+                            + ScaledTranslation(0, up, ax.figure.dpi_scale_trans))  # fmt: skip
