@@ -433,3 +433,19 @@ def test_phase_labels_readable_on_their_regions():
     fig = plot_result(gradsim.phase(act="relu", grid=8).to_dict())
     shade = {t.get_text().split("\n")[0]: sum(to_rgb(t.get_color())) / 3 for t in fig.axes[0].texts}
     assert shade["ordered"] == 1.0 and shade["exploding"] < 0.3, shade
+
+
+def test_many_diverged_runs_share_one_note():
+    """Four runs diverged at steps 4–7: one note says so in the loss panel (a note each
+    crowded the panel's corner and overlapped); each keeps its × (the legend names it)."""
+    d = gradsim.train(init=["orthogonal", "lecun", "he", "xavier"], lr=10.0, task="blobs",
+                      depth=10, optimizer="momentum", width=16, batch=16, samples=64,
+                      steps=20).to_dict()  # fmt: skip
+    assert sum(r["verdict"] == "diverged" for r in d["runs"]) == 4
+    fig = plot_result(d)
+    assert problems(fig) == []
+    loss = next(ax for ax in fig.axes if ax.get_title(loc="left") == "(a) loss")
+    notes = [t.get_text() for t in loss.texts]
+    assert notes == ["4 runs diverged at steps 4–7\n(×: each one's last finite loss)"], notes
+    marks = [ln for ln in loss.lines if ln.get_label() == "_diverged"]
+    assert len(marks) == 4

@@ -39,6 +39,8 @@ from gradsim.report.figures.train_scales import (
 )
 from gradsim.report.labels import RATIO_GUIDE, run_label, settings_text
 
+MAX_DIVERGENCE_NOTES = 2  # diverged runs that get a note each in the loss panel
+
 _TOP_HEIGHT = 3.6  # the row of curves
 _HEATMAP_HEIGHT = 2.3  # one row of heatmaps
 _BASELINE_COLOR = "0.45"
@@ -147,11 +149,16 @@ def _loss_panel(ax, runs, labels, palette) -> None:
         _log_labels(ax.yaxis, 10 ** (hi - lo))
     top = ax.get_ylim()[1]
     taken: list = []  # the notes placed: runs that diverge at one step get one each
+    diverged = [run for run in runs if run["verdict"] == "diverged"]
+    # a note per run for one or two; beyond, one note for them all (the legend names them)
+    each = len(diverged) <= MAX_DIVERGENCE_NOTES
     for i, run in enumerate(runs):
         if run["verdict"] == "diverged":
-            _mark_divergence(ax, run, _color(palette, i), top, taken)
+            _mark_divergence(ax, run, _color(palette, i), top, taken if each else None)
         elif len(values[i]) > 1 and 10 ** values[i][0] > top:
             _mark_first(ax, run, _color(palette, i), top)
+    if not each:
+        _divergence_note(ax, diverged)
 
 
 def _settled(logs: np.ndarray) -> slice:
@@ -201,9 +208,21 @@ def _log_labels(axis, span: float) -> None:
     axis.set_minor_formatter(FuncFormatter(lambda v, p: fmt(v, p, minor=True)))
 
 
-def _mark_divergence(ax, run: dict, color, top: float, taken: list) -> None:
+def _divergence_note(ax, runs: list[dict]) -> None:
+    """One note for several diverged runs: how many, and at which steps."""
+    steps = sorted({(r.get("nonfinite") or {}).get("step") for r in runs} - {None})
+    at = "" if not steps else (f" at step {steps[0]}" if len(steps) == 1
+                               else f" at steps {steps[0]}–{steps[-1]}")  # fmt: skip
+    text = f"{len(runs)} runs diverged{at}\n(×: each one's last finite loss)"
+    w, h = text_size(ax, text)
+    boxes = [(a, a + w, b, b + h, ha) for a, ha in ((0.02, "left"), (0.98 - w, "right"))
+             for b in (0.97 - h, 0.5 - h / 2, 0.03)]  # fmt: skip
+    put_label(ax, text, least_crowded(ax, boxes, []), VERDICT_COLORS["diverged"], [])
+
+
+def _mark_divergence(ax, run: dict, color, top: float, taken: list | None) -> None:
     """An × at the run's last finite loss (on the top edge if above it), and a note clear of
-    the notes ``taken`` before it."""
+    the notes ``taken`` before it (None: the × alone)."""
     x, y = np.asarray(run["steps"], float), floats(run["loss"])
     ok = np.flatnonzero(np.isfinite(y) & (y > 0))
     if ok.size == 0:
@@ -216,6 +235,8 @@ def _mark_divergence(ax, run: dict, color, top: float, taken: list) -> None:
         ys = top
     ax.plot([xs], [ys], marker="x", markersize=9, markeredgewidth=2, color=color,
             linestyle="none", clip_on=False, label="_diverged", zorder=5)  # fmt: skip
+    if taken is None:
+        return
     # the note where the lines are not: right or left of the ×, near it or higher up
     to_axes = ax.transData + ax.transAxes.inverted()
     xa, ya = to_axes.transform((xs, ys))
