@@ -98,6 +98,17 @@ LEGEND_PLACES = ("upper right", "upper left", "lower left", "lower right", "cent
                  "center right", "lower center", "upper center", "center")  # fmt: skip
 
 
+def text_inches(text: str, fontsize: float = 8, weight: str = "normal") -> float:
+    """The width of ``text`` as matplotlib draws it (its widest line; formulas in $…$ too),
+    in inches: measured from the glyphs, before any figure is drawn."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    font = FontProperties(size=fontsize, weight=weight)
+    return max(text_to_path.get_text_width_height_descent(line, font, ismath="$" in line)[0]
+               for line in text.split("\n")) / 72  # fmt: skip
+
+
 def put_legend(ax, fontsize: float = 8) -> None:
     """The panel's legend in the first place (of ``LEGEND_PLACES``) whose box no line
     crosses, guides included (a format's overflow line runs the panel's whole width, and
@@ -106,15 +117,10 @@ def put_legend(ax, fontsize: float = 8) -> None:
     _, labels = ax.get_legend_handles_labels()
     if not labels:
         return
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import text_to_path
-
-    em, font = fontsize / 72, FontProperties(size=fontsize)
+    em = fontsize / 72
     aw, ah = axes_inches(ax)
-    widest = max(
-        text_to_path.get_text_width_height_descent(t, font, ismath="$" in t)[0] for t in labels
-    )  # fmt: skip (points: the labels as drawn, formulas too)
-    w = (widest / 72 + 3.6 * em) / aw  # + the handle, its gap and the borders
+    widest = max(text_inches(t, fontsize) for t in labels)
+    w = (widest + 3.6 * em) / aw  # + the handle, its gap and the borders
     h = (len(labels) * 1.5 + 0.8) * em / ah
     px, py = 0.5 * em / aw, 0.5 * em / ah  # matplotlib's borderaxespad
 

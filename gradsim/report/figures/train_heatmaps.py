@@ -8,6 +8,7 @@ import textwrap
 import numpy as np
 
 from gradsim.report.figures.common import layer_ticks, pow10_ticks
+from gradsim.report.figures.placement import text_inches
 from gradsim.report.figures.train_scales import (
     VERDICT_COLORS,
     WIDTH,
@@ -100,17 +101,10 @@ def _heatmap_title(ax, label: str, verdict: str, color, ncols: int) -> None:
     under the other when they would not fit side by side (the texts measured as drawn, the
     label in bold, against a panel's width: the figure's less the colour bar and its label,
     about 1 inch, and each panel's tick labels)."""
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import text_to_path
-
-    def inches(text: str, weight: str = "normal") -> float:
-        font = FontProperties(size=9, weight=weight)
-        return text_to_path.get_text_width_height_descent(text, font, ismath=False)[0] / 72
-
     panel = (WIDTH - 2.2) / ncols - 0.3
     chars = int(panel / (0.6 * 9 / 72))  # about what fits on a line at 9 pt, in bold
     vcolor = VERDICT_COLORS.get(verdict, "black")
-    if inches(label, "bold") + 2 * 9 / 72 + inches(verdict) <= panel:
+    if text_inches(label, 9, "bold") + 2 * 9 / 72 + text_inches(verdict, 9) <= panel:
         ax.set_title(label, loc="left", fontsize=9, color=color, fontweight="bold")
         ax.set_title(verdict, loc="right", fontsize=9, color=vcolor)
     else:
