@@ -7,6 +7,20 @@ from collections.abc import Mapping
 
 from gradsim.scaling import INIT_SCALE, log2_text
 
+SEP = " · "  # between the parts of a title or a settings line
+
+
+def fold(text: str, most: int, length=len) -> list[str]:
+    """``text``'s " · " parts gathered into lines of at most ``most`` (as ``length`` counts
+    a line), folded between parts, never inside one (a part longer alone is a line alone)."""
+    lines: list[str] = []
+    for part in text.split(SEP):
+        if lines and length(lines[-1]) + len(SEP) + length(part) <= most:
+            lines[-1] += SEP + part
+        else:
+            lines.append(part)
+    return lines
+
 
 def architecture_parts(cfg: Mapping, varying=()) -> list[str]:
     """['residual α=0.5', 'batch norm'], or [] for a plain MLP, from a config (JSON dict or

@@ -19,7 +19,7 @@ import numpy as np
 
 from gradsim.errors import GradsimError
 from gradsim.report.figures.common import check_result, colors, new_figure, pow10_formatter
-from gradsim.report.labels import axis_label, base_text, value_text
+from gradsim.report.labels import axis_label, base_text, fold, value_text
 
 MAX_PANELS = 24
 MAX_LINES = 12
@@ -273,13 +273,7 @@ def _fold(text: str, inches: float, size: float) -> str:
     def shown(t: str) -> int:  # characters drawn: a $…$ formula draws about six
         return len(re.sub(r"\$[^$]*\$", "δ₁/δ_L", t))
 
-    lines: list[str] = []
-    for part in text.split(" · "):
-        if lines and shown(lines[-1]) + 3 + shown(part) <= most:
-            lines[-1] += " · " + part
-        else:
-            lines.append(part)
-    return "\n".join(lines)
+    return "\n".join(fold(text, most, shown))
 
 
 def _annotate(ax, data: np.ndarray, norm) -> None:

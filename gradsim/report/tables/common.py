@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from gradsim.explain import pow10
+from gradsim.report.labels import SEP, fold
 
 VERDICT_STYLE = {
     "stable": "bold green",
@@ -103,19 +104,11 @@ class Parts:
     terminal folds between its parts, never inside one ("mse loss", "seed 0" stay whole);
     only a part wider than the terminal wraps, between its words."""
 
-    SEP = " · "
-
     def __init__(self, text: str, style: str = ""):
         self.text, self.style = text, style
 
     def lines(self, width: int) -> list[str]:
-        out: list[str] = []
-        for part in self.text.split(self.SEP):
-            if out and cell_len(out[-1]) + len(self.SEP) + cell_len(part) <= width:
-                out[-1] += self.SEP + part
-            else:
-                out.append(part)
-        return out
+        return fold(self.text, width, cell_len)
 
     def __rich_console__(self, console, options):
         from rich.text import Text
@@ -126,7 +119,7 @@ class Parts:
     def __rich_measure__(self, console, options):
         from rich.measure import Measurement
 
-        parts = self.text.split(self.SEP)
+        parts = self.text.split(SEP)
         return Measurement(max(cell_len(p) for p in parts), cell_len(self.text))
 
 
