@@ -126,9 +126,10 @@ def bench(count: int, folder: str) -> list[Row]:
     label = f"loop over gradsim.simulate{f' (1 in {stride}, × {stride})' if stride > 1 else ''}"
     times = {label: times["loop"], "gradsim sweep (process, start-up included)": times["sweep"]}
     print_times(f"{count} configurations", times)
-    # the stack the sweep itself makes of these runs (its tasks' size), on every core
-    floor = floor_per_run(len(make_tasks(runs, cpu_count())[0]))
-    cores = cpu_count()  # (the floor's stack: the sweep's own task size)
+    # the floor at the stack the sweep itself makes of these runs (its tasks' size), on
+    # every core
+    cores = cpu_count()
+    floor = floor_per_run(len(make_tasks(runs, cores)[0]))
     ceiling = min(times[label]) / (fixed + count * floor / cores)
     print(
         f"  fixed cost (a sweep of 1 configuration) {fixed:.3f} s; pass floor "
